@@ -1,0 +1,69 @@
+"""``headwater``: one command, a sub-command per task."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from headwater.cli import demo as demo_module
+from headwater.errors import HeadwaterError
+from headwater.settings import Settings
+
+app = typer.Typer(
+    name="headwater",
+    help="Event-sourced, real-time backends.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--url", help="Database URL (default: HEADWATER_DATABASE_URL)."),
+]
+
+
+def _url(url: str | None) -> str:
+    return url or Settings.from_env().database_url
+
+
+@app.command()
+def migrate(url: DatabaseUrl = None) -> None:
+    """Create or upgrade the database schema (run once per deploy, before the nodes)."""
+    console = Console()
+    from headwater.eventstore import create_event_store
+
+    async def run() -> list[str]:
+        store = await create_event_store(_url(url), migrate=True)
+        await store.close()
+        return store.applied_migrations
+
+    try:
+        applied = asyncio.run(run())
+    except HeadwaterError as exc:
+        console.print(f"[red]migrate failed:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    for name in applied:
+        console.print(f"applied {name}")
+    console.print(f"schema is current at {_url(url)} ({len(applied)} migrations applied now)")
+
+
+@app.command()
+def demo(
+    url: Annotated[str, typer.Option("--url", help="Where the demo keeps its data.")] = (
+        "sqlite:///var/demo.db"
+    ),
+) -> None:
+    """Run the demo scenario on the embedded default (SQLite) and say what happened."""
+    console = Console()
+    try:
+        asyncio.run(demo_module.run(url, console))
+    except HeadwaterError as exc:
+        console.print(f"[red]demo failed:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,39 @@
+"""The event store: streams, versions, one global order, snapshots, checkpoints."""
+
+from headwater.eventstore.factory import create_event_store
+from headwater.eventstore.protocol import (
+    EventFilter,
+    EventStore,
+    InlineHandler,
+    Transaction,
+)
+from headwater.eventstore.records import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedVersion,
+    NewEvent,
+    RecordedEvent,
+    Snapshot,
+    StreamState,
+)
+from headwater.eventstore.sql import Statement
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "AppendResult",
+    "EventFilter",
+    "EventStore",
+    "ExpectedVersion",
+    "InlineHandler",
+    "NewEvent",
+    "RecordedEvent",
+    "Snapshot",
+    "Statement",
+    "StreamState",
+    "Transaction",
+    "create_event_store",
+]
