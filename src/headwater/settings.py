@@ -5,6 +5,9 @@ No other module reads the environment.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +21,18 @@ class Settings(BaseSettings):
     #: Create or upgrade the schema at start-up. Defaults to on for SQLite only:
     #: several PostgreSQL nodes should be migrated once, by ``headwater migrate``.
     auto_migrate: bool | None = None
+
+    #: Signs cursors and tokens. Required with PostgreSQL (every node must share it);
+    #: the embedded default keeps a generated one in ``data_dir``.
+    secret_key: SecretStr | None = None
+    #: Where the embedded default keeps its files (database, generated secret).
+    data_dir: Path = Path("var")
+    #: Import strings of the apps to serve, e.g. ``["apps.qrevent:module"]``.
+    apps: list[str] = []
+    #: Request bodies larger than this get 413.
+    max_body_bytes: int = 1024 * 1024
+    #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
+    hsts: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:

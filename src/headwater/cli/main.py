@@ -51,6 +51,40 @@ def migrate(url: DatabaseUrl = None) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    url: DatabaseUrl = None,
+    app_path: Annotated[
+        list[str] | None,
+        typer.Option("--app", help="An app to serve, as package.module:attribute (repeatable)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API, WebSockets and SSE with uvicorn."""
+    import json
+    import os
+
+    import uvicorn
+
+    # Settings are read once, from the environment, by the app factory in each worker;
+    # options given here are passed the same way.
+    if url:
+        os.environ["HEADWATER_DATABASE_URL"] = url
+    if app_path:
+        os.environ["HEADWATER_APPS"] = json.dumps(app_path)
+    uvicorn.run(
+        "headwater.http.server:build_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@app.command()
 def demo(
     url: Annotated[str, typer.Option("--url", help="Where the demo keeps its data.")] = (
         "sqlite:///var/demo.db"

@@ -1,0 +1,88 @@
+"""``create_app``: a FastAPI app with Headwater's runtime, middleware and error shape."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from headwater import __version__
+from headwater.errors import InvalidInput
+from headwater.eventstore import create_event_store
+from headwater.http import health
+from headwater.http.errors import install_error_handlers
+from headwater.http.middleware.body_limit import BodyLimitMiddleware
+from headwater.http.middleware.error_boundary import ErrorBoundaryMiddleware
+from headwater.http.middleware.request_id import RequestIdMiddleware
+from headwater.http.middleware.security_headers import SecurityHeadersMiddleware
+from headwater.http.pagination import CursorCodec
+from headwater.modules import Module
+from headwater.runtime import Runtime
+from headwater.settings import Settings
+
+
+def resolve_secret(settings: Settings) -> str:
+    """The configured secret, or, for the embedded default only, one kept on disk."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    if not settings.database_url.startswith("sqlite"):
+        raise InvalidInput(
+            "HEADWATER_SECRET_KEY is required with a shared database: every node must "
+            "sign cursors and tokens with the same key"
+        )
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), "utf-8")
+        path.chmod(0o600)
+    return path.read_text("utf-8").strip()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    apps: Sequence[Module] = (),
+    plugins: Sequence[Module] = (),
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+    modules = [*apps, *plugins]
+    secret = resolve_secret(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await create_event_store(settings.database_url, migrate=settings.auto_migrate)
+        runtime = Runtime(settings=settings, store=store, cursors=CursorCodec(secret))
+        app.state.runtime = runtime
+        started: list[Module] = []
+        try:
+            for module in modules:
+                await module.start(runtime)
+                started.append(module)
+            yield
+        finally:
+            for module in reversed(started):
+                await module.stop(runtime)
+            await store.close()
+
+    app = FastAPI(
+        title="Headwater",
+        version=__version__,
+        lifespan=lifespan,
+        description="Event-sourced, real-time backend.",
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in modules:
+        for router in module.routers():
+            app.include_router(router)
+    # Added innermost first: request id wraps everything, so even a 413 carries one.
+    app.add_middleware(ErrorBoundaryMiddleware)
+    for module in reversed(modules):
+        for entry in reversed(module.middleware()):
+            app.add_middleware(entry.cls, *entry.args, **entry.kwargs)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    app.add_middleware(RequestIdMiddleware)
+    return app

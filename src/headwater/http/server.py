@@ -1,0 +1,31 @@
+"""The app that ``headwater serve`` runs: settings from the environment, apps by import path."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+from headwater.errors import InvalidInput
+from headwater.http.app import create_app
+from headwater.modules import Module
+from headwater.settings import Settings
+
+
+def load_module(path: str) -> Module:
+    """``package.module:attribute`` -> the Module instance (or class, instantiated)."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute or "module")
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(f"cannot load app {path!r}: {exc}") from exc
+    if isinstance(found, type) and issubclass(found, Module):
+        found = found()
+    if not isinstance(found, Module):
+        raise InvalidInput(f"{path!r} is not a headwater Module")
+    return found
+
+
+def build_from_env() -> FastAPI:
+    settings = Settings.from_env()
+    return create_app(settings, apps=[load_module(path) for path in settings.apps])

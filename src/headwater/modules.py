@@ -1,0 +1,34 @@
+"""What an app (QR Event, FormEase) or a plugin gives Headwater.
+
+A module has a name and a version, contributes routers and middleware when the
+HTTP app is built, and may start and stop background work with the runtime.
+Every hook is optional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from fastapi import APIRouter
+from starlette.middleware import Middleware
+
+if TYPE_CHECKING:
+    from headwater.runtime import Runtime
+
+
+class Module:
+    name: ClassVar[str] = "module"
+    version: ClassVar[str] = "0.0.0"
+
+    def routers(self) -> Sequence[APIRouter]:
+        return ()
+
+    def middleware(self) -> Sequence[Middleware]:
+        return ()
+
+    async def start(self, runtime: Runtime) -> None:
+        """Called once the store is open, before the app serves requests."""
+
+    async def stop(self, runtime: Runtime) -> None:
+        """Called at shutdown, in reverse order of start."""

@@ -1,0 +1,89 @@
+"""The app factory: runtime, module routes, the envelope and one error shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from headwater.errors import InvalidInput
+from headwater.http.app import create_app, resolve_secret
+from tests.http.support import make_settings
+
+
+def test_module_route_answers_in_the_envelope(client: TestClient) -> None:
+    response = client.post("/things", json={"name": "lamp", "size": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    assert body["data"] == {"name": "lamp", "size": 3}
+    assert body["meta"]["timestamp"].endswith("Z")
+
+
+def test_unknown_field_is_422_with_the_error_shape(client: TestClient) -> None:
+    response = client.post("/things", json={"name": "lamp", "size": 3, "colour": "red"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "validation_failed"
+    assert body["error"]["details"]["errors"][0]["loc"] == ["body", "colour"]
+
+
+def test_malformed_json_is_a_4xx_not_a_5xx(client: TestClient) -> None:
+    response = client.post(
+        "/things", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_failed"
+
+
+def test_headwater_errors_map_to_their_status_and_code(client: TestClient) -> None:
+    response = client.get("/conflict")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict"
+    assert error["details"] == {"stream_id": "s-1", "expected": "3", "actual": 4}
+
+
+def test_a_bug_is_a_500_with_the_error_shape_and_no_traceback(client: TestClient) -> None:
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal_error",
+        "message": "the server failed to handle this",
+        "details": {},
+    }
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert client.get("/missing").json()["error"]["code"] == "not_found"
+    response = client.delete("/things")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "head_position": 0}
+
+
+def test_openapi_documents_module_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/things", "/healthz", "/readyz"} <= set(paths)
+
+
+def test_a_shared_database_requires_a_configured_secret(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url="postgresql://x@127.0.0.1/db", secret_key=None)
+    with pytest.raises(InvalidInput, match="HEADWATER_SECRET_KEY"):
+        create_app(settings)
+
+
+def test_the_embedded_default_keeps_its_generated_secret(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, secret_key=None)
+    first = resolve_secret(settings)
+    assert len(first) > 40
+    assert resolve_secret(settings) == first
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
