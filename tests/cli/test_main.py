@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from headwater.cli.main import app
@@ -36,6 +37,13 @@ def test_migrate_refuses_an_unknown_url_with_a_clear_message() -> None:
     result = runner.invoke(app, ["migrate", "--url", "mysql://somewhere/db"])
     assert result.exit_code == 1
     assert "unknown database URL scheme" in result.output
+
+
+@pytest.mark.postgres
+def test_migrate_creates_the_postgres_schema(postgres_url: str) -> None:
+    first = runner.invoke(app, ["migrate", "--url", postgres_url])
+    assert first.exit_code == 0, first.output
+    assert "applied eventstore/0001_initial" in first.output
 
 
 def test_console_script_is_installed() -> None:

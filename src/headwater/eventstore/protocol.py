@@ -91,6 +91,9 @@ class Transaction(Protocol):
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    async def execute_script(self, sql: str) -> None:
+        """Run several ``;``-separated statements verbatim (DDL, migrations); no parameters."""
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
@@ -264,8 +267,12 @@ class EventStore(abc.ABC):
                     continue
                 if head is not None:
                     position = max(position, head)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                # cancellation that lands as the wake-up fires, and the cancelled
+                # subscription would then wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.fallback_poll_seconds)
+                    async with asyncio.timeout(self.fallback_poll_seconds):
+                        await wake.wait()
         finally:
             self._stop_watching()
 

@@ -54,15 +54,21 @@ from headwater.eventstore.sqlite_writer import (
 T = TypeVar("T")
 
 EVENT_COLUMNS = "position, id, stream_id, version, type, data, metadata, tenant_id, recorded_at"
-MAX_READERS = 8
+#: Reads expected to return at most this many rows run on the event loop's own
+#: connection instead of a worker thread: a WAL reader never waits for the writer,
+#: so such a read takes tens of microseconds, several times less than the thread
+#: hop would. Larger pages still go to a worker thread so the loop never stalls.
+INLINE_ROWS = 64
 #: How often a subscribed store looks for commits made by *other processes*.
 #: Commits in this process wake subscribers at once.
 CROSS_PROCESS_POLL_SECONDS = 0.05
 
 # The transaction this task is inside, per store: appending from inside it would
 # wait for the writer thread that the transaction itself occupies.
-_open_transaction: contextvars.ContextVar[SqliteEventStore | None] = contextvars.ContextVar(
-    "headwater_sqlite_transaction", default=None
+# Tasks started inside the block inherit this marker, so it names the session, and
+# only a session that is still open refuses them.
+_open_transaction: contextvars.ContextVar[tuple[SqliteEventStore, SessionJob] | None] = (
+    contextvars.ContextVar("headwater_sqlite_transaction", default=None)
 )
 
 
@@ -86,21 +92,32 @@ def _connect(path: str, *, readonly: bool, busy_timeout: float) -> sqlite3.Conne
 
 
 def split_script(script: str) -> list[str]:
-    """Split a migration into statements, so it can run inside one transaction.
+    """Split a script into statements, so it can run inside one transaction.
 
     (``executescript`` would COMMIT first, and a crash could leave half a migration.)
+    Pieces are joined at each ``;`` until SQLite says the statement is complete, so
+    semicolons inside strings or trigger bodies do not split a statement.
     """
     statements: list[str] = []
     buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
+    for piece in script.split(";"):
+        buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
+            statement = _strip_comments(buffer)
+            if statement.rstrip(";").strip():
+                statements.append(statement)
             buffer = ""
-    rest = "\n".join(ln for ln in buffer.splitlines() if not ln.strip().startswith("--"))
+    rest = _strip_comments(buffer[:-1])
     if rest.strip():
-        raise ValueError(f"incomplete SQL statement at the end of a migration: {rest!r}")
+        if not sqlite3.complete_statement(rest + ";"):
+            raise ValueError(f"incomplete SQL statement at the end of a script: {rest!r}")
+        statements.append(rest)
     return statements
+
+
+def _strip_comments(sql: str) -> str:
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    return "\n".join(lines).strip()
 
 
 def _migrate(conn: sqlite3.Connection) -> list[str]:
@@ -164,6 +181,15 @@ class _SqliteTransaction:
         materialized = list(rows)
         await self._run(lambda conn: conn.executemany(sql, materialized))
 
+    async def execute_script(self, sql: str) -> None:
+        statements = split_script(sql)
+
+        def run(conn: sqlite3.Connection) -> None:
+            for statement in statements:
+                conn.execute(statement)
+
+        await self._run(run)
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self._run(lambda conn: [tuple(r) for r in conn.execute(sql, params)])
 
@@ -203,7 +229,7 @@ class SqliteEventStore(EventStore):
         self._busy_timeout = busy_timeout
         self._loop = asyncio.get_running_loop()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._reader_count = 0
+        self._loop_reader: sqlite3.Connection | None = None
         self._watchers = 0
         self._watch_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -252,8 +278,12 @@ class SqliteEventStore(EventStore):
         self._active_writer.submit(CallJob(fn, future, write=transactional))
         return await future
 
+    def _inside_open_transaction(self) -> bool:
+        marker = _open_transaction.get()
+        return marker is not None and marker[0] is self and not marker[1].finished
+
     def _check_not_in_transaction(self) -> None:
-        if _open_transaction.get() is self:
+        if self._inside_open_transaction():
             raise InvalidInput(
                 "this task is inside store.transaction(): finish it before writing through "
                 "the store (SQLite has one writer, which the transaction holds)"
@@ -261,7 +291,7 @@ class SqliteEventStore(EventStore):
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._memory:
-            if _open_transaction.get() is self:
+            if self._inside_open_transaction():
                 raise InvalidInput("read through the transaction object inside store.transaction()")
             future: asyncio.Future[T] = self._loop.create_future()
             self._active_writer.submit(CallJob(fn, future, write=False))
@@ -270,12 +300,24 @@ class SqliteEventStore(EventStore):
             raise StoreUnavailable("the event store is closed")
         return await asyncio.to_thread(self._with_reader, fn)
 
+    async def _read_small(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of at most ``INLINE_ROWS`` rows, on the loop's own connection."""
+        if self._memory:
+            return await self._read(fn)
+        if self._closed:
+            raise StoreUnavailable("the event store is closed")
+        if self._loop_reader is None:
+            self._loop_reader = _connect(self.path, readonly=True, busy_timeout=self._busy_timeout)
+        try:
+            return fn(self._loop_reader)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"read failed: {exc}") from exc
+
     def _with_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
             conn = self._readers.get_nowait()
         except queue.Empty:
             conn = _connect(self.path, readonly=True, busy_timeout=self._busy_timeout)
-            self._reader_count += 1
         try:
             return fn(conn)
         except sqlite3.Error as exc:
@@ -335,7 +377,7 @@ class SqliteEventStore(EventStore):
         session = SessionJob(self._loop.create_future())
         self._active_writer.submit(session)
         await session.started
-        token = _open_transaction.set(self)
+        token = _open_transaction.set((self, session))
         try:
             yield _SqliteTransaction(self, session)
         except BaseException:
@@ -350,6 +392,7 @@ class SqliteEventStore(EventStore):
             session.commands.put((COMMIT, done))
             await done
         finally:
+            session.finished = True
             _open_transaction.reset(token)
 
     # --- reading --------------------------------------------------------------------
@@ -371,8 +414,23 @@ class SqliteEventStore(EventStore):
             sql += " AND tenant_id = ?"
             params.append(tenant_id)
         sql += " ORDER BY version DESC LIMIT ?" if backwards else " ORDER BY version LIMIT ?"
-        params.append(limit)
-        return await self._read(lambda conn: [decode_row(r) for r in conn.execute(sql, params)])
+        # Most streams are short (aggregates, with snapshots): read the first rows inline
+        # and go to a worker thread only for the rest of a long stream.
+        head = min(limit, INLINE_ROWS)
+        first = await self._read_small(
+            lambda conn: [decode_row(r) for r in conn.execute(sql, [*params, head])]
+        )
+        if len(first) < head or limit == head:
+            return first
+        step = -1 if backwards else 1
+        rest = (
+            await self._read_stream_page(
+                stream_id, first[-1].version + step, backwards, limit - head, tenant_id
+            )
+            if first[-1].version + step >= 1
+            else []
+        )
+        return first + rest
 
     async def _read_all_page(
         self, after: int, limit: int, event_filter: EventFilter
@@ -400,10 +458,10 @@ class SqliteEventStore(EventStore):
             ).fetchone()
             return None if row is None else decode_row(row)
 
-        return await self._read(one)
+        return await self._read_small(one)
 
     async def _head_position(self) -> int:
-        return await self._read(
+        return await self._read_small(
             lambda conn: int(
                 conn.execute("SELECT COALESCE(MAX(position), 0) FROM hw_events").fetchone()[0]
             )
@@ -420,7 +478,7 @@ class SqliteEventStore(EventStore):
                 return None
             return int(row[0])
 
-        return await self._read(version)
+        return await self._read_small(version)
 
     async def _load_snapshot(self, stream_id: str, at_or_below: int | None) -> Snapshot | None:
         sql = "SELECT version, schema, state, recorded_at FROM hw_snapshots WHERE stream_id = ?"
@@ -438,7 +496,7 @@ class SqliteEventStore(EventStore):
                 stream_id, row[0], codec.loads(row[2]), row[1], codec.micros_to_datetime(row[3])
             )
 
-        return await self._read(load)
+        return await self._read_small(load)
 
     async def get_checkpoint(self, name: str) -> int | None:
         name = check_checkpoint_name(name)
@@ -449,7 +507,7 @@ class SqliteEventStore(EventStore):
             ).fetchone()
             return None if row is None else int(row[0])
 
-        return await self._read(load)
+        return await self._read_small(load)
 
     # --- wake-ups from other processes ----------------------------------------------
 
@@ -480,7 +538,9 @@ class SqliteEventStore(EventStore):
                 version = await asyncio.to_thread(
                     lambda: conn.execute("PRAGMA data_version").fetchone()[0]
                 )
-                if last is not None and version != last:
+                # Also wake once after the first read: a commit that landed before the
+                # watcher started would otherwise wait for the fallback poll.
+                if version != last:
                     self._notifier.notify()
                 last = version
                 await asyncio.sleep(CROSS_PROCESS_POLL_SECONDS)
@@ -506,4 +566,7 @@ class SqliteEventStore(EventStore):
                 self._readers.get_nowait().close()
             except queue.Empty:
                 break
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+            self._loop_reader = None
         self._notifier.notify()

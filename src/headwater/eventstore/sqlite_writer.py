@@ -80,6 +80,8 @@ class SessionJob:
     """An interactive transaction: the thread serves ``commands`` until commit or rollback."""
 
     started: asyncio.Future[None]
+    #: Set by the async side once the block has exited (committed or rolled back).
+    finished: bool = False
     commands: queue.SimpleQueue[tuple[Any, asyncio.Future[Any]]] = field(
         default_factory=queue.SimpleQueue
     )
@@ -103,7 +105,7 @@ def execute_statements(conn: sqlite3.Connection, statements: Sequence[Statement]
 def decode_row(row: Sequence[Any]) -> RecordedEvent:
     """(position, id, stream_id, version, type, data, metadata, tenant_id, recorded_at)."""
     return RecordedEvent(
-        id=uuid.UUID(row[1]),
+        id=codec.trusted_uuid(row[1]),
         stream_id=row[2],
         version=row[3],
         position=row[0],
@@ -248,9 +250,10 @@ class Writer:
             (job.stream_id,),
         ).fetchone()
         current = None if last is None else int(last[0])
-        check_expected(job.stream_id, job.expected, current)
+        # Tenant first: a version mismatch would tell another tenant this stream's version.
         if last is not None and last[1] != job.tenant_id:
             raise TenantMismatch(job.stream_id)
+        check_expected(job.stream_id, job.expected, current)
         base = current or 0
         rows = [
             (

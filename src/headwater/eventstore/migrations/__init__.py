@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from headwater.eventstore.protocol import EventStore
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -56,3 +60,37 @@ def load_migrations(package: str, component: str, dialect: Dialect) -> list[Migr
 
 def event_store_migrations(dialect: Dialect) -> list[Migration]:
     return load_migrations(__name__, "eventstore", dialect)
+
+
+async def apply_migrations(store: EventStore, migrations: list[Migration]) -> list[str]:
+    """Apply a component's pending migrations to the store's database, in order.
+
+    Each migration and its ``hw_migrations`` row commit in one transaction. On
+    PostgreSQL, concurrent starters serialise on an advisory lock, so two nodes
+    starting together never apply one migration twice.
+    """
+    applied: list[str] = []
+    for migration in migrations:
+        async with store.transaction() as tx:
+            if tx.dialect == "postgresql":
+                await tx.execute("SELECT pg_advisory_xact_lock(hashtext('headwater.migrations'))")
+            await tx.execute_script(CREATE_MIGRATIONS_TABLE)
+            done = await tx.fetchone(
+                "SELECT 1 FROM hw_migrations WHERE component = ? AND version = ?",
+                (migration.component, migration.version),
+            )
+            if done:
+                continue
+            await tx.execute_script(migration.sql)
+            await tx.execute(
+                "INSERT INTO hw_migrations (component, version, name, applied_at) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    migration.component,
+                    migration.version,
+                    migration.name,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+            applied.append(f"{migration.component}/{migration.version:04d}_{migration.name}")
+    return applied
