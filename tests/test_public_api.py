@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import headwater
+import headwater.domain
 import headwater.eventstore
 
 
@@ -13,11 +14,12 @@ def _isort_style(names: list[str]) -> list[str]:
 
 def test_all_is_sorted() -> None:
     assert headwater.__all__ == _isort_style(headwater.__all__)
-    assert headwater.eventstore.__all__ == _isort_style(headwater.eventstore.__all__)
+    for module in (headwater.eventstore, headwater.domain):
+        assert module.__all__ == _isort_style(module.__all__)
 
 
 def test_every_exported_name_exists() -> None:
-    for module in (headwater, headwater.eventstore):
+    for module in (headwater, headwater.eventstore, headwater.domain):
         missing = [name for name in module.__all__ if not hasattr(module, name)]
         assert not missing, f"{module.__name__} exports missing names: {missing}"
 

@@ -8,22 +8,38 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── InvalidStreamId
     │   ├── InvalidEventData
     │   ├── InvalidExpectedVersion
-    │   └── UnknownBackend
+    │   ├── UnknownBackend
+    │   └── CommandIdReused          (same command id, other command: 422)
     ├── ConcurrencyError             (expected version did not match: 409)
+    │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
     ├── NotFound                     (404)
-    │   └── StreamNotFound
+    │   ├── StreamNotFound
+    │   ├── AggregateVersionNotFound (time travel past the head)
+    │   └── ReviewNotFound
+    ├── UnknownEventType             (a stored type/version this code cannot read: 500)
+    │   └── MissingUpcaster
+    ├── EventTypeConflict            (two classes claim one type name: a bug at import)
+    ├── AggregateStateError          (state changed outside ``when``; unhandled event)
+    ├── CommandNotRegistered         (no handler for a command type)
+    ├── ChangeEscalated              (parked for an admin's review: 202, not a failure)
+    ├── ReviewAlreadyDecided         (409)
+    ├── Unauthorized                 (no valid credentials: 401)
     ├── Forbidden                    (403)
     │   └── TenantMismatch
+    ├── RateLimited                  (429, with Retry-After)
     └── StoreUnavailable             (the backend cannot be reached or failed: 503)
         └── SchemaNotMigrated
 
+A class may set ``http_status`` to override the HTTP layer's mapping by base class.
 Driver errors never leak: backends translate them at the boundary with
 ``raise ... from exc`` so the original cause stays in the traceback.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -106,6 +122,12 @@ class StreamNotFound(NotFound):
         self.stream_id = stream_id
 
 
+class Unauthorized(HeadwaterError):
+    """Credentials are missing where required, or present but expired, forged or revoked."""
+
+    code = "unauthorized"
+
+
 class Forbidden(HeadwaterError):
     code = "forbidden"
 
@@ -121,9 +143,169 @@ class TenantMismatch(Forbidden):
         self.stream_id = stream_id
 
 
+class RateLimited(HeadwaterError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
 class StoreUnavailable(HeadwaterError):
     code = "unavailable"
 
 
 class SchemaNotMigrated(StoreUnavailable):
     code = "schema_not_migrated"
+
+
+# --- the write side: events, aggregates, commands, conflicts ---------------------------
+
+
+class UnknownEventType(HeadwaterError):
+    """A stored event whose type (or schema version) no registered class can read."""
+
+    code = "unknown_event_type"
+
+    def __init__(self, event_type: str, version: int, reason: str) -> None:
+        super().__init__(
+            f"cannot read event {event_type!r} v{version}: {reason}",
+            event_type=event_type,
+            version=version,
+        )
+        self.event_type = event_type
+        self.version = version
+
+
+class MissingUpcaster(UnknownEventType):
+    """The chain from a stored schema version to the current one has a gap."""
+
+    code = "missing_upcaster"
+
+
+class EventTypeConflict(HeadwaterError):
+    """Two different classes were registered under one event type name."""
+
+    code = "event_type_conflict"
+
+
+class AggregateStateError(HeadwaterError):
+    """An aggregate's state was changed other than by applying one of its events."""
+
+    code = "aggregate_state_error"
+
+
+class AggregateVersionNotFound(NotFound):
+    """A version (or timestamp) asked for does not exist in the aggregate's stream."""
+
+    def __init__(self, stream_id: str, version: int, head: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} has no version {version} (it is at {head})",
+            stream_id=stream_id,
+            version=version,
+            head=head,
+        )
+        self.stream_id = stream_id
+        self.version = version
+        self.head = head
+
+
+class CommandNotRegistered(HeadwaterError):
+    code = "command_not_registered"
+
+
+class CommandIdReused(InvalidInput):
+    """A command id that already produced a result was sent with another command."""
+
+    code = "command_id_reused"
+    #: As the IETF Idempotency-Key draft asks for a key reused with another payload.
+    http_status: ClassVar[int] = 422
+
+    def __init__(self, command_id: uuid.UUID) -> None:
+        super().__init__(
+            f"command id {command_id} was already used for a different command",
+            command_id=str(command_id),
+        )
+        self.command_id = command_id
+
+
+class MergeConflict(ConcurrencyError):
+    """A write based on an old version conflicts with newer changes, and may not merge.
+
+    ``base`` is the state the writer saw, ``mine`` what the write would make of it,
+    ``theirs`` the current state; ``fields`` names the paths that conflict.
+    """
+
+    code = "merge_conflict"
+
+    def __init__(
+        self,
+        stream_id: str,
+        *,
+        based_on_version: int,
+        current_version: int,
+        base: dict[str, Any],
+        mine: dict[str, Any],
+        theirs: dict[str, Any],
+        fields: Sequence[str],
+        reason: str = "",
+    ) -> None:
+        super().__init__(stream_id, based_on_version, current_version)
+        self.message = (
+            f"stream {stream_id!r}: the change based on version {based_on_version} conflicts "
+            f"with version {current_version} on {', '.join(fields) or 'its effect'}"
+            + (f" ({reason})" if reason else "")
+        )
+        self.args = (self.message,)
+        self.details.update(
+            based_on_version=based_on_version,
+            current_version=current_version,
+            fields=list(fields),
+            base=base,
+            mine=mine,
+            theirs=theirs,
+        )
+        self.based_on_version = based_on_version
+        self.current_version = current_version
+        self.base = base
+        self.mine = mine
+        self.theirs = theirs
+        self.fields = tuple(fields)
+
+
+class ChangeEscalated(HeadwaterError):
+    """A write touched a critical field in conflict; it waits for an admin's review.
+
+    Not a failure: nothing was lost, and accepting the review applies the change.
+    """
+
+    code = "escalated"
+    http_status: ClassVar[int] = 202
+
+    def __init__(self, review_id: str, stream_id: str, fields: Sequence[str]) -> None:
+        super().__init__(
+            f"the change to {stream_id!r} conflicts on critical fields "
+            f"{', '.join(fields)} and waits for review {review_id}",
+            review_id=review_id,
+            stream_id=stream_id,
+            fields=list(fields),
+        )
+        self.review_id = review_id
+        self.stream_id = stream_id
+        self.fields = tuple(fields)
+
+
+class ReviewNotFound(NotFound):
+    def __init__(self, review_id: str) -> None:
+        super().__init__(f"review {review_id} does not exist", review_id=review_id)
+        self.review_id = review_id
+
+
+class ReviewAlreadyDecided(HeadwaterError):
+    code = "review_already_decided"
+    http_status: ClassVar[int] = 409
+
+    def __init__(self, review_id: str, status: str) -> None:
+        super().__init__(f"review {review_id} is already {status}", review_id=review_id)
+        self.review_id = review_id
+        self.status = status

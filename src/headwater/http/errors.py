@@ -9,6 +9,7 @@ and only a genuine server fault is a 500 (logged with the request id).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,9 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.HeadwaterError], int], ...] = (
     (errors.ConcurrencyError, 409),
     (errors.DuplicateEventId, 409),
     (errors.NotFound, 404),
+    (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
     (errors.StoreUnavailable, 503),
 )
 
@@ -93,6 +96,10 @@ async def _headwater_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         logger.error("server error %s: %s", exc.code, exc.message, exc_info=exc)
     headers = getattr(exc, "headers", None)
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after))), **(headers or {})}
+    if isinstance(exc, errors.Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return error_response(request, status, exc.code, exc.message, _jsonable(exc.details), headers)
 
 

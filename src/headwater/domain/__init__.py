@@ -1,0 +1,127 @@
+"""The write side: typed events, aggregates, a repository and a command bus.
+
+::
+
+    class UserId(AggregateId, prefix="user"): ...
+
+    class EmailChanged(Event, type="app.EmailChanged"):
+        email: str
+
+    class User(Aggregate[UserId], conflicts=ConflictPolicy(critical={"email"})):
+        email: str = ""
+
+        @when(EmailChanged)
+        def _email_changed(self, event: EmailChanged) -> None:
+            self.email = event.email
+
+    class ChangeEmail(Command[None]):
+        user_id: UserId
+        email: str
+        based_on_version: int | None = None
+
+    bus = CommandBus(Repository(store))
+
+    @bus.handler(ChangeEmail, User)
+    def change_email(command: ChangeEmail, user: User) -> None:
+        if command.email != user.email:
+            user.record(EmailChanged(email=command.email))
+
+    await bus.send(ChangeEmail(user_id=uid, email="a@b.c"), CommandContext(actor="me"))
+"""
+
+from headwater.domain.aggregate import Aggregate, when
+from headwater.domain.bus import CommandBus
+from headwater.domain.commands import Command, CommandContext, CommandResult
+from headwater.domain.conflicts import (
+    ESCALATE,
+    LAST_WRITE_WINS,
+    MERGE,
+    REFUSE,
+    ConflictPolicy,
+    FieldConflict,
+    MergeReport,
+    Strategy,
+    merge_states,
+)
+from headwater.domain.events import (
+    Event,
+    EventRegistry,
+    JsonObject,
+    RawEvent,
+    default_registry,
+    upcaster,
+)
+from headwater.domain.idempotency import CommandHandled
+from headwater.domain.ids import AggregateId
+from headwater.domain.repository import Repository
+from headwater.domain.review import (
+    AcceptReview,
+    ConflictEscalated,
+    RejectReview,
+    Review,
+    ReviewAccepted,
+    ReviewId,
+    ReviewRejected,
+    ReviewStatus,
+    open_reviews,
+)
+from headwater.errors import (
+    AggregateStateError,
+    AggregateVersionNotFound,
+    ChangeEscalated,
+    CommandIdReused,
+    CommandNotRegistered,
+    EventTypeConflict,
+    MergeConflict,
+    MissingUpcaster,
+    ReviewAlreadyDecided,
+    ReviewNotFound,
+    UnknownEventType,
+)
+
+__all__ = [
+    "ESCALATE",
+    "LAST_WRITE_WINS",
+    "MERGE",
+    "REFUSE",
+    "AcceptReview",
+    "Aggregate",
+    "AggregateId",
+    "AggregateStateError",
+    "AggregateVersionNotFound",
+    "ChangeEscalated",
+    "Command",
+    "CommandBus",
+    "CommandContext",
+    "CommandHandled",
+    "CommandIdReused",
+    "CommandNotRegistered",
+    "CommandResult",
+    "ConflictEscalated",
+    "ConflictPolicy",
+    "Event",
+    "EventRegistry",
+    "EventTypeConflict",
+    "FieldConflict",
+    "JsonObject",
+    "MergeConflict",
+    "MergeReport",
+    "MissingUpcaster",
+    "RawEvent",
+    "RejectReview",
+    "Repository",
+    "Review",
+    "ReviewAccepted",
+    "ReviewAlreadyDecided",
+    "ReviewId",
+    "ReviewNotFound",
+    "ReviewRejected",
+    "ReviewStatus",
+    "Strategy",
+    "UnknownEventType",
+    "default_registry",
+    "merge_states",
+    "open_reviews",
+    "upcaster",
+    "when",
+]
