@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from starlette.middleware import Middleware
 
 if TYPE_CHECKING:
+    from headwater.eventstore import EventStore
     from headwater.runtime import Runtime
 
 
@@ -26,6 +27,13 @@ class Module:
 
     def middleware(self) -> Sequence[Middleware]:
         return ()
+
+    async def migrate(self, store: EventStore) -> list[str]:
+        """Create or upgrade this module's tables; ``headwater migrate`` calls it.
+
+        Returns the names of the migrations applied now.
+        """
+        return []
 
     async def start(self, runtime: Runtime) -> None:
         """Called once the store is open, before the app serves requests."""

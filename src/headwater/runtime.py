@@ -15,5 +15,7 @@ class Runtime:
     settings: Settings
     store: EventStore
     cursors: CursorCodec
+    #: The node's signing secret (cursors, tokens, sessions); never logged.
+    secret: str = field(default="", repr=False)
     #: Services added by modules and later layers (hub, buses, cache...), by name.
     services: dict[str, Any] = field(default_factory=dict)

@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
     hsts: bool = True
 
+    # --- security (None: the defaults in ``headwater.security.config``) ---------------
+    access_token_seconds: int | None = None
+    refresh_token_seconds: int | None = None
+    session_max_seconds: int | None = None
+    cookie_session_seconds: int | None = None
+    #: How long a node may trust its cached view of a session before re-checking it
+    #: (a revocation on another node takes effect within this time).
+    revocation_cache_seconds: float | None = None
+    cookie_secure: bool | None = None
+    #: Origins allowed to call the API from a browser; never "*".
+    cors_origins: list[str] = []
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+    #: Cheap password hashing, for tests and the demo only.
+    fast_password_hashing: bool = False
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()

@@ -34,11 +34,21 @@ def migrate(url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema (run once per deploy, before the nodes)."""
     console = Console()
     from headwater.eventstore import create_event_store
+    from headwater.http.app import core_modules
+    from headwater.http.server import load_module
+
+    settings = Settings.from_env()
+    modules = [*core_modules(), *(load_module(path) for path in settings.apps)]
 
     async def run() -> list[str]:
         store = await create_event_store(_url(url), migrate=True)
-        await store.close()
-        return store.applied_migrations
+        try:
+            applied = list(store.applied_migrations)
+            for module in modules:
+                applied += await module.migrate(store)
+            return applied
+        finally:
+            await store.close()
 
     try:
         applied = asyncio.run(run())
@@ -48,6 +58,28 @@ def migrate(url: DatabaseUrl = None) -> None:
     for name in applied:
         console.print(f"applied {name}")
     console.print(f"schema is current at {_url(url)} ({len(applied)} migrations applied now)")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The platform admin's email.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    url: DatabaseUrl = None,
+) -> None:
+    """Create a platform admin account (the first account of a deployment)."""
+    from headwater.http.app import resolve_secret
+    from headwater.security.bootstrap import create_platform_admin
+
+    console = Console()
+    settings = Settings.from_env()
+    try:
+        asyncio.run(
+            create_platform_admin(_url(url), email, password, root_secret=resolve_secret(settings))
+        )
+    except HeadwaterError as exc:
+        console.print(f"[red]create-admin failed:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"platform admin {email} created")
 
 
 @app.command()

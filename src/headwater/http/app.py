@@ -40,20 +40,37 @@ def resolve_secret(settings: Settings) -> str:
     return path.read_text("utf-8").strip()
 
 
+def core_modules() -> list[Module]:
+    """What every Headwater app gets: accounts, tokens, sessions and tenancy."""
+    from headwater.security.module import SecurityModule
+
+    return [SecurityModule()]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     apps: Sequence[Module] = (),
     plugins: Sequence[Module] = (),
+    core: Sequence[Module] | None = None,
 ) -> FastAPI:
+    """Build the app: core modules, then plugins, then apps.
+
+    ``core`` replaces the default core modules (tests use it to run bare); a plugin
+    or app named like a core module (e.g. a configured ``SecurityModule``) replaces it.
+    """
     settings = settings or Settings.from_env()
-    modules = [*apps, *plugins]
+    given = {module.name for module in [*plugins, *apps]}
+    core_list = [m for m in (core_modules() if core is None else core) if m.name not in given]
+    modules = [*core_list, *plugins, *apps]
     secret = resolve_secret(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await create_event_store(settings.database_url, migrate=settings.auto_migrate)
-        runtime = Runtime(settings=settings, store=store, cursors=CursorCodec(secret))
+        runtime = Runtime(
+            settings=settings, store=store, cursors=CursorCodec(secret), secret=secret
+        )
         app.state.runtime = runtime
         started: list[Module] = []
         try:
@@ -77,7 +94,9 @@ def create_app(
     for module in modules:
         for router in module.routers():
             app.include_router(router)
-    # Added innermost first: request id wraps everything, so even a 413 carries one.
+    # Added innermost first: request id wraps everything, so even a 413 carries one;
+    # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate
+    # limiter) see the principal.
     app.add_middleware(ErrorBoundaryMiddleware)
     for module in reversed(modules):
         for entry in reversed(module.middleware()):

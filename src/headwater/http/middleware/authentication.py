@@ -1,0 +1,63 @@
+"""Authenticate every request once, before any route, and set the tenancy context.
+
+The principal goes into ``scope["state"]["principal"]`` and into the tenancy context
+variable for everything the request runs. Bad credentials do not fail the request
+here: the error is kept in ``scope["state"]["auth_error"]`` and raised by the
+principal dependency, so a public route still answers and a protected one gets a 401
+in the standard error shape from the exception handlers. Meanwhile the request runs
+as ``ANONYMOUS``: bad credentials never lend it a tenant.
+
+The authenticator is the one the security module put in ``runtime.services["auth"]``
+at start-up; without it every request is anonymous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from headwater.errors import Unauthorized
+from headwater.security.principal import ANONYMOUS, Authenticator, Principal
+from headwater.tenancy.context import acting_as
+
+
+def runtime_service(scope: Scope, name: str) -> Any:
+    app = scope.get("app")
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    return None if runtime is None else runtime.services.get(name)
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+    }
+
+
+def request_cookies(headers: Mapping[str, str]) -> dict[str, str]:
+    raw = headers.get("cookie")
+    return cookie_parser(raw) if raw else {}
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        principal: Principal = ANONYMOUS
+        authenticator: Authenticator | None = runtime_service(scope, "auth")
+        if authenticator is not None:
+            headers = request_headers(scope)
+            try:
+                principal = await authenticator.authenticate(headers, request_cookies(headers))
+            except Unauthorized as exc:
+                state["auth_error"] = exc
+        state["principal"] = principal
+        with acting_as(principal):
+            await self.app(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Route modules, one router per resource (FastAPI template shape)."""

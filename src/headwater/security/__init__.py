@@ -1,0 +1,49 @@
+"""Who is calling, and what they may do: principals, credentials, permissions.
+
+::
+
+    from headwater.security import SecurityConfig
+    from headwater.security.module import SecurityModule  # (imports the HTTP layer)
+
+    app = create_app(settings, plugins=[SecurityModule(SecurityConfig(cors_origins=(...,)))])
+
+Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
+``runtime.services["auth"]`` (an ``Authenticator``) and ``runtime.services["channels"]``.
+"""
+
+from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
+from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
+from headwater.security.errors import (
+    ApiKeyInvalid,
+    CsrfFailed,
+    EmailTaken,
+    InvalidCredentials,
+    RefreshTokenReused,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+)
+from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
+from headwater.security.service import Security
+
+__all__ = [
+    "ANONYMOUS",
+    "FAST_PASSWORDS",
+    "ApiKeyInvalid",
+    "Authenticator",
+    "ChannelRegistry",
+    "CsrfFailed",
+    "EmailTaken",
+    "InvalidCredentials",
+    "PasswordPolicy",
+    "Principal",
+    "RefreshTokenReused",
+    "Role",
+    "Security",
+    "SecurityConfig",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenRevoked",
+    "authorize_channel",
+    "default_channels",
+]

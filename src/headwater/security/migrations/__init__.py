@@ -1,0 +1,1 @@
+"""Plain-SQL migrations of the security tables, one folder per dialect."""

@@ -1,0 +1,103 @@
+"""``SecurityModule``: accounts, tenants, tokens, API keys, sessions and CSRF, as one Module.
+
+::
+
+    app = create_app(settings, plugins=[SecurityModule()])
+
+At start it creates or checks its tables, attaches the inline projection, and puts
+the ``Security`` service in ``runtime.services["security"]``, the authenticator in
+``["auth"]`` (the realtime endpoints use it for a WebSocket's first message) and the
+channel registry in ``["channels"]`` (the hub's ``authorize(principal, channel)``).
+
+Its middleware, outermost first: CORS (allow-list), authentication (principal and
+tenant context for every request), CSRF (cookie sessions only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from fastapi import APIRouter
+from starlette.middleware import Middleware
+
+from headwater.errors import SchemaNotMigrated
+from headwater.eventstore import EventStore
+from headwater.http.middleware.authentication import AuthenticationMiddleware
+from headwater.http.middleware.cors import AllowListCORSMiddleware
+from headwater.http.middleware.csrf import CsrfMiddleware
+from headwater.http.routes import accounts, api_keys, auth, session, tenants
+from headwater.modules import Module
+from headwater.runtime import Runtime
+from headwater.security import schema
+from headwater.security.channels import ChannelRegistry, default_channels
+from headwater.security.config import SecurityConfig
+from headwater.security.service import Security
+
+#: "authenticator" is the name the realtime module looks up; "auth" the short one.
+SERVICE_NAMES = ("security", "auth", "authenticator", "channels")
+
+
+class SecurityModule(Module):
+    name: ClassVar[str] = "security"
+    version: ClassVar[str] = "0.1.0"
+
+    def __init__(
+        self,
+        config: SecurityConfig | None = None,
+        *,
+        channels: ChannelRegistry | None = None,
+    ) -> None:
+        #: None: built from the runtime's settings at start (``SecurityConfig.from_settings``).
+        self.config = config
+        self.channels = channels if channels is not None else default_channels
+
+    def routers(self) -> Sequence[APIRouter]:
+        return (auth.router, session.router, accounts.router, api_keys.router, tenants.router)
+
+    def middleware(self) -> Sequence[Middleware]:
+        origins = None if self.config is None else self.config.cors_origins
+        return (
+            Middleware(AllowListCORSMiddleware, origins=origins),
+            Middleware(AuthenticationMiddleware),
+            Middleware(CsrfMiddleware),
+        )
+
+    async def migrate(self, store: EventStore) -> list[str]:
+        """For ``headwater migrate``: create or upgrade the security tables."""
+        return await schema.migrate(store)
+
+    async def start(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        config = self.config or SecurityConfig.from_settings(settings)
+        auto = settings.auto_migrate
+        if auto or (auto is None and runtime.store.dialect == "sqlite"):
+            await schema.migrate(runtime.store)
+        elif not await schema.is_current(runtime.store):
+            raise SchemaNotMigrated(
+                "the security tables are missing or old: run `headwater migrate` "
+                "(or start once with HEADWATER_AUTO_MIGRATE=true)"
+            )
+        schema.attach(runtime.store)
+        security = Security(
+            runtime.store,
+            root_secret=runtime.secret,
+            config=config,
+            channels=self.channels,
+        )
+        runtime.services.update(
+            security=security,
+            auth=security.authenticator,
+            authenticator=security.authenticator,
+            channels=self.channels,
+        )
+        await security.sessions.purge_expired()
+        if config.bootstrap_admin_email and config.bootstrap_admin_password:
+            await security.ensure_platform_admin(
+                config.bootstrap_admin_email, config.bootstrap_admin_password
+            )
+
+    async def stop(self, runtime: Runtime) -> None:
+        schema.detach(runtime.store)
+        for name in SERVICE_NAMES:
+            runtime.services.pop(name, None)

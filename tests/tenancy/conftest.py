@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from headwater.eventstore import EventStore, create_event_store
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[EventStore]:
+    opened = await create_event_store(store_url, migrate=True)
+    try:
+        yield opened
+    finally:
+        await opened.close()
