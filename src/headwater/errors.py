@@ -13,6 +13,7 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── ConcurrencyError             (expected version did not match: 409)
     │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
+    ├── InlineHandlerFailed          (an inline projection broke a constraint: 409)
     ├── NotFound                     (404)
     │   ├── StreamNotFound
     │   ├── AggregateVersionNotFound (time travel past the head)
@@ -95,6 +96,16 @@ class ConcurrencyError(HeadwaterError):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+class InlineHandlerFailed(HeadwaterError):
+    """An inline projection's statement broke a constraint; the append wrote nothing.
+
+    Usually a uniqueness rule of a read model (e.g. an email already taken).
+    """
+
+    code = "constraint_violation"
+    http_status: ClassVar[int] = 409
 
 
 class DuplicateEventId(HeadwaterError):

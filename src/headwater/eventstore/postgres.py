@@ -52,6 +52,7 @@ from headwater.eventstore.records import (
     NewEvent,
     RecordedEvent,
     Snapshot,
+    make_recorded_event,
 )
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
@@ -90,16 +91,8 @@ def notify_channel(schema: str) -> str:
 
 def _decode(row: Sequence[Any]) -> RecordedEvent:
     """A row of ``_EVENT_COLUMNS``; jsonb arrives decoded by :class:`_OrjsonLoader`."""
-    return RecordedEvent(
-        id=row[1],
-        stream_id=row[2],
-        version=row[3],
-        position=row[0],
-        type=row[4],
-        data=row[5],
-        metadata=row[6],
-        tenant_id=row[7],
-        recorded_at=row[8],
+    return make_recorded_event(
+        row[1], row[2], row[3], row[0], row[4], row[5], row[6], row[7], row[8]
     )
 
 

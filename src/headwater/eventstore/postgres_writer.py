@@ -29,6 +29,7 @@ from psycopg.rows import TupleRow
 from headwater.errors import (
     ConcurrencyError,
     DuplicateEventId,
+    InlineHandlerFailed,
     InvalidEventData,
     StoreUnavailable,
     TenantMismatch,
@@ -334,5 +335,8 @@ class GroupCommitWriter:
         if row[1] == "ok":
             events = recorded_events(request, row)
             for handler in list(self._inline_handlers):
-                await execute_statements(conn, handler(events))
+                try:
+                    await execute_statements(conn, handler(events))
+                except psycopg.errors.IntegrityError as exc:
+                    raise InlineHandlerFailed(exc.diag.message_primary or str(exc)) from exc
         return outcome

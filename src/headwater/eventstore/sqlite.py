@@ -86,6 +86,8 @@ def _connect(path: str, *, readonly: bool, busy_timeout: float) -> sqlite3.Conne
     # FULL: the WAL is fsynced at every commit, so an acknowledged append survives
     # power loss, not only a process crash.
     conn.execute("PRAGMA synchronous = FULL")
+    # Temporary b-trees (sorts, IN lists) need not touch the disk.
+    conn.execute("PRAGMA temp_store = MEMORY")
     if readonly:
         conn.execute("PRAGMA query_only = 1")
     return conn

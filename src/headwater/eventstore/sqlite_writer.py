@@ -25,6 +25,7 @@ from typing import Any
 from headwater.errors import (
     ConcurrencyError,
     DuplicateEventId,
+    InlineHandlerFailed,
     StoreUnavailable,
     TenantMismatch,
 )
@@ -37,6 +38,7 @@ from headwater.eventstore.records import (
     ExpectedVersion,
     RecordedEvent,
     StreamState,
+    make_recorded_event,
 )
 from headwater.eventstore.sql import Statement
 
@@ -104,16 +106,16 @@ def execute_statements(conn: sqlite3.Connection, statements: Sequence[Statement]
 
 def decode_row(row: Sequence[Any]) -> RecordedEvent:
     """(position, id, stream_id, version, type, data, metadata, tenant_id, recorded_at)."""
-    return RecordedEvent(
-        id=codec.trusted_uuid(row[1]),
-        stream_id=row[2],
-        version=row[3],
-        position=row[0],
-        type=row[4],
-        data=codec.loads(row[5]),
-        metadata=codec.loads(row[6]),
-        tenant_id=row[7],
-        recorded_at=codec.micros_to_datetime(row[8]),
+    return make_recorded_event(
+        uuid.UUID(row[1]),
+        row[2],
+        row[3],
+        row[0],
+        row[4],
+        codec.loads(row[5]),
+        codec.loads_metadata(row[6]),
+        row[7],
+        codec.micros_to_datetime(row[8]),
     )
 
 
@@ -219,13 +221,16 @@ class Writer:
                     result, head, inserted = self._append_one(conn, job, head, now)
                     wrote = wrote or inserted
                     outcomes.append((job.future, result, None))
-                except Exception as exc:  # only this append fails; its savepoint rolled back
+                except GroupAborted:
+                    raise
+                except Exception as exc:  # only this append fails: it wrote nothing
                     outcomes.append((job.future, None, exc))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, GroupAborted) as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            error = StoreUnavailable(f"group commit failed: {exc}")
+            cause = exc.__cause__ if isinstance(exc, GroupAborted) else exc
+            error = StoreUnavailable(f"group commit failed: {cause}")
             self._resolve([(job.future, None, error) for job in jobs])
             return
         # Acknowledge only after COMMIT returned: with synchronous=FULL the WAL is
@@ -241,8 +246,13 @@ class Writer:
     def _append_one(
         self, conn: sqlite3.Connection, job: AppendJob, head: int, now: int
     ) -> tuple[AppendResult, int, bool]:
-        first_id = str(job.events[0].id)
-        if conn.execute("SELECT 1 FROM hw_events WHERE id = ?", (first_id,)).fetchone():
+        ids = [str(e.id) for e in job.events]
+        # One probe for all ids, so that afterwards the insert cannot hit a constraint:
+        # ids are new, and versions are computed under the write lock. Earlier appends
+        # of this same group are visible to the probe.
+        if conn.execute(
+            f"SELECT 1 FROM hw_events WHERE id IN ({','.join('?' * len(ids))}) LIMIT 1", ids
+        ).fetchone():
             return replay_append(conn, job), head, False
         last = conn.execute(
             "SELECT version, tenant_id FROM hw_events WHERE stream_id = ? "
@@ -258,7 +268,7 @@ class Writer:
         rows = [
             (
                 head + i,
-                str(e.id),
+                ids[i - 1],
                 job.stream_id,
                 base + i,
                 e.type,
@@ -269,27 +279,34 @@ class Writer:
             )
             for i, e in enumerate(job.events, start=1)
         ]
-        conn.execute("SAVEPOINT hw_append")
-        try:
+        if self._inline_handlers:
+            self._insert_with_handlers(conn, rows)
+        else:
+            # No savepoint: a savepoint makes SQLite keep a sub-journal of every page it
+            # touches, a large share of an append's cost. Nothing here can fail for this
+            # append alone; a driver error means the transaction itself is in trouble.
             try:
                 conn.executemany(INSERT_EVENT, rows)
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateEventId(
-                    str(job.events[0].id),
-                    job.stream_id,
-                    "an id of this append is in another stream",
-                ) from exc
-            if self._inline_handlers:
-                recorded = [decode_row(row) for row in rows]
-                for handler in self._inline_handlers:
-                    execute_statements(conn, handler(recorded))
-        except BaseException:
-            conn.execute("ROLLBACK TO hw_append")
-            conn.execute("RELEASE hw_append")
-            raise
-        conn.execute("RELEASE hw_append")
+            except sqlite3.Error as exc:
+                raise GroupAborted(exc) from exc
         positions = tuple(row[0] for row in rows)
         return AppendResult(job.stream_id, base + len(rows), positions), head + len(rows), True
+
+    def _insert_with_handlers(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert and run inline handlers under a savepoint: a handler may fail alone."""
+        conn.execute("SAVEPOINT hw_append")
+        try:
+            conn.executemany(INSERT_EVENT, rows)
+            recorded = [decode_row(row) for row in rows]
+            for handler in self._inline_handlers:
+                execute_statements(conn, handler(recorded))
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO hw_append")
+            conn.execute("RELEASE hw_append")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise InlineHandlerFailed(str(exc)) from exc
+            raise
+        conn.execute("RELEASE hw_append")
 
     def _call(self, job: CallJob) -> None:
         conn = self._conn
@@ -341,6 +358,10 @@ class Writer:
                 self._resolve([(future, value, None)])
 
 
+class GroupAborted(Exception):
+    """A driver error in the middle of a group: the whole group rolls back and fails."""
+
+
 def translate(exc: Exception) -> Exception:
     """Driver errors become Headwater errors at this boundary; ours pass through."""
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -360,7 +381,8 @@ def check_expected(stream_id: str, expected: ExpectedVersion, current: int | Non
 
 
 def replay_append(conn: sqlite3.Connection, job: AppendJob) -> AppendResult:
-    """The events' ids are stored already: same append again is a no-op, else an error."""
+    """Some of the events' ids are stored already: the same append again is a no-op
+    returning the original result; anything else is a ``DuplicateEventId``."""
     ids = [str(e.id) for e in job.events]
     stored = {
         row[0]: row
@@ -370,15 +392,21 @@ def replay_append(conn: sqlite3.Connection, job: AppendJob) -> AppendResult:
             ids,
         )
     }
-    first = stored[ids[0]]
+    first = stored.get(ids[0])
     for offset, event in enumerate(job.events):
         row = stored.get(str(event.id))
-        if row is None or row[1] != job.stream_id:
-            reason = "stored in another stream" if row is not None else "the append differs"
-            raise DuplicateEventId(str(event.id), job.stream_id, reason)
+        if row is None or first is None:
+            taken = next(r for r in stored.values())
+            reason = (
+                "stored in another stream" if taken[1] != job.stream_id else "the append differs"
+            )
+            raise DuplicateEventId(taken[0], job.stream_id, reason)
+        if row[1] != job.stream_id:
+            raise DuplicateEventId(str(event.id), job.stream_id, "stored in another stream")
         if row[2] != first[2] + offset or row[4] != event.type:
             raise DuplicateEventId(str(event.id), job.stream_id, "stored with other content")
         if codec.loads(row[5]) != codec.loads(event.data):
             raise DuplicateEventId(str(event.id), job.stream_id, "stored with other data")
     positions = tuple(stored[i][3] for i in ids)
+    assert first is not None
     return AppendResult(job.stream_id, first[2] + len(ids) - 1, positions)

@@ -13,7 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, get_args
 
-from headwater.errors import ConcurrencyError, HeadwaterError, InvalidInput, NotFound
+from headwater.errors import (
+    ConcurrencyError,
+    InlineHandlerFailed,
+    InvalidInput,
+    NotFound,
+)
 from headwater.eventstore import NO_STREAM, EventStore
 from headwater.security import events as ev
 from headwater.security.errors import EmailTaken
@@ -172,11 +177,9 @@ class Accounts:
                 expected_version=NO_STREAM,
                 tenant_id=tenant_id,
             )
-        except HeadwaterError:
-            raise
-        except Exception as exc:
+        except InlineHandlerFailed as exc:
             # hw_accounts' UNIQUE(email) failed the append inside its transaction: a
-            # registration raced ours. Drivers raise different errors; the table tells.
+            # registration raced ours (the table tells which constraint it was).
             if await self.find_by_email(email) is not None:
                 raise EmailTaken() from exc
             raise

@@ -9,7 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
-from headwater.errors import ConcurrencyError, InvalidInput, StoreUnavailable
+from headwater.errors import (
+    ConcurrencyError,
+    InlineHandlerFailed,
+    InvalidInput,
+    StoreUnavailable,
+)
 from headwater.eventstore import NO_STREAM, EventStore, RecordedEvent, Statement
 from headwater.testing._eventstore_base import (
     WAIT_SECONDS,
@@ -333,7 +338,8 @@ class TransactionContract(ContractBase):
         await store.append("s", [new(n=1), new(n=2)])
         before = await unchanged(store)
 
-        with pytest.raises(Exception, match=r"(?i)check"):
+        # A broken constraint is translated at the store's boundary, never a driver error.
+        with pytest.raises(InlineHandlerFailed, match=r"(?i)check"):
             await store.append("s", [new(n=3)])
 
         await before.assert_unchanged()
