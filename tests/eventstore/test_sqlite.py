@@ -19,6 +19,7 @@ class TestSqliteMemoryStore(EventStoreContract):
     # A :memory: database lives inside the process that opened it.
     shared_between_processes = False
     survives_restart = False
+    reads_bypass_open_transactions = False
 
     @pytest.fixture
     def store_url(self) -> str:

@@ -418,6 +418,10 @@ class PostgresEventStore(EventStore):
         params.append(limit)
         return [_decode(row) for row in await self._fetchall(query, params, "read")]
 
+    async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        rows = await self._fetchall(qmark_to_pyformat(sql), params, "query")
+        return [tuple(row) for row in rows]
+
     async def _read_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         rows = await self._fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE id = %s", (event_id,), "event read"

@@ -299,6 +299,22 @@ class EventStore(abc.ABC):
         """The position of the newest committed event (0 for an empty store)."""
         return await self._head_position()
 
+    # --- read-only SQL (read models, lookups) ---------------------------------------
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (``?`` placeholders) outside any transaction.
+
+        Uses a reader connection, never the writer: on SQLite a ``transaction()`` holds
+        the one write lock, so read models and per-request lookups must come here.
+        """
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidInput("sql must be a non-empty string")
+        return await self._query(sql, tuple(params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
     # --- snapshots ------------------------------------------------------------------
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -398,6 +414,9 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _head_position(self) -> int: ...
+
+    @abc.abstractmethod
+    async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     @abc.abstractmethod
     async def _read_event(self, event_id: uuid.UUID) -> RecordedEvent | None: ...

@@ -453,6 +453,9 @@ class SqliteEventStore(EventStore):
         params.append(limit)
         return await self._read(lambda conn: [decode_row(r) for r in conn.execute(sql, params)])
 
+    async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return await self._read(lambda conn: [tuple(r) for r in conn.execute(sql, params)])
+
     async def _read_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         def one(conn: sqlite3.Connection) -> RecordedEvent | None:
             row = conn.execute(

@@ -52,12 +52,10 @@ def detach(store: EventStore) -> None:
 async def fetch_one(
     store: EventStore, sql: str, params: Sequence[Any] = ()
 ) -> tuple[Any, ...] | None:
-    async with store.transaction() as tx:
-        return await tx.fetchone(sql, params)
+    return await store.fetchone(sql, params)
 
 
 async def fetch_all(
     store: EventStore, sql: str, params: Sequence[Any] = ()
 ) -> list[tuple[Any, ...]]:
-    async with store.transaction() as tx:
-        return await tx.fetchall(sql, params)
+    return await store.fetchall(sql, params)

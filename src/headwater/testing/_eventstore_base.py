@@ -33,6 +33,10 @@ CAPABILITY_REASONS: dict[str, str] = {
         "the store's contents end with the process that holds them, "
         "so durability across a kill and a reopen cannot be tested"
     ),
+    "reads_bypass_open_transactions": (
+        "the store has a single connection, so a read waits for (or, from the same "
+        "task, is refused inside) an open write transaction"
+    ),
 }
 
 #: The longest any single wait in the suite may take before the test fails instead of
@@ -55,6 +59,8 @@ class ContractBase:
     shared_between_processes: ClassVar[bool] = True
     #: The store's contents outlive the process: a reopen after ``kill -9`` sees them.
     survives_restart: ClassVar[bool] = True
+    #: Reads run on their own connections and never wait for an open transaction.
+    reads_bypass_open_transactions: ClassVar[bool] = True
     #: ``module:function`` that child processes await as ``function(url)`` to open the
     #: store (the parent has already created the schema).
     worker_opener: ClassVar[str] = "headwater.eventstore:create_event_store"

@@ -151,6 +151,33 @@ class TransactionContract(ContractBase):
             await store.commit([Statement(INSERT_GUEST, ("g2", "Bob"))])
         assert await _guests(store) == [("g2", "Bob")]
 
+    async def test_read_only_queries_see_committed_rows_only_and_never_wait_for_a_writer(
+        self, store: EventStore
+    ) -> None:
+        async with store.transaction() as tx:
+            await tx.execute(CREATE_GUESTS)
+            await tx.execute(INSERT_GUEST, ("g1", "Ada"))
+        assert await store.fetchall("SELECT id, name FROM rm_guests") == [("g1", "Ada")]
+        assert await store.fetchone("SELECT name FROM rm_guests WHERE id = ?", ("g1",)) == ("Ada",)
+        assert await store.fetchone("SELECT name FROM rm_guests WHERE id = ?", ("zz",)) is None
+
+        self.require("reads_bypass_open_transactions")
+        with anyio.fail_after(WAIT_SECONDS):
+            async with store.transaction() as tx:
+                await tx.execute(INSERT_GUEST, ("g2", "Bob"))
+                # A query from outside the open transaction neither waits for it nor
+                # sees its uncommitted row.
+                assert await store.fetchall("SELECT id FROM rm_guests") == [("g1",)]
+        assert await store.fetchall("SELECT id FROM rm_guests ORDER BY id") == [("g1",), ("g2",)]
+
+    async def test_read_only_query_with_bad_sql_raises_and_changes_nothing(
+        self, store: EventStore
+    ) -> None:
+        with pytest.raises(InvalidInput):
+            await store.fetchall("   ")
+        with pytest.raises(Exception):  # noqa: B017 - each driver's own syntax error
+            await store.fetchall("SELEC nonsense")
+
     async def test_other_tasks_can_append_and_read_while_a_transaction_is_open(
         self, store: EventStore
     ) -> None:
