@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from headwater.errors import Forbidden, InvalidInput, StreamNotFound, TenantMismatch
 from headwater.eventstore import (
@@ -195,6 +195,11 @@ class TenantScopedStore(EventStore):
 
     async def _head_position(self) -> int:
         return await self._inner.head_position()
+
+    async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        # Raw SQL cannot be scoped from the outside: read models carry a tenant column
+        # and their queries filter on it (the query builder adds it from the principal).
+        return await self._inner.fetchall(sql, params)
 
     async def _load_snapshot(self, stream_id: str, at_or_below: int | None) -> Snapshot | None:
         if await self._inner.stream_version(stream_id, tenant_id=self.tenant_id) is None:
