@@ -14,6 +14,13 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from headwater.testing.redis import (  # noqa: F401 - fixtures shared by the whole suite
+    private_redis,
+    redis_namespace,
+    redis_service,
+    redis_url,
+)
+
 POSTGRES_URL = os.environ.get(
     "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -30,7 +30,10 @@ and the HTTP layer can map each class to exactly one status and code::
     │   └── TenantMismatch
     ├── RateLimited                  (429, with Retry-After)
     └── StoreUnavailable             (the backend cannot be reached or failed: 503)
-        └── SchemaNotMigrated
+        ├── SchemaNotMigrated
+        ├── CircuitOpen              (a breaker refused the call without trying)
+        ├── BulkheadFull             (every slot and queue place of a bulkhead is taken)
+        └── CallTimeout              (a dependency missed its deadline)
 
 A class may set ``http_status`` to override the HTTP layer's mapping by base class.
 Driver errors never leak: backends translate them at the boundary with
@@ -320,3 +323,45 @@ class ReviewAlreadyDecided(HeadwaterError):
         super().__init__(f"review {review_id} is already {status}", review_id=review_id)
         self.review_id = review_id
         self.status = status
+
+
+# --- resilience: calls refused before they reached a dependency ----------------------
+
+
+class CircuitOpen(StoreUnavailable):
+    """The breaker is open: the call was refused without trying the dependency."""
+
+    code = "circuit_open"
+
+    def __init__(self, name: str, retry_after: float) -> None:
+        super().__init__(
+            f"{name} is failing; calls are paused for {retry_after:.1f}s",
+            dependency=name,
+            retry_after=retry_after,
+        )
+        self.name = name
+        self.retry_after = retry_after
+
+
+class BulkheadFull(StoreUnavailable):
+    """Every slot and every queue place of a bulkhead is taken."""
+
+    code = "bulkhead_full"
+
+    def __init__(self, name: str, max_concurrent: int, max_queue: int) -> None:
+        super().__init__(
+            f"{name} is at capacity ({max_concurrent} running, {max_queue} waiting)",
+            dependency=name,
+        )
+        self.name = name
+
+
+class CallTimeout(StoreUnavailable):
+    """A call to a dependency took longer than its deadline and was cancelled."""
+
+    code = "timeout"
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(f"{name} did not answer within {seconds:g}s", dependency=name)
+        self.name = name
+        self.seconds = seconds

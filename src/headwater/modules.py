@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 
 if TYPE_CHECKING:
     from headwater.eventstore import EventStore
+    from headwater.ratelimit.config import EndpointLimit
     from headwater.runtime import Runtime
 
 
@@ -26,6 +27,10 @@ class Module:
         return ()
 
     def middleware(self) -> Sequence[Middleware]:
+        return ()
+
+    def endpoint_limits(self) -> Sequence[EndpointLimit]:
+        """Per-endpoint rate limits this module's routes need (route templates)."""
         return ()
 
     async def migrate(self, store: EventStore) -> list[str]:

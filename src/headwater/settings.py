@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     #: Cheap password hashing, for tests and the demo only.
     fast_password_hashing: bool = False
 
+    # --- rate limits -------------------------------------------------------------------
+    #: Enforce the tier and endpoint limits. Off only for tests that are not about them.
+    rate_limits: bool = True
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()

@@ -46,6 +46,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "database_url": f"sqlite:///{tmp_path / 'app.db'}",
         "data_dir": tmp_path,
         "secret_key": "test-secret",
+        "rate_limits": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ def security_config(**overrides: Any) -> SecurityConfig:
 
 def make_app(database_url: str, tmp_path: Path, config: SecurityConfig | None = None) -> FastAPI:
     settings = Settings(
+        rate_limits=False,
         database_url=database_url,
         data_dir=tmp_path,
         secret_key=SECRET,  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from tests.security.support import SECRET, make_app, security_config
 
 def settings(url: str, tmp_path: Path, **overrides: object) -> Settings:
     return Settings(
+        rate_limits=False,
         database_url=url,
         data_dir=tmp_path,
         secret_key=SECRET,  # type: ignore[arg-type]

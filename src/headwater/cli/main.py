@@ -38,7 +38,8 @@ def migrate(url: DatabaseUrl = None) -> None:
     from headwater.http.server import load_module
 
     settings = Settings.from_env()
-    modules = [*core_modules(), *(load_module(path) for path in settings.apps)]
+    apps = [load_module(path) for path in settings.apps]
+    modules = [*core_modules(settings, apps), *apps]
 
     async def run() -> list[str]:
         store = await create_event_store(_url(url), migrate=True)

@@ -40,11 +40,25 @@ def resolve_secret(settings: Settings) -> str:
     return path.read_text("utf-8").strip()
 
 
-def core_modules() -> list[Module]:
-    """What every Headwater app gets: accounts, tokens, sessions and tenancy."""
+def core_modules(
+    settings: Settings | None = None, contributors: Sequence[Module] = ()
+) -> list[Module]:
+    """What every Headwater app gets, outermost first.
+
+    Security first, so everything inside it knows the principal; the cache before
+    the apps, so their ``start`` can use it; the rate limiter after security, so it
+    counts by principal and tenant, with the endpoint limits the apps declare.
+    """
+    from headwater.cache.module import CacheModule
+    from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
+    from headwater.ratelimit.module import RateLimitModule
     from headwater.security.module import SecurityModule
 
-    return [SecurityModule()]
+    modules: list[Module] = [SecurityModule(), CacheModule()]
+    if settings is None or settings.rate_limits:
+        endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
+        modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))
+    return modules
 
 
 def create_app(
@@ -61,7 +75,8 @@ def create_app(
     """
     settings = settings or Settings.from_env()
     given = {module.name for module in [*plugins, *apps]}
-    core_list = [m for m in (core_modules() if core is None else core) if m.name not in given]
+    defaults = core_modules(settings, [*plugins, *apps]) if core is None else core
+    core_list = [m for m in defaults if m.name not in given]
     modules = [*core_list, *plugins, *apps]
     secret = resolve_secret(settings)
 

@@ -163,6 +163,7 @@ def test_a_bearer_websocket_from_any_origin_is_not_a_csrf_matter(ws_client: Test
 @pytest.fixture
 def ws_client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
+        rate_limits=False,
         database_url=f"sqlite:///{tmp_path / 'ws.db'}",
         data_dir=tmp_path,
         secret_key=SECRET,  # type: ignore[arg-type]

@@ -124,6 +124,7 @@ def test_the_probe_catches_a_route_that_forgets_the_tenant(tmp_path: Path) -> No
     from headwater.settings import Settings
 
     settings = Settings(
+        rate_limits=False,
         database_url=f"sqlite:///{tmp_path / 'leaky.db'}",
         data_dir=tmp_path,
         secret_key="test-secret",  # type: ignore[arg-type]

@@ -1,0 +1,43 @@
+"""Resilience for calls to dependencies: circuit breaker, retries, timeouts, bulkheads.
+
+``Guard`` combines them for one dependency; ``connect_redis``/``redis_guard`` are what
+the cache and the rate limiter use for Redis; ``outbound_client`` is the httpx
+client for webhooks and any outbound call an app makes through the framework.
+"""
+
+from __future__ import annotations
+
+from headwater.errors import BulkheadFull, CallTimeout, CircuitOpen
+from headwater.resilience.breaker import (
+    BreakerConfig,
+    CircuitBreaker,
+    CircuitState,
+    IllegalTransition,
+)
+from headwater.resilience.bulkhead import Bulkhead
+from headwater.resilience.guard import Guard, with_timeout
+from headwater.resilience.outbound import OutboundPolicy, ResilientTransport, outbound_client
+from headwater.resilience.redis import REDIS_DOWN, RedisOptions, connect_redis, redis_guard
+from headwater.resilience.retry import NO_RETRY, RetryPolicy
+
+__all__ = [
+    "NO_RETRY",
+    "REDIS_DOWN",
+    "BreakerConfig",
+    "Bulkhead",
+    "BulkheadFull",
+    "CallTimeout",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "CircuitState",
+    "Guard",
+    "IllegalTransition",
+    "OutboundPolicy",
+    "RedisOptions",
+    "ResilientTransport",
+    "RetryPolicy",
+    "connect_redis",
+    "outbound_client",
+    "redis_guard",
+    "with_timeout",
+]
