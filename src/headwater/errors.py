@@ -9,7 +9,10 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── InvalidEventData
     │   ├── InvalidExpectedVersion
     │   ├── UnknownBackend
-    │   └── CommandIdReused          (same command id, other command: 422)
+    │   ├── CommandIdReused          (same command id, other command: 422)
+    │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
+    │   ├── InvalidReadModel         (a table or projection declaration is wrong)
+    │   └── UnknownColumn            (a query names an undeclared column)
     ├── ConcurrencyError             (expected version did not match: 409)
     │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
@@ -17,7 +20,9 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── NotFound                     (404)
     │   ├── StreamNotFound
     │   ├── AggregateVersionNotFound (time travel past the head)
-    │   └── ReviewNotFound
+    │   ├── ReviewNotFound
+    │   ├── UnknownProjection
+    │   └── UnknownQuery             (no handler registered for a query type)
     ├── UnknownEventType             (a stored type/version this code cannot read: 500)
     │   └── MissingUpcaster
     ├── EventTypeConflict            (two classes claim one type name: a bug at import)
@@ -25,12 +30,14 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── CommandNotRegistered         (no handler for a command type)
     ├── ChangeEscalated              (parked for an admin's review: 202, not a failure)
     ├── ReviewAlreadyDecided         (409)
+    ├── ProjectionFenced             (a checkpoint moved under a runner; retried inside)
     ├── Unauthorized                 (no valid credentials: 401)
     ├── Forbidden                    (403)
     │   └── TenantMismatch
     ├── RateLimited                  (429, with Retry-After)
     └── StoreUnavailable             (the backend cannot be reached or failed: 503)
         ├── SchemaNotMigrated
+        ├── RebuildInProgress        (another rebuild of the projection is running)
         ├── CircuitOpen              (a breaker refused the call without trying)
         ├── BulkheadFull             (every slot and queue place of a bulkhead is taken)
         └── CallTimeout              (a dependency missed its deadline)
@@ -365,3 +372,62 @@ class CallTimeout(StoreUnavailable):
         super().__init__(f"{name} did not answer within {seconds:g}s", dependency=name)
         self.name = name
         self.seconds = seconds
+
+
+# --- the read side: projections, read models, queries ---------------------------------
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+
+
+class InvalidReadModel(InvalidInput):
+    code = "invalid_read_model"
+
+
+class UnknownColumn(InvalidInput):
+    code = "unknown_column"
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__(f"table {table!r} has no column {column!r}", table=table, column=column)
+        self.table = table
+        self.column = column
+
+
+class UnknownProjection(NotFound):
+    code = "unknown_projection"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no projection named {name!r}", name=name)
+        self.name = name
+
+
+class UnknownQuery(NotFound):
+    code = "unknown_query"
+
+
+class ProjectionFenced(HeadwaterError):
+    """The stored checkpoint is not where this runner left it (a rebuild swapped the
+    tables, or another instance of the runner committed first). Nothing was written;
+    the runner reloads the checkpoint and carries on from there."""
+
+    code = "projection_fenced"
+
+    def __init__(self, name: str, expected: int, actual: int | None) -> None:
+        super().__init__(
+            f"projection {name!r} is at {actual}, this runner expected {expected}",
+            name=name,
+            expected=expected,
+            actual=actual,
+        )
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+
+
+class RebuildInProgress(StoreUnavailable):
+    code = "rebuild_in_progress"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"projection {name!r} is being rebuilt already", name=name)
+        self.name = name

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from headwater.cli import demo as demo_module
+from headwater.cli.projections import app as projections_app
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(projections_app, name="projections", help="Projection status and rebuilds.")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -36,6 +39,7 @@ def migrate(url: DatabaseUrl = None) -> None:
     from headwater.eventstore import create_event_store
     from headwater.http.app import core_modules
     from headwater.http.server import load_module
+    from headwater.projections import migrate_projections
 
     settings = Settings.from_env()
     apps = [load_module(path) for path in settings.apps]
@@ -45,6 +49,7 @@ def migrate(url: DatabaseUrl = None) -> None:
         store = await create_event_store(_url(url), migrate=True)
         try:
             applied = list(store.applied_migrations)
+            applied += await migrate_projections(store)
             for module in modules:
                 applied += await module.migrate(store)
             return applied

@@ -403,17 +403,31 @@ class PostgresEventStore(EventStore):
     async def _read_all_page(
         self, after: int, limit: int, event_filter: EventFilter
     ) -> list[RecordedEvent]:
-        query = f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE position > %s"
-        params: list[Any] = [after]
-        if event_filter.types is not None:
-            query += " AND type = ANY(%s)"
-            params.append(list(event_filter.types))
+        rest = ""
+        rest_params: list[Any] = []
         if event_filter.stream_prefix is not None:
-            query += " AND stream_id LIKE %s ESCAPE '\\'"
-            params.append(_like_prefix(event_filter.stream_prefix))
+            rest += " AND stream_id LIKE %s ESCAPE '\\'"
+            rest_params.append(_like_prefix(event_filter.stream_prefix))
         if event_filter.tenant_id is not None:
-            query += " AND tenant_id = %s"
-            params.append(event_filter.tenant_id)
+            rest += " AND tenant_id = %s"
+            rest_params.append(event_filter.tenant_id)
+        types = event_filter.types
+        if types is not None and not types:
+            return []  # no type is allowed: nothing can match
+        if types is None:
+            query = f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE position > %s{rest}"
+            params: list[Any] = [after, *rest_params]
+        else:
+            # One ordered index scan per type on (type, position), merged: "type = ANY"
+            # made PostgreSQL collect and sort every remaining match for each page, so a
+            # catch-up got slower the longer its backlog.
+            parts = [
+                f"(SELECT {_EVENT_COLUMNS} FROM hw_events WHERE type = %s AND position > %s"
+                f"{rest} ORDER BY position LIMIT %s)"
+                for _ in types
+            ]
+            query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS page"
+            params = [v for t in types for v in (t, after, *rest_params, limit)]
         query += " ORDER BY position LIMIT %s"
         params.append(limit)
         return [_decode(row) for row in await self._fetchall(query, params, "read")]

@@ -12,13 +12,11 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from headwater.errors import InvalidInput
+from headwater.errors import InvalidCursor
+
+__all__ = ["CursorCodec", "InvalidCursor"]
 
 DEFAULT_MAX_AGE_SECONDS = 24 * 3600
-
-
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
 
 
 class CursorCodec:

@@ -1,0 +1,89 @@
+"""Projections: read models kept current from the event log.
+
+Declare tables and a projection, handle event types with pure functions that return
+SQL statements, then run it inline (inside appends) or with a runner::
+
+    users = Table("user_stats", {"user_id": TEXT, "forms": Column(INTEGER, default=0)},
+                  primary_key="user_id")
+    stats = Projection("user_stats", tables=[users])
+
+    @stats.on("form.created")
+    def _(event: RecordedEvent) -> Statement:
+        return users.upsert({"user_id": event.data["owner"], "forms": 1},
+                            merge={"forms": Merge.ADD})
+
+    async with ProjectionRunner(store, stats) as runner:
+        ...
+"""
+
+from headwater.errors import (
+    InvalidCursor,
+    InvalidReadModel,
+    ProjectionFenced,
+    RebuildInProgress,
+    UnknownColumn,
+    UnknownProjection,
+    UnknownQuery,
+)
+from headwater.projections.applier import RetryPolicy
+from headwater.projections.checkpoints import poison_events
+from headwater.projections.columns import (
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    JSON,
+    REAL,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    ColumnType,
+    Index,
+    Merge,
+)
+from headwater.projections.inline import InlineHandler, attach_inline
+from headwater.projections.memory import MemoryView
+from headwater.projections.projection import Projection, event_type_name
+from headwater.projections.readmodels import Table, redirect_tables
+from headwater.projections.rebuild import RebuildResult, rebuild
+from headwater.projections.runner import ProjectionRunner, ProjectionRunners, RunnerOptions
+from headwater.projections.schema import migrate_projections
+from headwater.projections.status import ProjectionState, ProjectionStatus, projection_status
+
+__all__ = [
+    "BOOLEAN",
+    "DATE",
+    "INTEGER",
+    "JSON",
+    "REAL",
+    "TEXT",
+    "TIMESTAMP",
+    "Column",
+    "ColumnType",
+    "Index",
+    "InlineHandler",
+    "InvalidCursor",
+    "InvalidReadModel",
+    "MemoryView",
+    "Merge",
+    "Projection",
+    "ProjectionFenced",
+    "ProjectionRunner",
+    "ProjectionRunners",
+    "ProjectionState",
+    "ProjectionStatus",
+    "RebuildInProgress",
+    "RebuildResult",
+    "RetryPolicy",
+    "RunnerOptions",
+    "Table",
+    "UnknownColumn",
+    "UnknownProjection",
+    "UnknownQuery",
+    "attach_inline",
+    "event_type_name",
+    "migrate_projections",
+    "poison_events",
+    "projection_status",
+    "rebuild",
+    "redirect_tables",
+]

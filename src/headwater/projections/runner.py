@@ -1,0 +1,397 @@
+"""The async runner: follows the log from a projection's checkpoint and keeps its tables current.
+
+Exactly-once comes from one rule: the read-model rows of a batch and the checkpoint
+they reflect commit in one transaction (``store.commit``), and the checkpoint moves
+by compare-and-set. A crash loses at most an uncommitted batch, which is redone from
+the checkpoint; a second writer (another instance of this runner, a rebuild's swap)
+makes our compare-and-set fail, so we reload the checkpoint and carry on from there.
+
+One runner per projection, each in its own task, so a projection that is stuck or
+failing never holds up another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from headwater.errors import InvalidReadModel, ProjectionFenced
+from headwater.eventstore.notifier import Notifier
+from headwater.eventstore.protocol import EventStore
+from headwater.eventstore.records import RecordedEvent
+from headwater.eventstore.sql import Statement
+from headwater.projections.applier import Applier, RetryPolicy, apply_backlog
+from headwater.projections.checkpoints import (
+    advance,
+    describe_error,
+    error_note,
+    heartbeat,
+    park,
+    read_record,
+    register,
+    set_state,
+)
+from headwater.projections.projection import Projection
+from headwater.projections.rebuild import rebuild
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    #: Most events per transaction. Bigger batches amortise the commit (an fsync on
+    #: SQLite); smaller ones bound the work redone after a crash.
+    batch_size: int = 500
+    #: After the first event of a batch, wait this long for more before committing.
+    #: 0 commits as soon as nothing more is queued: batches still grow under load,
+    #: because events queue up while the previous commit is in flight.
+    batch_wait: float = 0.0
+    #: How often an idle runner says it is alive (status shows "stopped" after 3x).
+    heartbeat_seconds: float = 5.0
+    #: Retries of one failing event before it is parked as poison.
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Backoff while the store itself is failing (nothing is parked then).
+    outage: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(attempts=1_000_000, base_delay=0.1, max_delay=10.0)
+    )
+    #: Rebuild when the declared tables or handled types changed since the last run.
+    rebuild_on_change: bool = True
+
+
+class _LiveSink:
+    """Commits to the live tables, moving the checkpoint by compare-and-set."""
+
+    def __init__(self, store: EventStore, name: str, position: int) -> None:
+        self._store = store
+        self._name = name
+        self._position = position
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    async def commit(self, statements: list[Statement], position: int) -> None:
+        # The compare-and-set goes first: see checkpoints.advance for why.
+        batch = [advance(self._name, self._position, position), *statements]
+        try:
+            await self._store.commit(batch)
+        except Exception as exc:
+            await self._check_fence(exc)
+            raise
+        self._position = position
+
+    async def park(self, event: RecordedEvent, error: str, attempts: int) -> None:
+        note = f"parked event {event.position} ({event.type}): {error}"
+        await self.commit(
+            [park(self._name, event, error, attempts), error_note(self._name, note)],
+            event.position,
+        )
+
+    async def probe(self) -> None:
+        await self.commit([], self._position)
+
+    async def _check_fence(self, exc: Exception) -> None:
+        record = await read_record(self._store, self._name)
+        actual = None if record is None else record.position
+        if actual != self._position:
+            raise ProjectionFenced(self._name, self._position, actual) from exc
+
+
+class ProjectionRunner:
+    """Runs one async projection: ``await runner.run()`` (until cancelled), or
+    ``async with runner:`` to run it in the background, or ``await runner.catch_up()``
+    to process what is in the log now and return."""
+
+    def __init__(
+        self, store: EventStore, projection: Projection, options: RunnerOptions | None = None
+    ) -> None:
+        if projection.mode != "async":
+            raise InvalidReadModel(
+                f"{projection!r} is inline: attach it with attach_inline(), not a runner"
+            )
+        self.store = store
+        self.projection = projection
+        self.options = options or RunnerOptions()
+        self.last_error: str | None = None
+        self._sink: _LiveSink | None = None
+        self._applier: Applier | None = None
+        self._progress = Notifier()
+        self._outages = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @property
+    def position(self) -> int:
+        """The checkpoint this runner has committed (0 before :meth:`prepare`)."""
+        return 0 if self._sink is None else self._sink.position
+
+    @property
+    def parked(self) -> list[tuple[int, str]]:
+        """(position, error) of events this runner parked, oldest first."""
+        return [] if self._applier is None else list(self._applier.parked)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Register the projection (tables, row); rebuild it if its declaration changed."""
+        record = await register(self.store, self.projection)
+        if record.fingerprint != self.projection.fingerprint():
+            if not self.options.rebuild_on_change:
+                raise InvalidReadModel(
+                    f"projection {self.name!r} changed since its tables were built: rebuild it"
+                )
+            log.info("projection %s changed; rebuilding before it runs", self.name)
+            await rebuild(self.store, self.projection, retry=self.options.retry)
+            record = await register(self.store, self.projection)
+        self._reset(record.position)
+
+    def _reset(self, position: int) -> None:
+        parked = [] if self._applier is None else self._applier.parked
+        self._sink = _LiveSink(self.store, self.name, position)
+        self._applier = Applier(self.projection, self._sink, self.options.retry)
+        self._applier.parked = parked
+
+    async def _reload(self) -> None:
+        record = await read_record(self.store, self.name)
+        if record is None:
+            await self.prepare()
+        else:
+            self._reset(record.position)
+
+    async def run(self) -> None:
+        """Follow the log until cancelled. Never stops on an event or a store outage;
+        only a wrong declaration (``InvalidReadModel``) ends it with an error."""
+        try:
+            while True:
+                try:
+                    if self._sink is None:
+                        await self.prepare()
+                        await set_state(self.store, self.name, "running")
+                    await self._follow()
+                except ProjectionFenced as fenced:
+                    log.info("%s: %s; resuming from the stored checkpoint", self.name, fenced)
+                    await self._reload()
+                except InvalidReadModel:
+                    raise
+                except Exception as exc:  # the store is failing: back off, resume later
+                    await self._outage(exc)
+        finally:
+            # Best effort: the store may be closing or down; status ages out anyway.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    await self._mark_stopped()
+
+    async def _mark_stopped(self) -> None:
+        await set_state(self.store, self.name, "stopped")
+
+    async def _outage(self, exc: Exception) -> None:
+        self._outages += 1
+        self.last_error = describe_error(exc)
+        log.warning("projection %s failing (%s); backing off", self.name, self.last_error)
+        with contextlib.suppress(Exception):
+            await set_state(self.store, self.name, "failed", error=self.last_error)
+        await asyncio.sleep(self.options.outage.delay(self._outages))
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                await self._reload()
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"projection:{self.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- processing --------------------------------------------------------------------
+
+    async def catch_up(self) -> int:
+        """Process every handled event in the log now, then return how many there were."""
+        if self._applier is None:
+            await self.prepare()
+        assert self._applier is not None
+        return await apply_backlog(
+            self.store, self._applier, self.options.batch_size, self._progress.notify
+        )
+
+    async def wait_for(self, position: int) -> None:
+        """Return once every handled event up to ``position`` is in the read model.
+
+        Waits as long as that takes: bound it with ``asyncio.timeout`` where needed.
+        """
+        while True:
+            waiter = self._progress.waiter()
+            if await self._done_through(position):
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await waiter.wait()
+
+    async def _done_through(self, position: int) -> bool:
+        if self._sink is None:
+            return False
+        types = self.projection.event_types
+        if not types or self.position >= position:
+            return True
+        async for event in self.store.read_all(after=self.position, types=types, limit=1):
+            return event.position > position
+        return True
+
+    def _on_batch(self) -> None:
+        self._outages = 0
+        self._progress.notify()
+
+    async def _follow(self) -> None:
+        """Alternate between paging through a backlog and following live events.
+
+        Paging (``apply_backlog``) is the fast path: whole pages, the next one read
+        while the current one commits. Once a page comes back short the runner is at
+        the end of the log and subscribes; a full batch from the subscription means
+        a backlog has built up again, so it goes back to paging.
+        """
+        types = self.projection.event_types
+        assert self._applier is not None
+        if not types:  # handles nothing: just stay visibly alive
+            while True:
+                await asyncio.sleep(self.options.heartbeat_seconds)
+                await heartbeat(self.store, self.name)
+        while True:
+            await apply_backlog(self.store, self._applier, self.options.batch_size, self._on_batch)
+            await self._follow_live(types)
+
+    async def _follow_live(self, types: Sequence[str]) -> None:
+        assert self._applier is not None
+        queue: asyncio.Queue[RecordedEvent] = asyncio.Queue(maxsize=2 * self.options.batch_size)
+        # Reading runs ahead in its own task, so the next events are read while a batch
+        # commits; the bounded queue keeps memory flat when commits are the slower side.
+        pump = asyncio.create_task(self._pump(queue, self._applier.sink.position, types))
+        try:
+            while True:
+                batch = await self._next_batch(queue, pump)
+                if batch is None:
+                    await heartbeat(self.store, self.name)
+                    continue
+                await self._applier.apply(batch)
+                self._on_batch()
+                if len(batch) == self.options.batch_size:
+                    return  # a backlog: page through it instead
+        finally:
+            await _cancel(pump)
+
+    async def _pump(
+        self, queue: asyncio.Queue[RecordedEvent], after: int, types: Sequence[str]
+    ) -> None:
+        async for event in self.store.subscribe(after=after, types=types):
+            await queue.put(event)
+
+    async def _next_batch(
+        self, queue: asyncio.Queue[RecordedEvent], pump: asyncio.Task[None]
+    ) -> list[RecordedEvent] | None:
+        """Up to ``batch_size`` events; None after ``heartbeat_seconds`` without any."""
+        try:
+            batch = [queue.get_nowait()]
+        except asyncio.QueueEmpty:
+            getter = asyncio.create_task(queue.get())
+            try:
+                done, _ = await asyncio.wait(
+                    {getter, pump},
+                    timeout=self.options.heartbeat_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            except BaseException:
+                getter.cancel()
+                raise
+            if getter not in done:
+                getter.cancel()  # an item it was woken for stays in the queue
+                if pump in done:
+                    pump.result()  # raises the reader's error
+                    raise RuntimeError("the subscription ended") from None
+                return None
+            batch = [getter.result()]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.batch_wait
+        while len(batch) < self.options.batch_size:
+            try:
+                batch.append(queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    batch.append(await queue.get())
+            except TimeoutError:
+                break
+        return batch
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for it to end.
+
+    Asks again until it ends: on Python 3.11, ``asyncio.wait_for`` (which the store's
+    subscription uses) can swallow a cancellation that races with its inner wait
+    completing, and a single ``cancel()`` would then leave us waiting forever.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.result()
+
+
+class ProjectionRunners:
+    """Runs several async projections, each in its own task: ``async with`` starts them."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        projections: Sequence[Projection],
+        options: RunnerOptions | None = None,
+    ) -> None:
+        self.runners = {
+            p.name: ProjectionRunner(store, p, options) for p in projections if p.mode == "async"
+        }
+
+    def __getitem__(self, name: str) -> ProjectionRunner:
+        return self.runners[name]
+
+    async def __aenter__(self) -> Self:
+        for runner in self.runners.values():
+            await runner.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+
+    async def wait_for(self, position: int) -> None:
+        await asyncio.gather(*(r.wait_for(position) for r in self.runners.values()))
