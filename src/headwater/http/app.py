@@ -45,16 +45,18 @@ def core_modules(
 ) -> list[Module]:
     """What every Headwater app gets, outermost first.
 
-    Security first, so everything inside it knows the principal; the cache before
-    the apps, so their ``start`` can use it; the rate limiter after security, so it
+    Security first, so everything inside it knows the principal; the cache, then the
+    projections (whose commits invalidate it), before the apps, so their ``start``
+    can use both; the rate limiter after security, so it
     counts by principal and tenant, with the endpoint limits the apps declare.
     """
     from headwater.cache.module import CacheModule
+    from headwater.projections.module import ProjectionsModule
     from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
     from headwater.ratelimit.module import RateLimitModule
     from headwater.security.module import SecurityModule
 
-    modules: list[Module] = [SecurityModule(), CacheModule()]
+    modules: list[Module] = [SecurityModule(), CacheModule(), ProjectionsModule()]
     if settings is None or settings.rate_limits:
         endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
         modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))

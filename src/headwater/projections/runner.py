@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -63,13 +63,27 @@ class RunnerOptions:
     rebuild_on_change: bool = True
 
 
+#: Told, after each commit that changed rows, which read-model tables changed (the
+#: cache drops entries tagged with them, on every node).
+OnCommit = Callable[[Sequence[str]], Awaitable[None]]
+
+
 class _LiveSink:
     """Commits to the live tables, moving the checkpoint by compare-and-set."""
 
-    def __init__(self, store: EventStore, name: str, position: int) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        name: str,
+        position: int,
+        tables: Sequence[str] = (),
+        on_commit: OnCommit | None = None,
+    ) -> None:
         self._store = store
         self._name = name
         self._position = position
+        self._tables = tuple(tables)
+        self._on_commit = on_commit
 
     @property
     def position(self) -> int:
@@ -84,6 +98,13 @@ class _LiveSink:
             await self._check_fence(exc)
             raise
         self._position = position
+        if statements and self._on_commit is not None:
+            try:
+                await self._on_commit(self._tables)
+            except Exception:
+                # The rows are committed; a cache that could not be told expires on
+                # its own TTL. Projecting must not stop for it.
+                log.exception("projection %s: on_commit hook failed", self._name)
 
     async def park(self, event: RecordedEvent, error: str, attempts: int) -> None:
         note = f"parked event {event.position} ({event.type}): {error}"
@@ -108,7 +129,12 @@ class ProjectionRunner:
     to process what is in the log now and return."""
 
     def __init__(
-        self, store: EventStore, projection: Projection, options: RunnerOptions | None = None
+        self,
+        store: EventStore,
+        projection: Projection,
+        options: RunnerOptions | None = None,
+        *,
+        on_commit: OnCommit | None = None,
     ) -> None:
         if projection.mode != "async":
             raise InvalidReadModel(
@@ -117,6 +143,7 @@ class ProjectionRunner:
         self.store = store
         self.projection = projection
         self.options = options or RunnerOptions()
+        self.on_commit = on_commit
         self.last_error: str | None = None
         self._sink: _LiveSink | None = None
         self._applier: Applier | None = None
@@ -155,7 +182,13 @@ class ProjectionRunner:
 
     def _reset(self, position: int) -> None:
         parked = [] if self._applier is None else self._applier.parked
-        self._sink = _LiveSink(self.store, self.name, position)
+        self._sink = _LiveSink(
+            self.store,
+            self.name,
+            position,
+            [table.name for table in self.projection.tables],
+            self.on_commit,
+        )
         self._applier = Applier(self.projection, self._sink, self.options.retry)
         self._applier.parked = parked
 

@@ -1,0 +1,77 @@
+"""``ProjectionsModule``: the runtime's projections, registered once by each app.
+
+An app calls ``runtime.services["projections"].add(projection)`` in its ``start``.
+Inline projections are attached to every append; async ones get a runner that
+starts now and stops with the node, and whose commits tell the cache which
+read-model tables changed, so cached reads built from them are dropped on every node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from headwater.eventstore import EventStore
+from headwater.modules import Module
+from headwater.projections.inline import attach_inline
+from headwater.projections.projection import Projection
+from headwater.projections.runner import OnCommit, ProjectionRunner, RunnerOptions
+from headwater.projections.schema import migrate_projections
+from headwater.runtime import Runtime
+
+SERVICE_NAME = "projections"
+
+
+class Projections:
+    """The projections of one node; ``runners`` are its async ones, by name."""
+
+    def __init__(self, store: EventStore, on_commit: OnCommit | None) -> None:
+        self.store = store
+        self.on_commit = on_commit
+        self.runners: dict[str, ProjectionRunner] = {}
+        self.inline: dict[str, Projection] = {}
+
+    async def add(self, projection: Projection, options: RunnerOptions | None = None) -> None:
+        if projection.mode == "inline":
+            await attach_inline(self.store, [projection])
+            self.inline[projection.name] = projection
+            return
+        runner = ProjectionRunner(self.store, projection, options, on_commit=self.on_commit)
+        await runner.prepare()
+        await runner.start()
+        self.runners[projection.name] = runner
+
+    async def catch_up(self, names: Sequence[str] | None = None) -> None:
+        """Wait until the named async projections (all by default) reflect the log's head."""
+        head = await self.store.head_position()
+        for name, runner in self.runners.items():
+            if names is None or name in names:
+                await runner.wait_for(head)
+
+    async def stop(self) -> None:
+        for runner in self.runners.values():
+            await runner.stop()
+        self.runners.clear()
+
+
+class ProjectionsModule(Module):
+    name: ClassVar[str] = "projections"
+    version: ClassVar[str] = "0.1.0"
+
+    async def migrate(self, store: EventStore) -> list[str]:
+        return await migrate_projections(store)
+
+    async def start(self, runtime: Runtime) -> None:
+        await migrate_projections(runtime.store)
+        cache = runtime.services.get("cache")
+
+        async def tables_changed(tables: Sequence[str]) -> None:
+            if cache is not None:
+                await cache.read_model_changed(*tables)
+
+        runtime.services[SERVICE_NAME] = Projections(runtime.store, tables_changed)
+
+    async def stop(self, runtime: Runtime) -> None:
+        projections = runtime.services.pop(SERVICE_NAME, None)
+        if isinstance(projections, Projections):
+            await projections.stop()
