@@ -21,6 +21,10 @@ from headwater.testing.redis import (  # noqa: F401 - fixtures shared by the who
     redis_url,
 )
 
+# Periodic alert sampling would append system alerts into the stores of unrelated tests
+# on a busy machine; the alert tests drive evaluation themselves.
+os.environ.setdefault("HEADWATER_ALERT_INTERVAL", "0")
+
 POSTGRES_URL = os.environ.get(
     "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

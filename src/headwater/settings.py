@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     #: Cheap password hashing, for tests and the demo only.
     fast_password_hashing: bool = False
 
+    # --- observability ---------------------------------------------------------------
+    log_level: str = "INFO"
+    #: A bearer token required to scrape /metrics (None: open, e.g. behind a firewall).
+    metrics_token: SecretStr | None = None
+    #: Seconds between alert samples; 0 or None turns periodic alerting off.
+    alert_interval: float | None = 15.0
+
+    # --- plugins -----------------------------------------------------------------------
+    #: Load plugins installed under the ``headwater.plugins`` entry-point group.
+    discover_plugins: bool = True
+    #: Entry-point names allowed to load (None: every installed plugin).
+    plugins: list[str] | None = None
+
     # --- rate limits -------------------------------------------------------------------
     #: Enforce the tier and endpoint limits. Off only for tests that are not about them.
     rate_limits: bool = True

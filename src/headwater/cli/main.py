@@ -137,5 +137,17 @@ def demo(
         raise typer.Exit(1) from exc
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main() -> None:
+    """The console script: the built-in commands plus those of installed plugins."""
+    from headwater.plugins import PluginError, discover_plugins, mount_plugin_cli
+
+    try:
+        mount_plugin_cli(app, discover_plugins())
+    except PluginError as exc:
+        Console(stderr=True).print(f"[red]{exc.message}[/red]")
+        raise SystemExit(1) from exc
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -14,6 +14,7 @@ from headwater.eventstore import create_event_store
 from headwater.http import health
 from headwater.http.errors import install_error_handlers
 from headwater.http.middleware.body_limit import BodyLimitMiddleware
+from headwater.http.middleware.compression import CompressionMiddleware
 from headwater.http.middleware.error_boundary import ErrorBoundaryMiddleware
 from headwater.http.middleware.request_id import RequestIdMiddleware
 from headwater.http.middleware.security_headers import SecurityHeadersMiddleware
@@ -51,12 +52,24 @@ def core_modules(
     counts by principal and tenant, with the endpoint limits the apps declare.
     """
     from headwater.cache.module import CacheModule
+    from headwater.observability import ObservabilityModule
     from headwater.projections.module import ProjectionsModule
     from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
     from headwater.ratelimit.module import RateLimitModule
     from headwater.security.module import SecurityModule
 
-    modules: list[Module] = [SecurityModule(), CacheModule(), ProjectionsModule()]
+    if settings is None:
+        observability = ObservabilityModule()
+    else:
+        token = settings.metrics_token
+        observability = ObservabilityModule(
+            log_level=settings.log_level,
+            alert_interval=settings.alert_interval or None,
+            metrics_token=None if token is None else token.get_secret_value(),
+        )
+    # Observability first, so its middleware wraps authentication and the rate limiter
+    # and records their refusals too.
+    modules: list[Module] = [observability, SecurityModule(), CacheModule(), ProjectionsModule()]
     if settings is None or settings.rate_limits:
         endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
         modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))
@@ -119,6 +132,7 @@ def create_app(
         for entry in reversed(module.middleware()):
             app.add_middleware(entry.cls, *entry.args, **entry.kwargs)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CompressionMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     app.add_middleware(RequestIdMiddleware)
     return app

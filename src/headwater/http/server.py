@@ -27,5 +27,10 @@ def load_module(path: str) -> Module:
 
 
 def build_from_env() -> FastAPI:
+    from headwater.plugins import InstalledPlugins
+
     settings = Settings.from_env()
-    return create_app(settings, apps=[load_module(path) for path in settings.apps])
+    plugins: list[Module] = (
+        [InstalledPlugins(only=settings.plugins)] if settings.discover_plugins else []
+    )
+    return create_app(settings, plugins=plugins, apps=[load_module(p) for p in settings.apps])

@@ -17,6 +17,7 @@ from headwater.projections.inline import attach_inline
 from headwater.projections.projection import Projection
 from headwater.projections.runner import OnCommit, ProjectionRunner, RunnerOptions
 from headwater.projections.schema import migrate_projections
+from headwater.projections.status import ProjectionStatus, projection_status
 from headwater.runtime import Runtime
 
 SERVICE_NAME = "projections"
@@ -47,6 +48,12 @@ class Projections:
         for name, runner in self.runners.items():
             if names is None or name in names:
                 await runner.wait_for(head)
+
+    async def status(self) -> list[ProjectionStatus]:
+        """Position, lag, state and last error of this node's projections."""
+        return await projection_status(
+            self.store, [*self.inline.values(), *(r.projection for r in self.runners.values())]
+        )
 
     async def stop(self) -> None:
         for runner in self.runners.values():

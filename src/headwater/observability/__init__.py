@@ -1,0 +1,54 @@
+"""Observability: JSON logs, Prometheus metrics, W3C tracing, alert rules with hysteresis.
+
+``ObservabilityModule`` wires it all into an app; the pieces are usable alone.
+"""
+
+from __future__ import annotations
+
+from headwater.observability.alerts import (
+    ALERT_EVENT,
+    ALERT_STREAM,
+    Alert,
+    AlertEvaluator,
+    AlertRule,
+    AlertSink,
+    CallableAlertSink,
+    RuleState,
+    StreamAlertSink,
+    default_rules,
+)
+from headwater.observability.logging import bound, configure_logging, get_logger, reset_logging
+from headwater.observability.metrics import Metrics, metrics_router
+from headwater.observability.middleware import ObservabilityMiddleware
+from headwater.observability.module import ObservabilityModule
+from headwater.observability.tracing import TraceContext, Tracer, current_trace, inject
+from headwater.observability.webhooks import Webhook, WebhookAlertSink, sign, verify_signature
+
+__all__ = [
+    "ALERT_EVENT",
+    "ALERT_STREAM",
+    "Alert",
+    "AlertEvaluator",
+    "AlertRule",
+    "AlertSink",
+    "CallableAlertSink",
+    "Metrics",
+    "ObservabilityMiddleware",
+    "ObservabilityModule",
+    "RuleState",
+    "StreamAlertSink",
+    "TraceContext",
+    "Tracer",
+    "Webhook",
+    "WebhookAlertSink",
+    "bound",
+    "configure_logging",
+    "current_trace",
+    "default_rules",
+    "get_logger",
+    "inject",
+    "metrics_router",
+    "reset_logging",
+    "sign",
+    "verify_signature",
+]

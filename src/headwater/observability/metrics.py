@@ -1,0 +1,127 @@
+"""The node's Prometheus metrics, in a registry of its own, and the ``/metrics`` route.
+
+Each app gets its own ``CollectorRegistry`` rather than prometheus-client's global
+default, so several apps in one process (tests, an embedding host) never collide
+on metric names, and a scrape shows one app's figures only.
+
+Figures that live elsewhere (cache counters, circuit states, the event-store head)
+are not copied into metrics as they change: ``collectors.RuntimeCollector`` reads
+them when scraped, so there is a single source of truth per figure.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+#: Seconds; from a cached read (~1 ms) to a slow export (10 s).
+LATENCY_BUCKETS: Sequence[float] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+@dataclass
+class RecentRequests:
+    """A bounded window of recent requests, for alert rules (p95, error rate).
+
+    Histograms answer "since start-up"; alerts need "lately", so the middleware
+    also keeps the last ``size`` durations and statuses here.
+    """
+
+    size: int = 2048
+    durations: deque[float] = field(default_factory=deque)
+    statuses: deque[int] = field(default_factory=deque)
+
+    def add(self, seconds: float, status: int) -> None:
+        self.durations.append(seconds)
+        self.statuses.append(status)
+        while len(self.durations) > self.size:
+            self.durations.popleft()
+            self.statuses.popleft()
+
+    def drain(self) -> tuple[list[float], list[int]]:
+        """The window's contents, emptying it (each alert sample sees new requests)."""
+        durations, statuses = list(self.durations), list(self.statuses)
+        self.durations.clear()
+        self.statuses.clear()
+        return durations, statuses
+
+
+class Metrics:
+    """Every metric the observability layer records itself, in one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_duration = Histogram(
+            "headwater_http_request_duration_seconds",
+            "HTTP request latency, by route template, method, status and rate-limit tier.",
+            ["route", "method", "status", "tier"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_in_progress = Gauge(
+            "headwater_http_requests_in_progress",
+            "HTTP requests being served now.",
+            ["method"],
+            registry=r,
+        )
+        self.http_response_bytes = Counter(
+            "headwater_http_response_bytes",
+            "Response body bytes sent (before compression).",
+            ["route"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "headwater_alerts",
+            "Alert transitions, by rule and status (firing, resolved).",
+            ["rule", "status"],
+            registry=r,
+        )
+        self.alert_active = Gauge(
+            "headwater_alert_active", "1 while an alert rule is firing.", ["rule"], registry=r
+        )
+        self.webhook_failures = Counter(
+            "headwater_alert_webhook_failures",
+            "Alert webhook deliveries that failed after retries.",
+            ["url"],
+            registry=r,
+        )
+        self.recent = RecentRequests()
+        #: Async refreshers run before each scrape (collectors reading async sources).
+        self.refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    async def render(self) -> bytes:
+        for refresh in self.refreshers:
+            await refresh()
+        return generate_latest(self.registry)
+
+
+def metrics_router(
+    metrics: Metrics, *, path: str = "/metrics", token: str | None = None
+) -> APIRouter:
+    """``GET /metrics`` in the Prometheus text format. Not in the OpenAPI schema.
+
+    With ``token`` a scrape must send ``Authorization: Bearer <token>``: figures such
+    as tenant counts or breaker states are not for the public internet.
+    """
+    router = APIRouter()
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    @router.get(path, include_in_schema=False)
+    async def scrape(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return Response(status_code=401, headers={"www-authenticate": "Bearer"})
+        return Response(await metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
