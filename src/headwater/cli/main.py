@@ -119,6 +119,13 @@ def serve(
         log_level=log_level,
         proxy_headers=True,
         server_header=False,
+        # The sans-I/O websockets implementation, without per-message deflate: with
+        # deflate a connection holds ~40 KB more of compressor state, idle or not.
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=65536,
+        # Open SSE streams and WebSockets would otherwise hold shutdown forever.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -54,6 +54,7 @@ def core_modules(
     from headwater.cache.module import CacheModule
     from headwater.observability import ObservabilityModule
     from headwater.projections.module import ProjectionsModule
+    from headwater.realtime import RealtimeModule
     from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
     from headwater.ratelimit.module import RateLimitModule
     from headwater.security.module import SecurityModule
@@ -69,7 +70,15 @@ def core_modules(
         )
     # Observability first, so its middleware wraps authentication and the rate limiter
     # and records their refusals too.
-    modules: list[Module] = [observability, SecurityModule(), CacheModule(), ProjectionsModule()]
+    modules: list[Module] = [
+        observability,
+        SecurityModule(),
+        CacheModule(),
+        ProjectionsModule(),
+        # After security: it authenticates connections with the security module's
+        # authenticator and asks its channel registry.
+        RealtimeModule(),
+    ]
     if settings is None or settings.rate_limits:
         endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
         modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))
@@ -89,10 +98,13 @@ def create_app(
     or app named like a core module (e.g. a configured ``SecurityModule``) replaces it.
     """
     settings = settings or Settings.from_env()
-    given = {module.name for module in [*plugins, *apps]}
+    # A plugin or app named like a core module takes that module's place in the order
+    # (the order is what lets realtime find the authenticator security registers).
+    given = {module.name: module for module in [*plugins, *apps]}
     defaults = core_modules(settings, [*plugins, *apps]) if core is None else core
-    core_list = [m for m in defaults if m.name not in given]
-    modules = [*core_list, *plugins, *apps]
+    core_list = [given.get(m.name, m) for m in defaults]
+    placed = {id(m) for m in core_list}
+    modules = [*core_list, *(m for m in [*plugins, *apps] if id(m) not in placed)]
     secret = resolve_secret(settings)
 
     @asynccontextmanager

@@ -23,6 +23,10 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(HEADER)
         request_id = given.decode() if given and _SAFE.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["type"] == "websocket":
+            # Nothing to add to a WebSocket's frames; wrapping send would cost each one.
+            await self.app(scope, receive, send)
+            return
         raw = request_id.encode()
 
         async def send_with_id(message: Message) -> None:

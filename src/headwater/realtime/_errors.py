@@ -1,0 +1,47 @@
+"""Errors raised by the realtime layer.
+
+They extend the tree in ``headwater/errors.py``::
+
+    HeadwaterError
+    ├── InvalidInput
+    │   └── InvalidChannel           (a malformed channel name: 400 / ``bad_channel``)
+    │       └── UnknownChannelKind   (no policy registered for the kind: ``unknown_channel``)
+    ├── Forbidden
+    │   └── ChannelForbidden         (the principal may not follow this channel: 403)
+    ├── UpgradeRequired              (a plain HTTP GET on the WebSocket endpoint: 426)
+    └── IllegalTransition            (a connection state change the machine forbids: a bug)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from headwater.errors import Forbidden, HeadwaterError, InvalidInput
+
+
+class InvalidChannel(InvalidInput):
+    code = "bad_channel"
+
+
+class UnknownChannelKind(InvalidChannel):
+    code = "unknown_channel"
+
+
+class ChannelForbidden(Forbidden):
+    """Deliberately says nothing about whether the channel has events or whose they are."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"you may not follow channel {channel!r}", channel=channel)
+
+
+class UpgradeRequired(HeadwaterError):
+    code = "upgrade_required"
+    http_status: ClassVar[int] = 426
+    headers: ClassVar[dict[str, str]] = {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
+class IllegalTransition(HeadwaterError):
+    code = "illegal_transition"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"a connection cannot go from {current} to {target}")
