@@ -14,20 +14,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Serves QR Event and FormEase on a fresh SQLite file, seeded through the API.
 demo: $(STAMP)
-	$(BIN)/headwater demo
+	$(BIN)/python -m apps.demo
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src apps tests benchmarks examples
+	$(BIN)/ruff format --check src apps tests benchmarks examples
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick
+	$(BIN)/python benchmarks/jobs.py --quick
 	$(BIN)/python benchmarks/production.py --quick
+	$(BIN)/python benchmarks/qrevent.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,8 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── CommandIdReused          (same command id, other command: 422)
     │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
     │   ├── InvalidReadModel         (a table or projection declaration is wrong)
-    │   └── UnknownColumn            (a query names an undeclared column)
+    │   ├── UnknownColumn            (a query names an undeclared column)
+    │   └── InvalidJob               (a job name, payload or option is wrong)
     ├── ConcurrencyError             (expected version did not match: 409)
     │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
@@ -22,7 +23,8 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── AggregateVersionNotFound (time travel past the head)
     │   ├── ReviewNotFound
     │   ├── UnknownProjection
-    │   └── UnknownQuery             (no handler registered for a query type)
+    │   ├── UnknownQuery             (no handler registered for a query type)
+    │   └── JobNotFound
     ├── UnknownEventType             (a stored type/version this code cannot read: 500)
     │   └── MissingUpcaster
     ├── EventTypeConflict            (two classes claim one type name: a bug at import)
@@ -31,6 +33,8 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── ChangeEscalated              (parked for an admin's review: 202, not a failure)
     ├── ReviewAlreadyDecided         (409)
     ├── ProjectionFenced             (a checkpoint moved under a runner; retried inside)
+    ├── IllegalJobTransition         (a job state change its state machine forbids: 409)
+    ├── PermanentJobError            (raised by a job handler: retrying cannot help)
     ├── Unauthorized                 (no valid credentials: 401)
     ├── Forbidden                    (403)
     │   └── TenantMismatch
@@ -431,3 +435,40 @@ class RebuildInProgress(StoreUnavailable):
     def __init__(self, name: str) -> None:
         super().__init__(f"projection {name!r} is being rebuilt already", name=name)
         self.name = name
+
+
+# --- jobs ---------------------------------------------------------------------------
+
+
+class InvalidJob(InvalidInput):
+    code = "invalid_job"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}", job_id=job_id)
+        self.job_id = job_id
+
+
+class IllegalJobTransition(HeadwaterError):
+    """A job was asked to move between two states the state machine does not connect."""
+
+    code = "illegal_job_transition"
+    http_status: ClassVar[int] = 409
+
+    def __init__(self, job_id: str | None, source: str, target: str) -> None:
+        which = f"job {job_id}" if job_id else "a job"
+        super().__init__(
+            f"{which} cannot go from {source} to {target}",
+            job_id=job_id,
+            source=source,
+            target=target,
+        )
+
+
+class PermanentJobError(HeadwaterError):
+    """Raised by a handler when retrying cannot help: the job goes to DEAD at once."""
+
+    code = "permanent_job_error"

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from headwater.cli import demo as demo_module
+from headwater.cli import jobs as jobs_cli
 from headwater.cli.projections import app as projections_app
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
@@ -21,6 +22,8 @@ app = typer.Typer(
 )
 
 app.add_typer(projections_app, name="projections", help="Projection status and rebuilds.")
+app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
+app.command("worker")(jobs_cli.worker)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -39,6 +42,7 @@ def migrate(url: DatabaseUrl = None) -> None:
     from headwater.eventstore import create_event_store
     from headwater.http.app import core_modules
     from headwater.http.server import load_module
+    from headwater.jobs import SqlJobQueue
     from headwater.projections import migrate_projections
 
     settings = Settings.from_env()
@@ -50,6 +54,7 @@ def migrate(url: DatabaseUrl = None) -> None:
         try:
             applied = list(store.applied_migrations)
             applied += await migrate_projections(store)
+            applied += await SqlJobQueue(store).migrate()
             for module in modules:
                 applied += await module.migrate(store)
             return applied

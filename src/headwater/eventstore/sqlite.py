@@ -378,7 +378,15 @@ class SqliteEventStore(EventStore):
         self._check_not_in_transaction()
         session = SessionJob(self._loop.create_future())
         self._active_writer.submit(session)
-        await session.started
+        try:
+            await session.started
+        except BaseException:
+            # Cancelled (or failed) before the block began: the writer thread may still
+            # open the session, and would then wait inside it forever. Queued
+            # synchronously, the rollback reaches it whatever happens to this task.
+            session.finished = True
+            session.commands.put((ROLLBACK, self._loop.create_future()))
+            raise
         token = _open_transaction.set((self, session))
         try:
             yield _SqliteTransaction(self, session)

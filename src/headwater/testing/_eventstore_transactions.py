@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from headwater.errors import (
@@ -177,6 +178,22 @@ class TransactionContract(ContractBase):
             await store.fetchall("   ")
         with pytest.raises(Exception, match=r"(?i)syntax"):
             await store.fetchall("SELEC nonsense")
+
+    async def test_a_transaction_cancelled_before_it_begins_leaves_the_store_usable(
+        self, store: EventStore
+    ) -> None:
+        async def open_one() -> None:
+            async with store.transaction():
+                await anyio.sleep(10)
+
+        for _ in range(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(open_one)
+                await anyio.lowlevel.checkpoint()  # the transaction is requested, not yet begun
+                tasks.cancel_scope.cancel()
+        with anyio.fail_after(WAIT_SECONDS):
+            result = await store.append("s", [new()])
+        assert result.version == 1
 
     async def test_other_tasks_can_append_and_read_while_a_transaction_is_open(
         self, store: EventStore
