@@ -8,6 +8,7 @@ required by default: a missing server fails the run. Set
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -43,6 +44,16 @@ def _unavailable(what: str, error: Exception) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (HEADWATER_REQUIRE_SERVICES=0 skips instead)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for Playwright (``scripts/ensure-chromium`` installs it)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        _unavailable("Chromium (scripts/ensure-chromium installs it)", FileNotFoundError())
+    assert path is not None
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -49,9 +49,13 @@ def serve(
     apps: list[str] | None = None,
     env: Mapping[str, str] | None = None,
     startup_timeout: float = 30.0,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``headwater serve`` and wait until ``/readyz`` answers; stop it afterwards."""
-    port = free_port()
+    """Start ``headwater serve`` and wait until ``/readyz`` answers; stop it afterwards.
+
+    ``port`` defaults to a free one; a demo passes a fixed one.
+    """
+    port = port or free_port()
     log = workdir / f"server-{port}.log"
     environment = {
         **os.environ,

@@ -1,0 +1,1 @@
+"""Reference apps built on Headwater (QR Event, FormEase)."""

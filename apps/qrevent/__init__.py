@@ -1,0 +1,1 @@
+"""QR Event: a live event app (invitations, door check-in, games) on Headwater."""

@@ -1,0 +1,1 @@
+"""QR Event's HTTP API, mounted under ``/api``."""

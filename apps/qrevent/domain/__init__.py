@@ -1,0 +1,1 @@
+"""QR Event's write side: aggregates, their events and ids."""

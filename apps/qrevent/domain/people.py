@@ -1,0 +1,83 @@
+"""Guests and the families they come with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.qrevent.domain.ids import FamilyId, GuestId
+from headwater.domain import Aggregate, Event, when
+
+
+class GuestRegistered(Event, type="qrevent.GuestRegistered"):
+    event_id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    family_id: str | None = None
+
+
+class GuestUpdated(Event, type="qrevent.GuestUpdated"):
+    event_id: str
+    changes: dict[str, Any]
+
+
+class FamilyCreated(Event, type="qrevent.FamilyCreated"):
+    event_id: str
+    name: str
+
+
+class FamilyRenamed(Event, type="qrevent.FamilyRenamed"):
+    event_id: str
+    name: str
+
+
+class Guest(Aggregate[GuestId], type_name="qrevent.Guest"):
+    event_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str | None = None
+    family_id: str | None = None
+
+    def register(self, **fields: Any) -> None:
+        if not self.exists:
+            self.record(GuestRegistered(**fields))
+
+    def update(self, changes: dict[str, Any]) -> None:
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changed:
+            self.record(GuestUpdated(event_id=self.event_id, changes=changed))
+
+    @when(GuestRegistered)
+    def _registered(self, event: GuestRegistered) -> None:
+        self.event_id = event.event_id
+        self.first_name = event.first_name
+        self.last_name = event.last_name
+        self.email = event.email
+        self.family_id = event.family_id
+
+    @when(GuestUpdated)
+    def _updated(self, event: GuestUpdated) -> None:
+        for key, value in event.changes.items():
+            setattr(self, key, value)
+
+
+class Family(Aggregate[FamilyId], type_name="qrevent.Family"):
+    event_id: str = ""
+    name: str = ""
+
+    def create(self, event_id: str, name: str) -> None:
+        if not self.exists:
+            self.record(FamilyCreated(event_id=event_id, name=name))
+
+    def rename(self, name: str) -> None:
+        if name != self.name:
+            self.record(FamilyRenamed(event_id=self.event_id, name=name))
+
+    @when(FamilyCreated)
+    def _created(self, event: FamilyCreated) -> None:
+        self.event_id = event.event_id
+        self.name = event.name
+
+    @when(FamilyRenamed)
+    def _renamed(self, event: FamilyRenamed) -> None:
+        self.name = event.name

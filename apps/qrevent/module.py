@@ -1,0 +1,131 @@
+"""``QrEventModule``: QR Event's routes, read models and endpoint limits, for Headwater.
+
+Load with ``headwater serve --app apps.qrevent.module:module``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter
+
+from apps.qrevent.api.routes import (
+    events,
+    families,
+    games,
+    guests,
+    imports,
+    invitations,
+    pages,
+    scans,
+)
+from apps.qrevent.commands import build_bus
+from apps.qrevent.domain.game import AnswerRecorded
+from apps.qrevent.leaderboard import LEADERBOARD_JOB, refresh, topic_provider
+from apps.qrevent.projections import PROJECTIONS
+from apps.qrevent.services import QrEventServices
+from apps.qrevent.signing import QrSigner
+from headwater.domain import Repository
+from headwater.eventstore import EventStore
+from headwater.jobs import Job, JobsModule
+from headwater.modules import Module
+from headwater.projections import InlineHandler, attach_inline
+from headwater.ratelimit.config import SEED_ENDPOINTS, EndpointLimit
+from headwater.realtime.module import RealtimeModule
+from headwater.runtime import Runtime
+
+#: The seed's per-endpoint limits that are QR Event's (login is the framework's own).
+QREVENT_ENDPOINTS: tuple[EndpointLimit, ...] = tuple(
+    e for e in SEED_ENDPOINTS if "/auth/" not in e.route
+)
+
+
+class QrEventModule(Module):
+    name = "qrevent"
+    version = "0.1.0"
+
+    def __init__(self) -> None:
+        self._handlers: list[InlineHandler] = []
+
+    def routers(self) -> Sequence[APIRouter]:
+        return (
+            events.router,
+            families.router,
+            guests.router,
+            invitations.router,
+            scans.router,
+            games.router,
+            imports.router,
+            pages.router,
+        )
+
+    def endpoint_limits(self) -> Sequence[EndpointLimit]:
+        return QREVENT_ENDPOINTS
+
+    async def migrate(self, store: EventStore) -> list[str]:
+        # The read models are the projections' tables: attaching creates (or rebuilds) them.
+        return []
+
+    async def start(self, runtime: Runtime) -> None:
+        _started.runtime = runtime
+        # Inline: a guest registered or a scan admitted is in the read model when the
+        # request returns, so the door and the counts never read their own writes late.
+        self._handlers = await attach_inline(runtime.store, PROJECTIONS)
+        repository = Repository(runtime.store)
+        runtime.services["qrevent"] = QrEventServices(
+            bus=build_bus(repository), repository=repository, signer=QrSigner(runtime.secret)
+        )
+        hub = runtime.services.get("realtime")
+        if hub is not None:
+            # Only when the realtime module runs on this app; without it, the
+            # leaderboard is still served (and cached) over HTTP.
+            hub.channels.add_topic(topic_provider(runtime.store, runtime.services.get("cache")))
+            hub.topics.providers_changed()
+
+    async def stop(self, runtime: Runtime) -> None:
+        services = runtime.services.get("qrevent")
+        if isinstance(services, QrEventServices):
+            await services.cancel_all()
+        for handler in self._handlers:
+            runtime.store.remove_inline_handler(handler)
+        self._handlers = []
+        runtime.services.pop("qrevent", None)
+
+
+module = QrEventModule()
+
+
+class _Started:
+    """The runtime the job handlers below need (they receive only the job)."""
+
+    runtime: Runtime | None = None
+
+
+_started = _Started()
+
+#: Durable jobs for QR Event; serve it with ``--app apps.qrevent.module:jobs``. Each
+#: score event enqueues one leaderboard recomputation per game (deduplicated while
+#: one is pending, so a burst of answers costs one query), in the append's own
+#: transaction: a committed answer is never left without its recomputation.
+jobs = JobsModule()
+jobs.on_event(
+    AnswerRecorded.event_type,
+    LEADERBOARD_JOB,
+    payload=lambda event: {"game_id": event.data["game_id"]},
+    dedupe_key=lambda event: f"qrevent:leaderboard:{event.data['game_id']}",
+)
+
+
+@jobs.handler(LEADERBOARD_JOB)
+async def recompute_leaderboard(job: Job) -> None:
+    runtime = _started.runtime
+    if runtime is None or job.tenant_id is None:
+        return  # QR Event is not started in this process: nothing cached here to refresh
+    await refresh(
+        runtime.services.get("cache"), runtime.store, job.tenant_id, job.payload["game_id"]
+    )
+
+
+#: The realtime hub QR Event's screen page follows (``leaderboard:{game_id}``); serve it
+#: with ``--app apps.qrevent.module:realtime`` before ``--app apps.qrevent.module:module``.
+realtime = RealtimeModule()

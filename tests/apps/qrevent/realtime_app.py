@@ -1,0 +1,7 @@
+"""The realtime module as ``headwater serve --app tests.apps.qrevent.realtime_app:module``."""
+
+from __future__ import annotations
+
+from headwater.realtime.module import RealtimeModule
+
+module = RealtimeModule()

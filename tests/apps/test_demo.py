@@ -1,0 +1,55 @@
+"""``make demo`` as a user runs it: a real server, seeded through the API, serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_demo_serves_the_apps_with_demo_data(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "apps.demo", "--data-dir", str(tmp_path), "--port", "0"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert demo.stdout is not None
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Serving"):
+                break
+        output = "".join(lines)
+        assert "Serving" in output, output
+        urls = [w for w in output.split() if w.startswith("http://127.0.0.1:")]
+        assert urls, output
+        base = "/".join(urls[0].split("/")[:3])
+        assert httpx.get(f"{base}/readyz", timeout=10).json()["status"] == "ready"
+        # The demo seeded real data: a page of the seeded event's guests exists.
+        assert any("/qrevent/" in url for url in urls), output
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
