@@ -54,9 +54,9 @@ def core_modules(
     from headwater.cache.module import CacheModule
     from headwater.observability import ObservabilityModule
     from headwater.projections.module import ProjectionsModule
-    from headwater.realtime import RealtimeModule
     from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
     from headwater.ratelimit.module import RateLimitModule
+    from headwater.realtime import RealtimeModule
     from headwater.security.module import SecurityModule
 
     if settings is None:
