@@ -1,0 +1,62 @@
+"""Typed dependencies for FormEase's routes: the service, who acts, and for which tenant.
+
+Roles: the operator's tenant admins decide reviews; staff run the backoffice (users,
+forms, lists, exports, metrics); any signed-in principal of the tenant (a respondent
+app's API key or user) may open and submit forms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from apps.formease.service import FormEase
+from headwater.domain import CommandContext
+from headwater.errors import StoreUnavailable
+from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime
+from headwater.runtime import Runtime
+from headwater.security.principal import Principal
+
+SERVICE_NAME = "formease"
+
+
+def get_formease(request: Request) -> FormEase:
+    service = get_runtime(request).services.get(SERVICE_NAME)
+    if not isinstance(service, FormEase):
+        raise StoreUnavailable("the FormEase module is not started")
+    return service
+
+
+FormEaseService = Annotated[FormEase, Depends(get_formease)]
+AppRuntime = Annotated[Runtime, Depends(get_runtime)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+class Actor:
+    """The caller with its tenant resolved (403 for a principal without one)."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.tenant_id = principal.require_tenant()
+        self.subject = principal.subject
+
+    def context(self, key: str | None, scope: str) -> CommandContext:
+        return FormEase.context(self.tenant_id, self.subject, key, scope)
+
+
+async def staff_actor(principal: Staff) -> Actor:
+    return Actor(principal)
+
+
+async def admin_actor(principal: TenantAdmin) -> Actor:
+    return Actor(principal)
+
+
+async def respondent_actor(principal: SignedInUser) -> Actor:
+    return Actor(principal)
+
+
+StaffActor = Annotated[Actor, Depends(staff_actor)]
+AdminActor = Annotated[Actor, Depends(admin_actor)]
+Respondent = Annotated[Actor, Depends(respondent_actor)]

@@ -1,0 +1,160 @@
+"""Forms: the draft, field-by-field edits, publishing, version history and diffs,
+and per-field drop-off of one version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from apps.formease import queries
+from apps.formease.api.deps import FormEaseService, IdempotencyKey, StaffActor
+from apps.formease.api.models import FormPatch, Webhook
+from apps.formease.commands import EditForm, SetWebhook
+from apps.formease.domain.fields import ordered
+from apps.formease.domain.forms import FormId, diff_versions
+from headwater.errors import InvalidInput
+from headwater.http.deps import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from headwater.http.responses import Envelope, ok
+
+router = APIRouter(prefix="/formease/forms", tags=["formease"], responses=AUTH_ERRORS)
+
+
+@router.get("/{form_id}", responses=NOT_FOUND)
+async def get_form(
+    form_id: str, actor: StaffActor, service: FormEaseService
+) -> Envelope[dict[str, Any]]:
+    form = await service.load_form(actor.tenant_id, form_id)
+    return ok(
+        {
+            "form_id": form_id,
+            "owner_id": form.owner_id,
+            "title": form.title,
+            "fields": form.fields,
+            "published": form.published,
+            "version": form.version,
+        }
+    )
+
+
+@router.patch("/{form_id}", responses={**NOT_FOUND, **CONFLICT})
+async def edit_form(
+    form_id: str,
+    body: FormPatch,
+    actor: StaffActor,
+    service: FormEaseService,
+    key: IdempotencyKey = None,
+) -> Envelope[dict[str, Any]]:
+    """Edits based on an old version merge field by field; the same field edited on
+    both sides goes to the last write; a colliding title answers 409 with base,
+    mine and theirs."""
+    bad = body.keys_valid()
+    if bad:
+        raise InvalidInput("field keys must be lower_snake_case words", fields=bad)
+    command = EditForm(
+        form_id=FormId(form_id),
+        based_on_version=body.based_on_version,
+        title=body.title,
+        set_fields={k: v.model_dump(mode="json") for k, v in body.set_fields.items()},
+        remove_fields=body.remove_fields,
+    )
+    version = await service.edit_form(actor.context(key, "edit-form"), command)
+    return ok({"form_id": form_id, "version": version})
+
+
+@router.post("/{form_id}/publish", responses=NOT_FOUND)
+async def publish_form(
+    form_id: str, actor: StaffActor, service: FormEaseService, key: IdempotencyKey = None
+) -> Envelope[dict[str, int]]:
+    version = await service.publish(actor.context(key, "publish"), form_id)
+    return ok({"version": version})
+
+
+@router.put("/{form_id}/webhook", responses=NOT_FOUND)
+async def set_webhook(
+    form_id: str, body: Webhook, actor: StaffActor, service: FormEaseService
+) -> Envelope[dict[str, Any]]:
+    """Submissions to this form are posted there, signed with ``secret`` (see webhooks)."""
+    await service.load_form(actor.tenant_id, form_id)
+    if not body.url.startswith(("http://", "https://")):
+        raise InvalidInput("a webhook URL must be http:// or https://", field="url")
+    command = SetWebhook(form_id=FormId(form_id), url=body.url, secret=body.secret)
+    await service.bus.send(command, actor.context(None, "webhook"))
+    return ok({"form_id": form_id, "url": body.url})
+
+
+@router.delete("/{form_id}/webhook", responses=NOT_FOUND)
+async def remove_webhook(
+    form_id: str, actor: StaffActor, service: FormEaseService
+) -> Envelope[dict[str, Any]]:
+    await service.load_form(actor.tenant_id, form_id)
+    command = SetWebhook(form_id=FormId(form_id), url=None, secret=None)
+    await service.bus.send(command, actor.context(None, "webhook"))
+    return ok({"form_id": form_id, "url": None})
+
+
+@router.get("/{form_id}/versions", responses=NOT_FOUND)
+async def list_versions(
+    form_id: str, actor: StaffActor, service: FormEaseService
+) -> Envelope[list[dict[str, Any]]]:
+    form = await service.load_form(actor.tenant_id, form_id)
+    return ok(
+        [
+            {
+                "version": int(n),
+                "title": v["title"],
+                "published_at": v["at"],
+                "fields": len(v["fields"]),
+            }
+            for n, v in sorted(form.versions.items(), key=lambda item: int(item[0]))
+        ]
+    )
+
+
+@router.get("/{form_id}/versions/{version}", responses=NOT_FOUND)
+async def get_version(
+    form_id: str, version: int, actor: StaffActor, service: FormEaseService
+) -> Envelope[dict[str, Any]]:
+    form = await service.load_form(actor.tenant_id, form_id)
+    return ok({"version": version, **form.version_of(version)})
+
+
+@router.get("/{form_id}/diff", responses=NOT_FOUND)
+async def diff(
+    form_id: str,
+    actor: StaffActor,
+    service: FormEaseService,
+    from_version: int = Query(alias="from", ge=1),
+    to_version: int = Query(alias="to", ge=1),
+) -> Envelope[dict[str, Any]]:
+    form = await service.load_form(actor.tenant_id, form_id)
+    return ok(diff_versions(form.version_of(from_version), form.version_of(to_version)))
+
+
+@router.get("/{form_id}/dropoff", responses=NOT_FOUND)
+async def dropoff(
+    form_id: str,
+    actor: StaffActor,
+    service: FormEaseService,
+    version: int = Query(ge=1),
+) -> Envelope[dict[str, Any]]:
+    """Per field of one version: sessions that saw it, submissions that completed with
+    it shown, and the difference (never negative: a submission counts its unseen
+    visible fields as seen). Branch-hidden fields are simply not seen."""
+    form = await service.load_form(actor.tenant_id, form_id)
+    fields = form.version_of(version)["fields"]
+    counts = await queries.field_views(service.store, actor.tenant_id, form_id, version)
+    rows = []
+    for key, spec in ordered(fields):
+        views, completed = counts.get(key, (0, 0))
+        rows.append(
+            {
+                "field": key,
+                "label": spec.label,
+                "branch": spec.show_if is not None,
+                "views": views,
+                "completed": completed,
+                "dropped": views - completed,
+            }
+        )
+    return ok({"form_id": form_id, "version": version, "fields": rows})

@@ -1,0 +1,153 @@
+"""Submissions: a keyset-paged list, and CSV / JSON exports with the same filters.
+
+Exports stream: one keyset batch in memory at a time, written as it is read, so
+100k rows cost the memory of one batch and no request holds a transaction open.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from apps.formease import queries
+from apps.formease.api.deps import AppRuntime, FormEaseService, StaffActor
+from apps.formease.service import FormEase
+from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST
+from headwater.http.responses import Page, page
+
+router = APIRouter(prefix="/formease/submissions", tags=["formease"], responses=AUTH_ERRORS)
+
+EXPORT_COLUMNS = (
+    "submission_id",
+    "form_id",
+    "owner_id",
+    "version",
+    "submitted_at",
+    "completion_ms",
+    "answers",
+)
+
+
+async def _checked(service: FormEase, tenant_id: str, filters: queries.SubmissionFilters) -> None:
+    """A filter naming a form or user outside the caller's tenant is a 404, not an
+    empty list: the answer must not differ from one about a form that never existed."""
+    if filters.form_id is not None:
+        await service.load_form(tenant_id, filters.form_id)
+    if filters.owner_id is not None:
+        await service.load_user(tenant_id, filters.owner_id)
+
+
+def _filters(
+    form_id: str | None,
+    owner_id: str | None,
+    version: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> queries.SubmissionFilters:
+    # Naive instants are read as UTC, so the comparison is the same on both backends.
+    since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
+    return queries.SubmissionFilters(form_id, owner_id, version, since, until)
+
+
+@router.get("", responses=BAD_REQUEST)
+async def list_submissions(
+    actor: StaffActor,
+    service: FormEaseService,
+    runtime: AppRuntime,
+    form_id: str | None = Query(default=None, max_length=100),
+    owner_id: str | None = Query(default=None, max_length=100),
+    version: int | None = Query(default=None, ge=1),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = Query(default=None, max_length=2000),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> Page[dict[str, Any]]:
+    filters = _filters(form_id, owner_id, version, since, until)
+    await _checked(service, actor.tenant_id, filters)
+    scope = f"fe-submissions:{actor.tenant_id}:{filters}"
+    after = int(runtime.cursors.decode(scope, cursor)[0]) if cursor else None
+    rows = await queries.list_submissions(
+        service.store, actor.tenant_id, filters, after=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = runtime.cursors.encode(scope, [rows[-1]["log_position"]]) if more else None
+    items = [{**r, "submitted_at": r["submitted_at"].isoformat()} for r in rows]
+    return page(items, cursor=next_cursor, limit=limit)
+
+
+def _csv_row(row: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    values = [row[c] for c in EXPORT_COLUMNS[:-1]]
+    values[4] = row["submitted_at"].isoformat()
+    csv.writer(buffer).writerow([*values, orjson.dumps(row["answers"]).decode()])
+    return buffer.getvalue()
+
+
+async def csv_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    yield (",".join(EXPORT_COLUMNS) + "\r\n").encode()
+    chunk: list[str] = []
+    async for row in rows:
+        chunk.append(_csv_row(row))
+        if len(chunk) >= 500:
+            yield "".join(chunk).encode()
+            chunk = []
+    if chunk:
+        yield "".join(chunk).encode()
+
+
+async def json_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """A JSON array, written element by element: valid JSON, never built whole."""
+    yield b"["
+    first, chunk = True, []
+    async for row in rows:
+        item = {c: row[c] for c in EXPORT_COLUMNS}
+        chunk.append((b"" if first else b",") + orjson.dumps(item, default=str))
+        first = False
+        if len(chunk) >= 500:
+            yield b"".join(chunk)
+            chunk = []
+    chunk.append(b"]")
+    yield b"".join(chunk)
+
+
+@router.get("/export.csv", response_class=StreamingResponse)
+async def export_csv(
+    actor: StaffActor,
+    service: FormEaseService,
+    form_id: str | None = Query(default=None, max_length=100),
+    owner_id: str | None = Query(default=None, max_length=100),
+    version: int | None = Query(default=None, ge=1),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    filters = _filters(form_id, owner_id, version, since, until)
+    await _checked(service, actor.tenant_id, filters)
+    rows = queries.iter_submissions(service.store, actor.tenant_id, filters)
+    headers = {"content-disposition": 'attachment; filename="submissions.csv"'}
+    return StreamingResponse(csv_stream(rows), media_type="text/csv", headers=headers)
+
+
+@router.get("/export.json", response_class=StreamingResponse)
+async def export_json(
+    actor: StaffActor,
+    service: FormEaseService,
+    form_id: str | None = Query(default=None, max_length=100),
+    owner_id: str | None = Query(default=None, max_length=100),
+    version: int | None = Query(default=None, ge=1),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    filters = _filters(form_id, owner_id, version, since, until)
+    await _checked(service, actor.tenant_id, filters)
+    rows = queries.iter_submissions(service.store, actor.tenant_id, filters)
+    headers = {"content-disposition": 'attachment; filename="submissions.json"'}
+    return StreamingResponse(json_stream(rows), media_type="application/json", headers=headers)

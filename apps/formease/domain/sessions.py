@@ -1,0 +1,149 @@
+"""Open sessions and monthly usage: where completion time and plan limits come from.
+
+Opening a form starts a session stream, pinned to the latest published version and
+stamped with the server's clock; the respondent holds a signed token naming it.
+Views are recorded on the session, so a field seen twice counts once, and a
+submission counts as views exactly the visible fields not reported before: the
+views of a field can never fall below its completions, and drop-off never goes
+negative, whatever branch was taken.
+
+Submissions themselves are recorded on the owner's usage stream for the month, so
+the monthly limit is checked and the submission written under one expected version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from apps.formease.domain.users import PLAN_LIMITS, Plan, PlanLimitReached
+from headwater.domain import Aggregate, AggregateId, Event, when
+from headwater.errors import HeadwaterError, InvalidInput, NotFound
+
+
+class SessionClosed(HeadwaterError):
+    code = "session_closed"
+    http_status = 409
+
+
+class SessionId(AggregateId, prefix="feopen"):
+    pass
+
+
+class UsageId(AggregateId, prefix="feusage"):
+    @classmethod
+    def of(cls, owner_id: str, at: datetime) -> UsageId:
+        return cls(f"{owner_id}.{at:%Y%m}")
+
+
+class SessionOpened(Event, type="formease.SessionOpened"):
+    form_id: str
+    owner_id: str
+    version: int
+    at: datetime
+
+
+class FieldsViewed(Event, type="formease.FieldsViewed"):
+    form_id: str
+    version: int
+    fields: list[str]
+
+
+class SessionSubmitted(Event, type="formease.SessionSubmitted"):
+    form_id: str
+    version: int
+    submission_id: str
+    visible: list[str]
+    newly_viewed: list[str]
+
+
+class SubmissionReceived(Event, type="formease.SubmissionReceived"):
+    submission_id: str
+    form_id: str
+    owner_id: str
+    version: int
+    session_id: str
+    answers: dict[str, Any]
+    completion_ms: int
+    at: datetime
+
+
+class OpenSession(Aggregate[SessionId], type_name="formease.Session"):
+    form_id: str = ""
+    owner_id: str = ""
+    form_version: int = 0
+    opened_at: datetime | None = None
+    viewed: list[str] = []
+    submission_id: str | None = None
+
+    def open(self, form_id: str, owner_id: str, version: int, at: datetime) -> None:
+        if not self.exists:
+            self.record(SessionOpened(form_id=form_id, owner_id=owner_id, version=version, at=at))
+
+    def require_open(self) -> None:
+        if not self.exists:
+            raise NotFound("no such open session")
+        if self.submission_id is not None:
+            raise SessionClosed("this session was submitted already")
+
+    def view(self, fields: list[str], known: set[str]) -> None:
+        self.require_open()
+        unknown = [f for f in fields if f not in known]
+        if unknown:
+            raise InvalidInput("unknown fields for this version", fields=unknown)
+        new = [f for f in dict.fromkeys(fields) if f not in self.viewed]
+        if new:
+            self.record(FieldsViewed(form_id=self.form_id, version=self.form_version, fields=new))
+
+    def close(self, submission_id: str, visible: list[str]) -> None:
+        if self.submission_id == submission_id:
+            return  # the retry of a submission whose session step did not finish
+        self.require_open()
+        newly = [f for f in visible if f not in self.viewed]
+        self.record(
+            SessionSubmitted(
+                form_id=self.form_id,
+                version=self.form_version,
+                submission_id=submission_id,
+                visible=visible,
+                newly_viewed=newly,
+            )
+        )
+
+    @when(SessionOpened)
+    def _opened(self, event: SessionOpened) -> None:
+        self.form_id, self.owner_id = event.form_id, event.owner_id
+        self.form_version, self.opened_at = event.version, event.at
+
+    @when(FieldsViewed)
+    def _viewed(self, event: FieldsViewed) -> None:
+        self.viewed = [*self.viewed, *event.fields]
+
+    @when(SessionSubmitted)
+    def _submitted(self, event: SessionSubmitted) -> None:
+        self.submission_id = event.submission_id
+        self.viewed = [*self.viewed, *event.newly_viewed]
+
+
+class Usage(Aggregate[UsageId], type_name="formease.Usage", snapshot_every=200):
+    """One owner's submissions in one calendar month (UTC).
+
+    One submission per session is the command bus's job: the submit command's id is
+    derived from the session, so a second submit replays the first.
+    """
+
+    submissions: int = 0
+
+    def receive(self, plan: Plan, submission: SubmissionReceived) -> None:
+        limit = PLAN_LIMITS[plan][1]
+        if limit is not None and self.submissions >= limit:
+            raise PlanLimitReached(
+                f"the {plan} plan allows {limit} submissions a month",
+                limit=limit,
+                plan=plan.value,
+            )
+        self.record(submission)
+
+    @when(SubmissionReceived)
+    def _received(self, event: SubmissionReceived) -> None:
+        self.submissions += 1

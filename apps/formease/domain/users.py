@@ -1,0 +1,133 @@
+"""FormEase users: the SaaS's customers, each with a plan and a role.
+
+They are app-level users, not Headwater accounts: the operator's staff sign in as
+accounts of the operator's tenant and manage these users through the backoffice.
+Email, role and plan are critical: a stale write touching them is parked for review.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from headwater.domain import LAST_WRITE_WINS, Aggregate, AggregateId, ConflictPolicy, Event, when
+from headwater.errors import HeadwaterError, InvalidInput, NotFound
+
+
+class Plan(StrEnum):
+    FREE = "free"
+    PREMIUM = "premium"
+    ENTERPRISE = "enterprise"
+
+
+class UserRole(StrEnum):
+    MEMBER = "member"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+
+#: (forms, submissions per calendar month, UTC); None means unlimited.
+PLAN_LIMITS: Final[dict[Plan, tuple[int | None, int | None]]] = {
+    Plan.FREE: (3, 100),
+    Plan.PREMIUM: (50, 10_000),
+    Plan.ENTERPRISE: (None, None),
+}
+
+
+class PlanLimitReached(HeadwaterError):
+    code = "plan_limit_reached"
+    http_status = 403
+
+
+class FormUserId(AggregateId, prefix="feuser"):
+    pass
+
+
+class UserRegistered(Event, type="formease.UserRegistered"):
+    email: str
+    name: str
+    plan: Plan
+    role: UserRole
+    at: datetime
+
+
+class UserUpdated(Event, type="formease.UserUpdated"):
+    """Carries only the fields that changed."""
+
+    changes: dict[str, Any]
+
+
+class UserActive(Event, type="formease.UserActive"):
+    """The user signed in to FormEase (what the seed's ``last_login`` filter reads)."""
+
+    at: datetime
+
+
+class FormCreated(Event, type="formease.FormCreated"):
+    """Recorded on the owner's stream: that is what makes the forms limit exact."""
+
+    form_id: str
+    title: str
+    at: datetime
+
+
+class FormUser(
+    Aggregate[FormUserId],
+    type_name="formease.User",
+    snapshot_every=50,
+    conflicts=ConflictPolicy(critical={"email", "role", "plan"}, default=LAST_WRITE_WINS),
+):
+    email: str = ""
+    name: str = ""
+    plan: Plan = Plan.FREE
+    role: UserRole = UserRole.MEMBER
+    form_count: int = 0
+
+    def register(self, email: str, name: str, plan: Plan, role: UserRole, at: datetime) -> None:
+        if self.exists:
+            raise InvalidInput("this user is already registered", user_id=self.id.value)
+        self.record(UserRegistered(email=email, name=name, plan=plan, role=role, at=at))
+
+    def require_exists(self) -> None:
+        if not self.exists:
+            raise NotFound(f"no FormEase user {self.id.value}")
+
+    def update(self, **fields: Any) -> None:
+        self.require_exists()
+        changes = {k: v for k, v in fields.items() if v is not None and getattr(self, k) != v}
+        if changes:
+            self.record(UserUpdated(changes=changes))
+
+    def create_form(self, form_id: str, title: str, at: datetime) -> None:
+        self.require_exists()
+        limit = PLAN_LIMITS[self.plan][0]
+        # Checked against this stream's state and saved with its expected version:
+        # two concurrent creations cannot both see the last free slot.
+        if limit is not None and self.form_count >= limit:
+            raise PlanLimitReached(
+                f"the {self.plan} plan allows {limit} forms", limit=limit, plan=self.plan.value
+            )
+        self.record(FormCreated(form_id=form_id, title=title, at=at))
+
+    @when(UserRegistered)
+    def _registered(self, event: UserRegistered) -> None:
+        self.email, self.name = event.email, event.name
+        self.plan, self.role = event.plan, event.role
+
+    @when(UserUpdated)
+    def _updated(self, event: UserUpdated) -> None:
+        for name, value in event.changes.items():
+            if name == "plan":
+                value = Plan(value)
+            elif name == "role":
+                value = UserRole(value)
+            setattr(self, name, value)
+
+    @when(UserActive)
+    def _active(self, event: UserActive) -> None:
+        pass
+
+    @when(FormCreated)
+    def _form_created(self, event: FormCreated) -> None:
+        self.form_count += 1

@@ -1,0 +1,276 @@
+"""The FormEase service: what routes call. Loads, decides through the bus, and tells.
+
+Two writes span two streams (a form's slot on its owner's stream, then the form's
+own stream; a submission on the month's usage stream, then its session). The first
+write is the decision and the limit check; the second is derived from it and is
+idempotent, so a retry with the same ``Idempotency-Key`` finishes the job and never
+writes twice. The clock is read here, once: a command's ``at`` is part of what a
+repeat must match, so a retry reuses the instant its first run recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from apps.formease.commands import (
+    CloseSession,
+    CreateForm,
+    EditForm,
+    OpenForm,
+    PublishForm,
+    ReceiveSubmission,
+    RegisterUser,
+    StartForm,
+    UpdateUser,
+    ViewFields,
+    make_bus,
+)
+from apps.formease.domain.fields import validate_answers
+from apps.formease.domain.forms import Form, FormId
+from apps.formease.domain.sessions import (
+    OpenSession,
+    SessionClosed,
+    SessionId,
+    SubmissionReceived,
+    UsageId,
+)
+from apps.formease.domain.users import FormUser, FormUserId, Plan, UserRole
+from headwater.domain import (
+    Command,
+    CommandBus,
+    CommandContext,
+    CommandIdReused,
+    CommandResult,
+    Repository,
+)
+from headwater.domain.idempotency import event_id
+from headwater.errors import ConcurrencyError, InvalidInput, MergeConflict, NotFound
+from headwater.eventstore import EventStore
+
+R = TypeVar("R")
+NAMESPACE = uuid.UUID("8c5b3f3e-6a0f-4f0e-9b7e-2f1d2c3b4a59")
+Clock = Callable[[], datetime]
+#: How long a submission keeps retrying a contended usage stream before a 409.
+CONTENDED_SECONDS = 10.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FormEase:
+    def __init__(self, store: EventStore, secret: str, *, clock: Clock = _utc_now) -> None:
+        self.store = store
+        self.repository = Repository(store)
+        self.bus: CommandBus = make_bus(self.repository)
+        self._key = hashlib.sha256(f"formease-open:{secret}".encode()).digest()
+        self.clock = clock
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    @staticmethod
+    def context(tenant_id: str, actor: str | None, key: str | None, scope: str) -> CommandContext:
+        if key is None:
+            return CommandContext(actor=actor, tenant_id=tenant_id)
+        # Scoped so one client key used on two routes names two commands.
+        return CommandContext(
+            command_id=uuid.uuid5(NAMESPACE, f"{scope}:{tenant_id}:{key}"),
+            actor=actor,
+            tenant_id=tenant_id,
+        )
+
+    async def _send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
+        try:
+            return await self.bus.send(command, context)
+        except CommandIdReused:
+            # A true repeat differs only by the clock: resend with the recorded instant.
+            prior = await self.store.read_event(event_id(context, 0))
+            if prior is None or "at" not in prior.data or "at" not in type(command).model_fields:
+                raise
+            again = command.model_copy(update={"at": datetime.fromisoformat(prior.data["at"])})
+            return await self.bus.send(again, context)
+
+    async def load_user(self, tenant_id: str, user_id: str) -> FormUser:
+        user = await self.repository.load(FormUser, FormUserId(user_id), tenant_id=tenant_id)
+        user.require_exists()
+        return user
+
+    async def load_form(self, tenant_id: str, form_id: str, version: int | None = None) -> Form:
+        form = await self.repository.load(
+            Form, FormId(form_id), tenant_id=tenant_id, version=version
+        )
+        form.require_exists()
+        return form
+
+    # --- users --------------------------------------------------------------------------
+
+    async def register_user(
+        self, context: CommandContext, email: str, name: str, plan: Plan, role: UserRole
+    ) -> str:
+        user_id = FormUserId(uuid.uuid5(NAMESPACE, str(context.command_id)))
+        command = RegisterUser(
+            user_id=user_id, email=email, name=name, plan=plan, role=role, at=self.clock()
+        )
+        return (await self._send(command, context)).value
+
+    async def update_user(self, context: CommandContext, command: UpdateUser) -> int:
+        await self.load_user(str(context.tenant_id), command.user_id.value)
+        return (await self._send(command, context)).value
+
+    # --- forms --------------------------------------------------------------------------
+
+    async def create_form(self, context: CommandContext, owner_id: str, title: str) -> str:
+        form_id = str(uuid.uuid5(NAMESPACE, f"form:{context.command_id}"))
+        at = self.clock()
+        created = await self._send(
+            CreateForm(user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at), context
+        )
+        prior = await self.store.read_event(event_id(context, 0))
+        at = datetime.fromisoformat(prior.data["at"]) if prior is not None else at
+        start = StartForm(form_id=FormId(form_id), owner_id=owner_id, title=title, at=at)
+        await self._send(start, self._derived(context, "start"))
+        return created.value
+
+    async def edit_form(self, context: CommandContext, command: EditForm) -> int:
+        await self.load_form(str(context.tenant_id), command.form_id.value)
+        return (await self._send(command, context)).value
+
+    async def publish(self, context: CommandContext, form_id: str) -> int:
+        await self.load_form(str(context.tenant_id), form_id)
+        command = PublishForm(form_id=FormId(form_id), at=self.clock())
+        return (await self._send(command, context)).value
+
+    # --- sessions and submissions -------------------------------------------------------
+
+    def _sign(self, tenant_id: str, session_id: str) -> str:
+        mac = hmac.new(self._key, f"{tenant_id}:{session_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+
+    def token_for(self, tenant_id: str, session_id: str) -> str:
+        return f"{session_id}.{self._sign(tenant_id, session_id)}"
+
+    def session_of(self, tenant_id: str, token: str) -> SessionId:
+        session_id, _, signature = token.partition(".")
+        expected = self._sign(tenant_id, session_id) if session_id else ""
+        if not signature or not hmac.compare_digest(signature, expected):
+            raise InvalidInput("the open token is not valid", code="bad_open_token")
+        return SessionId(session_id)
+
+    async def open_form(self, tenant_id: str, actor: str | None, form_id: str) -> dict[str, Any]:
+        form = await self.load_form(tenant_id, form_id)
+        if form.published == 0:
+            raise InvalidInput("this form has no published version yet", form_id=form_id)
+        session_id = SessionId(uuid.uuid4().hex)
+        command = OpenForm(
+            session_id=session_id,
+            form_id=form_id,
+            owner_id=form.owner_id,
+            version=form.published,
+            at=self.clock(),
+        )
+        await self.bus.send(command, CommandContext(actor=actor, tenant_id=tenant_id))
+        pinned = form.version_of(form.published)
+        return {
+            "token": self.token_for(tenant_id, session_id.value),
+            "form_id": form_id,
+            "version": form.published,
+            "title": pinned["title"],
+            "fields": pinned["fields"],
+        }
+
+    async def load_session(self, tenant_id: str, token: str) -> OpenSession:
+        session = await self.repository.load(
+            OpenSession, self.session_of(tenant_id, token), tenant_id=tenant_id
+        )
+        if not session.exists:
+            raise NotFound("no such open session")
+        return session
+
+    async def view(self, tenant_id: str, token: str, fields: list[str]) -> None:
+        session = await self.load_session(tenant_id, token)
+        form = await self.load_form(tenant_id, session.form_id)
+        known = list(form.version_of(session.form_version)["fields"])
+        command = ViewFields(session_id=session.id, fields=fields, known=known)
+        await self.bus.send(command, CommandContext(tenant_id=tenant_id))
+
+    async def submit(
+        self, tenant_id: str, actor: str | None, token: str, answers: dict[str, Any]
+    ) -> SubmissionReceived:
+        session = await self.load_session(tenant_id, token)
+        # One submission per session: the command id is the session's, so a second
+        # submit (a retry, or a race) replays the first instead of counting twice.
+        context = CommandContext(
+            command_id=uuid.uuid5(NAMESPACE, f"submit:{session.id.value}"),
+            actor=actor,
+            tenant_id=tenant_id,
+        )
+        prior = await self.store.read_event(event_id(context, 0))
+        if prior is not None:
+            submission = SubmissionReceived.model_validate(prior.data)
+            if submission.answers != answers:
+                raise SessionClosed("this session was submitted already")
+        else:
+            if session.submission_id is not None:
+                raise SessionClosed("this session was submitted already")
+            form = await self.load_form(tenant_id, session.form_id)
+            pinned = form.version_of(session.form_version)
+            validate_answers(pinned["fields"], answers)
+            owner = await self.load_user(tenant_id, session.owner_id)
+            now = self.clock()
+            assert session.opened_at is not None
+            elapsed = max(0, int((now - session.opened_at).total_seconds() * 1000))
+            submission = SubmissionReceived(
+                submission_id=str(uuid.uuid5(NAMESPACE, f"submission:{session.id.value}")),
+                form_id=session.form_id,
+                owner_id=session.owner_id,
+                version=session.form_version,
+                session_id=session.id.value,
+                answers=answers,
+                completion_ms=elapsed,
+                at=now,
+            )
+            command = ReceiveSubmission(
+                usage_id=UsageId.of(session.owner_id, now), plan=owner.plan, submission=submission
+            )
+            await self._send_contended(command, context)
+        form = await self.load_form(tenant_id, submission.form_id)
+        visible = validate_answers(form.version_of(submission.version)["fields"], answers)
+        close = CloseSession(
+            session_id=session.id, submission_id=submission.submission_id, visible=visible
+        )
+        await self.bus.send(close, self._derived(context, "close"))
+        return submission
+
+    async def _send_contended(self, command: Command[R], context: CommandContext) -> None:
+        """Send to a hot stream (an owner's usage for the month) until it lands.
+
+        The bus retries a lost race a bounded number of times with growing pauses;
+        a burst of submissions for one owner can outlast that, so start again, with
+        the same command id (a repeat is never counted twice), until the deadline.
+        """
+        deadline = time.monotonic() + CONTENDED_SECONDS
+        while True:
+            try:
+                await self.bus.send(command, context)
+                return
+            except MergeConflict:
+                raise
+            except ConcurrencyError:
+                if time.monotonic() > deadline:
+                    raise
+
+    @staticmethod
+    def _derived(context: CommandContext, step: str) -> CommandContext:
+        return CommandContext(
+            command_id=uuid.uuid5(context.command_id, step),
+            correlation_id=context.correlation,
+            actor=context.actor,
+            tenant_id=context.tenant_id,
+        )
