@@ -171,6 +171,7 @@ def seed(http: httpx.Client, admin: str, password: str, *, families: int = 80) -
     games = _play(api, rng, event_id, codes)
     base = str(http.base_url).rstrip("/")
     return {
+        "tenant_id": tenant["id"],
         "staff": f"{staff_email} / {PASSWORD}",
         "door": f"{base}/qrevent/door?event={event_id}",
         "screens": [f"{base}/qrevent/screen?game={g}" for g in games],

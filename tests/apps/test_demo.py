@@ -18,7 +18,17 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_the_demo_serves_the_apps_with_demo_data(tmp_path: Path) -> None:
     demo = subprocess.Popen(
-        [sys.executable, "-m", "apps.demo", "--data-dir", str(tmp_path), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "apps.demo",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--submissions",
+            "2000",
+        ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
@@ -44,6 +54,8 @@ def test_the_demo_serves_the_apps_with_demo_data(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/readyz", timeout=10).json()["status"] == "ready"
         # The demo seeded real data: a page of the seeded event's guests exists.
         assert any("/qrevent/" in url for url in urls), output
+        assert "FormEase demo: 50 users" in output, output
+        assert "submissions over 90 days" in output, output
     finally:
         demo.send_signal(signal.SIGTERM)
         try:
