@@ -383,18 +383,10 @@ class ProjectionRunner:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait for it to end.
-
-    Asks again until it ends: on Python 3.11, ``asyncio.wait_for`` (which the store's
-    subscription uses) can swallow a cancellation that races with its inner wait
-    completing, and a single ``cancel()`` would then leave us waiting forever.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=0.1)
-    if not task.cancelled():
-        with contextlib.suppress(Exception):
-            task.result()
+    """Cancel ``task`` and wait for it to end; an error it ended with is not ours."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 class ProjectionRunners:

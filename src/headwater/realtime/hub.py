@@ -118,11 +118,10 @@ class Hub:
         self.sweeper.stop()
         self.topics.close()
         task, self._task = self._task, None
-        # Cancel until it ends: on Python 3.11, asyncio.wait_for (inside the store's
-        # subscription) swallows a cancellation that lands as its wake-up fires.
-        while task is not None and not task.done():
+        if task is not None:
             task.cancel()
-            await asyncio.wait({task}, timeout=0.1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for conn in list(self.connections):
             conn.close(CloseCode.GOING_AWAY, "server shutting down")
 
