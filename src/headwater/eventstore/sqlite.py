@@ -541,16 +541,16 @@ class SqliteEventStore(EventStore):
 
         ``PRAGMA data_version`` changes when any other connection commits; one cheap
         check per interval for the whole store, however many subscribers it has.
+
+        It runs on the loop's thread: the pragma reads a counter, taking no lock and
+        waiting for nothing. That also keeps the connection on one thread: closing it
+        while a worker thread was still running the pragma crashed the interpreter.
         """
-        conn = await asyncio.to_thread(
-            _connect, self.path, readonly=True, busy_timeout=self._busy_timeout
-        )
+        conn = _connect(self.path, readonly=True, busy_timeout=self._busy_timeout)
         try:
             last = None
             while True:
-                version = await asyncio.to_thread(
-                    lambda: conn.execute("PRAGMA data_version").fetchone()[0]
-                )
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
                 # Also wake once after the first read: a commit that landed before the
                 # watcher started would otherwise wait for the fallback poll.
                 if version != last:
