@@ -159,7 +159,8 @@ class FormEase:
     def session_of(self, tenant_id: str, token: str) -> SessionId:
         session_id, _, signature = token.partition(".")
         expected = self._sign(tenant_id, session_id) if session_id else ""
-        if not signature or not hmac.compare_digest(signature, expected):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
             raise InvalidInput("the open token is not valid", code="bad_open_token")
         return SessionId(session_id)
 

@@ -32,6 +32,7 @@ from apps.formease.service import FormEase
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.resilience.outbound import OutboundPolicy, outbound_client
 from headwater.resilience.retry import RetryPolicy
+from headwater.security.opaque import equal_text
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: float = 300.0) -
         return False
     if abs(time.time() - timestamp) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
+    return equal_text(sign(secret, timestamp, body), header)
 
 
 def _policy() -> OutboundPolicy:

@@ -16,6 +16,7 @@ from headwater.http.errors import install_error_handlers
 from headwater.http.middleware.body_limit import BodyLimitMiddleware
 from headwater.http.middleware.compression import CompressionMiddleware
 from headwater.http.middleware.error_boundary import ErrorBoundaryMiddleware
+from headwater.http.middleware.etag import ETagMiddleware
 from headwater.http.middleware.request_id import RequestIdMiddleware
 from headwater.http.middleware.security_headers import SecurityHeadersMiddleware
 from headwater.http.pagination import CursorCodec
@@ -140,6 +141,7 @@ def create_app(
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate
     # limiter) see the principal.
     app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(ETagMiddleware)
     for module in reversed(modules):
         for entry in reversed(module.middleware()):
             app.add_middleware(entry.cls, *entry.args, **entry.kwargs)

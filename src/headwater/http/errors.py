@@ -126,7 +126,64 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: The errors any operation that takes input can answer, whatever its route declares:
+#: a malformed body or an invalid identifier (``InvalidInput`` and its kin) is a 400,
+#: a body over the size limit a 413, and a request that fails validation a 422 in
+#: the one error shape (not FastAPI's default ``HTTPValidationError``).
+INPUT_ERRORS: dict[str, str] = {
+    "400": "Refused input: a malformed body, an invalid identifier or value",
+    "422": "The request is not valid (details.errors lists each problem)",
+}
+BODY_ERRORS: dict[str, str] = {"413": "The request body is over the size limit"}
+
+
+def _error_body_ref(schema: dict[str, Any]) -> dict[str, Any]:
+    """A ``$ref`` to ``ErrorBody`` in the document's components, added if missing."""
+    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorBody" not in components:
+        generated = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        for name, definition in generated.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components["ErrorBody"] = generated
+    return {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare, on every operation, the error responses the handlers above can give it.
+
+    Changes ``schema`` in place (and returns it): a response a route already declares
+    is kept, except a 422 still in FastAPI's default shape, which becomes ``ErrorBody``.
+    """
+    content = {"application/json": {"schema": _error_body_ref(schema)}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            has_body = "requestBody" in operation
+            if not (operation.get("parameters") or has_body):
+                continue
+            wanted = {**INPUT_ERRORS, **(BODY_ERRORS if has_body else {})}
+            for status, description in wanted.items():
+                declared = responses.get(status)
+                if declared is None:
+                    responses[status] = {"description": description, "content": content}
+                elif status == "422" and "HTTPValidationError" in str(declared):
+                    declared["content"] = content
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.HeadwaterError, _headwater_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ import orjson
 from headwater.observability.alerts import Alert
 from headwater.observability.tracing import inject
 from headwater.resilience.outbound import OutboundPolicy, outbound_client
+from headwater.security.opaque import equal_text
 
 SIGNATURE_HEADER = "Headwater-Signature"
 
@@ -49,7 +50,7 @@ def verify_signature(
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
     expected = sign(secret, body, timestamp).rsplit("v1=", 1)[1]
-    return hmac.compare_digest(expected, given)
+    return equal_text(expected, given)
 
 
 @dataclass(frozen=True, slots=True)

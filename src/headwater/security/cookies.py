@@ -20,7 +20,7 @@ import hmac
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from headwater.security.errors import TokenExpired, TokenInvalid
-from headwater.security.opaque import derive_key
+from headwater.security.opaque import derive_key, equal_text
 
 
 class SessionCookies:
@@ -55,4 +55,4 @@ class SessionCookies:
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def csrf_matches(self, session_id: str, presented: str | None) -> bool:
-        return presented is not None and hmac.compare_digest(self.csrf_token(session_id), presented)
+        return presented is not None and equal_text(self.csrf_token(session_id), presented)

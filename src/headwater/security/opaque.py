@@ -31,7 +31,17 @@ def digest(secret: str) -> str:
 
 
 def matches(secret: str, stored_digest: str) -> bool:
-    return hmac.compare_digest(digest(secret), stored_digest)
+    return equal_text(digest(secret), stored_digest)
+
+
+def equal_text(a: str, b: str) -> bool:
+    """Constant-time equality of any two strings.
+
+    ``hmac.compare_digest`` raises TypeError for a str with non-ASCII characters, so a
+    client sending one in a header would get a 500; comparing the UTF-8 bytes instead
+    just says "not equal".
+    """
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def derive_key(root_secret: str, purpose: str) -> bytes:

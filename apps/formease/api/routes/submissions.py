@@ -19,10 +19,14 @@ from fastapi.responses import StreamingResponse
 from apps.formease import queries
 from apps.formease.api.deps import AppRuntime, FormEaseService, StaffActor
 from apps.formease.service import FormEase
-from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST
+from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, NOT_FOUND
 from headwater.http.responses import Page, page
 
 router = APIRouter(prefix="/formease/submissions", tags=["formease"], responses=AUTH_ERRORS)
+
+#: A version filter past the column's range (BIGINT, SQLite's INTEGER) is a 422, not an
+#: overflow in the driver.
+MAX_VERSION = 2**63 - 1
 
 EXPORT_COLUMNS = (
     "submission_id",
@@ -57,14 +61,14 @@ def _filters(
     return queries.SubmissionFilters(form_id, owner_id, version, since, until)
 
 
-@router.get("", responses=BAD_REQUEST)
+@router.get("", responses={**BAD_REQUEST, **NOT_FOUND})
 async def list_submissions(
     actor: StaffActor,
     service: FormEaseService,
     runtime: AppRuntime,
     form_id: str | None = Query(default=None, max_length=100),
     owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: str | None = Query(default=None, max_length=2000),
@@ -119,13 +123,13 @@ async def json_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byte
     yield b"".join(chunk)
 
 
-@router.get("/export.csv", response_class=StreamingResponse)
+@router.get("/export.csv", response_class=StreamingResponse, responses=NOT_FOUND)
 async def export_csv(
     actor: StaffActor,
     service: FormEaseService,
     form_id: str | None = Query(default=None, max_length=100),
     owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
@@ -136,13 +140,13 @@ async def export_csv(
     return StreamingResponse(csv_stream(rows), media_type="text/csv", headers=headers)
 
 
-@router.get("/export.json", response_class=StreamingResponse)
+@router.get("/export.json", response_class=StreamingResponse, responses=NOT_FOUND)
 async def export_json(
     actor: StaffActor,
     service: FormEaseService,
     form_id: str | None = Query(default=None, max_length=100),
     owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
