@@ -10,10 +10,10 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from apps.formease import queries
@@ -49,16 +49,20 @@ async def _checked(service: FormEase, tenant_id: str, filters: queries.Submissio
 
 
 def _filters(
-    form_id: str | None,
-    owner_id: str | None,
-    version: int | None,
-    since: datetime | None,
-    until: datetime | None,
+    form_id: str | None = Query(default=None, max_length=100),
+    owner_id: str | None = Query(default=None, max_length=100),
+    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> queries.SubmissionFilters:
+    """The list's and the exports' filters, from the query string (one declaration)."""
     # Naive instants are read as UTC, so the comparison is the same on both backends.
     since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
     return queries.SubmissionFilters(form_id, owner_id, version, since, until)
+
+
+Filters = Annotated[queries.SubmissionFilters, Depends(_filters)]
 
 
 @router.get("", responses={**BAD_REQUEST, **NOT_FOUND})
@@ -66,15 +70,10 @@ async def list_submissions(
     actor: StaffActor,
     service: FormEaseService,
     runtime: AppRuntime,
-    form_id: str | None = Query(default=None, max_length=100),
-    owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: Filters,
     cursor: str | None = Query(default=None, max_length=2000),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Page[dict[str, Any]]:
-    filters = _filters(form_id, owner_id, version, since, until)
     await _checked(service, actor.tenant_id, filters)
     scope = f"fe-submissions:{actor.tenant_id}:{filters}"
     after = int(runtime.cursors.decode(scope, cursor)[0]) if cursor else None
@@ -127,13 +126,8 @@ async def json_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byte
 async def export_csv(
     actor: StaffActor,
     service: FormEaseService,
-    form_id: str | None = Query(default=None, max_length=100),
-    owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: Filters,
 ) -> StreamingResponse:
-    filters = _filters(form_id, owner_id, version, since, until)
     await _checked(service, actor.tenant_id, filters)
     rows = queries.iter_submissions(service.store, actor.tenant_id, filters)
     headers = {"content-disposition": 'attachment; filename="submissions.csv"'}
@@ -144,13 +138,8 @@ async def export_csv(
 async def export_json(
     actor: StaffActor,
     service: FormEaseService,
-    form_id: str | None = Query(default=None, max_length=100),
-    owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: Filters,
 ) -> StreamingResponse:
-    filters = _filters(form_id, owner_id, version, since, until)
     await _checked(service, actor.tenant_id, filters)
     rows = queries.iter_submissions(service.store, actor.tenant_id, filters)
     headers = {"content-disposition": 'attachment; filename="submissions.json"'}
