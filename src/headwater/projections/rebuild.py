@@ -20,6 +20,7 @@ migrated the same way: the fresh tables have the new shape.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -46,8 +47,11 @@ ProgressCallback = Callable[[int, int], None]
 
 #: A rebuild that has not reported for this long is taken to have died.
 STALE_REBUILD_SECONDS: Final = 60.0
-#: How many times an inline swap retries when appends keep landing in the window.
-MAX_SWAP_ATTEMPTS: Final = 100
+#: How long a rebuild keeps trying to swap while handled events keep arriving. Each
+#: failed attempt catches up and then backs off, so a busy moment passes instead of
+#: a fixed number of attempts running out within it.
+SWAP_PATIENCE_SECONDS: Final = 120.0
+SWAP_BACKOFF_SECONDS: Final = (0.005, 0.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +135,21 @@ async def rebuild(
         if progress is not None:
             progress(0, target)
         events += await _chase(store, applier, batch_size, target, progress)
-        for _attempt in range(MAX_SWAP_ATTEMPTS):
+        deadline = time.monotonic() + SWAP_PATIENCE_SECONDS
+        pause, longest = SWAP_BACKOFF_SECONDS
+        while True:
             try:
                 await _swap(store, projection, sink, generation, shadows, on_swap)
                 break
             except _Swapped:
+                if time.monotonic() > deadline:  # pragma: no cover - needs endless appends
+                    raise StoreUnavailable(
+                        f"could not swap {projection.name!r}: handled events kept arriving "
+                        f"for {SWAP_PATIENCE_SECONDS:g}s; retry when appends are quieter"
+                    ) from None
                 events += await _chase(store, applier, batch_size, 0, progress)
-        else:  # pragma: no cover - needs appends of handled events at every attempt
-            raise StoreUnavailable(
-                f"could not swap {projection.name!r}: handled events kept arriving "
-                f"during {MAX_SWAP_ATTEMPTS} attempts; retry when appends are quieter"
-            )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
     except BaseException:
         await _abandon(store, projection.name, shadows, token)
         raise
