@@ -54,7 +54,7 @@ from headwater.eventstore.records import (
     Snapshot,
     make_recorded_event,
 )
-from headwater.eventstore.sql import Statement, qmark_to_pyformat
+from headwater.eventstore.sql import Statement, qmark_to_pyformat, stream_page_sql
 
 log = logging.getLogger(__name__)
 
@@ -387,17 +387,9 @@ class PostgresEventStore(EventStore):
         limit: int,
         tenant_id: str | None,
     ) -> list[RecordedEvent]:
-        query = f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE stream_id = %s"
-        params: list[Any] = [stream_id]
-        if from_version is not None:
-            query += " AND version <= %s" if backwards else " AND version >= %s"
-            params.append(from_version)
-        if tenant_id is not None:
-            # Every event of a stream has its first event's tenant (appends check it).
-            query += " AND tenant_id = %s"
-            params.append(tenant_id)
-        query += " ORDER BY version DESC LIMIT %s" if backwards else " ORDER BY version LIMIT %s"
-        params.append(limit)
+        sql, rest = stream_page_sql(_EVENT_COLUMNS, from_version, backwards, tenant_id)
+        query = qmark_to_pyformat(sql)
+        params: list[Any] = [stream_id, *rest, limit]
         return [_decode(row) for row in await self._fetchall(query, params, "stream read")]
 
     async def _read_all_page(

@@ -45,3 +45,21 @@ def qmark_to_pyformat(sql: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def stream_page_sql(
+    columns: str, from_version: int | None, backwards: bool, tenant_id: str | None
+) -> tuple[str, list[Any]]:
+    """One page of a stream, as ``?`` SQL ending in ``LIMIT ?`` and its parameters
+    after the stream id (the caller adds the id first and the limit last)."""
+    sql = f"SELECT {columns} FROM hw_events WHERE stream_id = ?"
+    params: list[Any] = []
+    if from_version is not None:
+        sql += " AND version <= ?" if backwards else " AND version >= ?"
+        params.append(from_version)
+    if tenant_id is not None:
+        # Every event of a stream has its first event's tenant (appends check it).
+        sql += " AND tenant_id = ?"
+        params.append(tenant_id)
+    sql += " ORDER BY version DESC LIMIT ?" if backwards else " ORDER BY version LIMIT ?"
+    return sql, params

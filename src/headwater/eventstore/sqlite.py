@@ -38,7 +38,7 @@ from headwater.eventstore.records import (
     RecordedEvent,
     Snapshot,
 )
-from headwater.eventstore.sql import Statement
+from headwater.eventstore.sql import Statement, stream_page_sql
 from headwater.eventstore.sqlite_writer import (
     COMMIT,
     ROLLBACK,
@@ -415,15 +415,8 @@ class SqliteEventStore(EventStore):
         limit: int,
         tenant_id: str | None,
     ) -> list[RecordedEvent]:
-        sql = f"SELECT {EVENT_COLUMNS} FROM hw_events WHERE stream_id = ?"
-        params: list[Any] = [stream_id]
-        if from_version is not None:
-            sql += " AND version <= ?" if backwards else " AND version >= ?"
-            params.append(from_version)
-        if tenant_id is not None:
-            sql += " AND tenant_id = ?"
-            params.append(tenant_id)
-        sql += " ORDER BY version DESC LIMIT ?" if backwards else " ORDER BY version LIMIT ?"
+        sql, rest = stream_page_sql(EVENT_COLUMNS, from_version, backwards, tenant_id)
+        params: list[Any] = [stream_id, *rest]
         # Most streams are short (aggregates, with snapshots): read the first rows inline
         # and go to a worker thread only for the rest of a long stream.
         head = min(limit, INLINE_ROWS)
