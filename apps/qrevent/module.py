@@ -71,6 +71,9 @@ class QrEventModule(Module):
         # Inline: a guest registered or a scan admitted is in the read model when the
         # request returns, so the door and the counts never read their own writes late.
         self._handlers = await attach_inline(runtime.store, PROJECTIONS)
+        projections = runtime.services.get("projections")
+        if projections is not None:
+            projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         repository = Repository(runtime.store)
         runtime.services["qrevent"] = QrEventServices(
             bus=build_bus(repository), repository=repository, signer=QrSigner(runtime.secret)

@@ -431,6 +431,8 @@ class ProjectionFenced(HeadwaterError):
 
 class RebuildInProgress(StoreUnavailable):
     code = "rebuild_in_progress"
+    #: Asking for a second rebuild conflicts with the one running; retry when it ends.
+    http_status: ClassVar[int] = 409
 
     def __init__(self, name: str) -> None:
         super().__init__(f"projection {name!r} is being rebuilt already", name=name)

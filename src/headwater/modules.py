@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from starlette.middleware import Middleware
 
 if TYPE_CHECKING:
+    from headwater.admin.panels import Panel
     from headwater.eventstore import EventStore
     from headwater.ratelimit.config import EndpointLimit
     from headwater.runtime import Runtime
@@ -31,6 +32,10 @@ class Module:
 
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
         """Per-endpoint rate limits this module's routes need (route templates)."""
+        return ()
+
+    def admin_panels(self) -> Sequence[Panel]:
+        """Tables, charts and review queues this module adds to the ``/admin`` dashboard."""
         return ()
 
     async def migrate(self, store: EventStore) -> list[str]:

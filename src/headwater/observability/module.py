@@ -51,6 +51,17 @@ PUBLISHER_SERVICE = "alerts.publish"
 _log = get_logger("headwater.observability")
 
 
+def _registered_publisher(runtime: Runtime) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    async def publish(event_type: str, data: dict[str, Any]) -> None:
+        target = runtime.services.get(PUBLISHER_SERVICE)
+        if target is not None:
+            result = target(event_type, data)
+            if isinstance(result, Awaitable):
+                await result
+
+    return publish
+
+
 class ObservabilityModule(Module):
     name: ClassVar[str] = "observability"
     version: ClassVar[str] = "0.1.0"
@@ -121,9 +132,12 @@ class ObservabilityModule(Module):
         sinks: list[AlertSink] = []
         if self.alert_stream:
             sinks.append(StreamAlertSink(runtime.store))
-        publish = self.publish or runtime.services.get(PUBLISHER_SERVICE)
-        if publish is not None:
-            sinks.append(CallableAlertSink(publish))
+        if self.publish is not None:
+            sinks.append(CallableAlertSink(self.publish))
+        else:
+            # Looked up per alert: the module that registers it (the admin dashboard's)
+            # starts after this one.
+            sinks.append(CallableAlertSink(_registered_publisher(runtime)))
         if self.webhook_sink is not None:
             sinks.append(self.webhook_sink)
         self.evaluator.sinks = [*sinks, *self.extra_sinks]

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from headwater.errors import UnknownProjection
 from headwater.eventstore import EventStore
 from headwater.modules import Module
 from headwater.projections.inline import attach_inline
 from headwater.projections.projection import Projection
+from headwater.projections.rebuild import ProgressCallback, RebuildResult, rebuild
 from headwater.projections.runner import OnCommit, ProjectionRunner, RunnerOptions
 from headwater.projections.schema import migrate_projections
 from headwater.projections.status import ProjectionStatus, projection_status
@@ -41,6 +43,31 @@ class Projections:
         await runner.prepare()
         await runner.start()
         self.runners[projection.name] = runner
+
+    def know(self, projections: Sequence[Projection]) -> None:
+        """Register projections an app attached itself (inline ones it detaches on
+        stop), so status reports their exact lag and the dashboard can rebuild them."""
+        for projection in projections:
+            if projection.mode == "inline":
+                self.inline[projection.name] = projection
+
+    def find(self, name: str) -> Projection:
+        if name in self.inline:
+            return self.inline[name]
+        if name in self.runners:
+            return self.runners[name].projection
+        raise UnknownProjection(name)
+
+    async def rebuild(
+        self, name: str, *, progress: ProgressCallback | None = None
+    ) -> RebuildResult:
+        """Rebuild a projection of this node from the log and swap it in (see
+        ``rebuild``); cached reads of its tables are dropped once the swap is done."""
+        projection = self.find(name)
+        result = await rebuild(self.store, projection, progress=progress)
+        if self.on_commit is not None:
+            await self.on_commit([table.name for table in projection.tables])
+        return result
 
     async def catch_up(self, names: Sequence[str] | None = None) -> None:
         """Wait until the named async projections (all by default) reflect the log's head."""

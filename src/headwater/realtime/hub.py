@@ -97,6 +97,9 @@ class Hub:
         #: Highest position routed: every event at or below it reached its subscribers.
         self.position = 0
         self.events_routed = 0
+        #: Called for each ``metrics.updated`` notice; their figures join the hub's own
+        #: (the admin dashboard adds ``{"node": {...}}``: requests, latency, queue...).
+        self.metric_sources: list[Callable[[], Mapping[str, Any] | None]] = []
         self._index: dict[TopicKey, _Members] = {}
         self.connections: set[Connection] = set()
         self.topics = TopicScheduler(

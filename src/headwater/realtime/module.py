@@ -25,7 +25,13 @@ from headwater.security.principal import Authenticator
 
 #: Store event types shown on the admin feed, under the seed's admin event names.
 #: Apps add theirs, e.g. ``{"UserRegistered": "user.created"}``.
-DEFAULT_ADMIN_EVENTS: Final[Mapping[str, str]] = {"system.alert": "system.alert"}
+DEFAULT_ADMIN_EVENTS: Final[Mapping[str, str]] = {
+    "system.alert": "system.alert",
+    # The conflict review queue (``headwater.domain.review``), for every app.
+    "headwater.ConflictEscalated": "review.opened",
+    "headwater.ReviewAccepted": "review.accepted",
+    "headwater.ReviewRejected": "review.rejected",
+}
 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     status: {"model": ErrorBody, "description": text}

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.connection import CloseCode, ConnectionState
@@ -84,11 +84,17 @@ class Sweeper:
         if not tenants:
             return
         per_tenant = Counter(conn.principal.tenant_id for conn in self._hub.connections)
+        shared: dict[str, Any] = {}
+        for source in self._hub.metric_sources:
+            figures = source()
+            if figures:
+                shared.update(figures)
         for tenant in tenants:
             self._hub.notify_admin(
                 tenant,
                 "metrics.updated",
                 {
+                    **shared,
                     "connections": per_tenant[tenant],
                     "position": self._hub.position,
                     "events_routed": self._hub.events_routed,
