@@ -52,6 +52,7 @@ def core_modules(
     can use both; the rate limiter after security, so it
     counts by principal and tenant, with the endpoint limits the apps declare.
     """
+    from headwater.admin import AdminModule
     from headwater.cache.module import CacheModule
     from headwater.observability import ObservabilityModule
     from headwater.projections.module import ProjectionsModule
@@ -83,6 +84,8 @@ def core_modules(
     if settings is None or settings.rate_limits:
         endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
         modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))
+    # Last: its routes and sampler read what the others registered.
+    modules.append(AdminModule(contributors))
     return modules
 
 

@@ -44,7 +44,15 @@ def world(store_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Tenant, 
 
 def victim_of(a: Tenant) -> Victim:
     return Victim(
-        ids={"account_id": a.staff_id, "key_id": a.api_key_id, "tenant_id": a.id},
+        ids={
+            "account_id": a.staff_id,
+            "key_id": a.api_key_id,
+            "tenant_id": a.id,
+            # These apps run no job queue and no projection of their own: the dashboard's
+            # job and rebuild routes must still answer B with a 4xx and nothing of A's.
+            "job_id": a.id,
+            "projection": "hw_accounts",
+        },
         markers=[
             a.name,
             a.admin_email,

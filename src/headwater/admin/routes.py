@@ -1,0 +1,182 @@
+"""The dashboard's page, its vendored assets, and the node views it reads.
+
+Every ``/admin/api`` route takes the same credentials as the rest of the API; the
+page itself uses the cookie session (``/auth/session``), so each unsafe call carries
+the CSRF token. Reading and operating (rebuilding a projection, retrying a job) need
+the module's ``viewer_role`` and ``operator_role``, a tenant admin by default. Jobs
+are listed and retried for the caller's tenant only; projections and the node's
+figures are the node's, with no tenant data in them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+
+from headwater.errors import JobNotFound, NotFound
+from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, CONFLICT, NOT_FOUND, require_role
+from headwater.http.responses import Envelope, ok
+from headwater.jobs.job import Job, JobState
+from headwater.observability.alerts import ALERT_STREAM
+from headwater.projections.status import ProjectionStatus
+from headwater.security.principal import Principal
+
+if TYPE_CHECKING:
+    from headwater.admin.module import AdminModule
+
+STATIC: Final = Path(__file__).resolve().parent / "static"
+#: Served by name only, from this list: no path from a request ever reaches the disk.
+ASSETS: Final[dict[str, str]] = {
+    "admin.css": "text/css; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "uPlot.iife.min.js": "text/javascript; charset=utf-8",
+    "uPlot.min.css": "text/css; charset=utf-8",
+}
+_VENDORED: Final = frozenset({"uPlot.iife.min.js", "uPlot.min.css"})
+JOB_STATES: Final = tuple(state.value for state in JobState)
+
+
+def _projection_view(status: ProjectionStatus, rebuild: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "mode": status.mode,
+        "state": str(status.state),
+        "position": status.position,
+        "head": status.head,
+        "lag_events": status.lag_events,
+        "lag_seconds": round(status.lag_seconds, 3),
+        "last_error": status.last_error,
+        "poison_count": status.poison_count,
+        "needs_rebuild": status.needs_rebuild,
+        "rebuild_progress": list(status.rebuild_progress) if status.rebuild_progress else None,
+        "last_rebuild": rebuild,
+    }
+
+
+def _job_view(job: Job) -> dict[str, Any]:
+    # No payload: it is the app's data, and a list of jobs is an operator's view.
+    return {
+        "id": job.id,
+        "name": job.name,
+        "state": job.state.value,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "last_error": job.last_error,
+        "run_at": job.run_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def build_router(admin: AdminModule) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin dashboard"])
+    # Defaults rather than Annotated aliases: the roles are the module's, known only now.
+    viewer = require_role(admin.viewer_role)
+    operator = require_role(admin.operator_role)
+
+    @router.get("", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(
+            (STATIC / "index.html").read_text("utf-8"), headers={"cache-control": "no-store"}
+        )
+
+    @router.get("/assets/{name}", include_in_schema=False)
+    async def asset(name: str) -> Response:
+        media_type = ASSETS.get(name)
+        if media_type is None:
+            raise NotFound("no such file")
+        path = STATIC / "vendor" / name if name in _VENDORED else STATIC / name
+        return Response(
+            path.read_bytes(),
+            media_type=media_type,
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    @router.get("/api/overview", responses=AUTH_ERRORS, summary="Who is signed in, the panels")
+    async def overview(principal: Principal = viewer) -> Envelope[dict[str, Any]]:
+        return ok(
+            {
+                "subject": principal.subject,
+                "tenant_id": principal.tenant_id,
+                "roles": sorted(role.value for role in principal.roles),
+                "can_operate": principal.has_role(admin.operator_role),
+                "apps": admin.apps,
+                "panels": [
+                    panel.describe() for panel in admin.panels if principal.has_role(panel.role)
+                ],
+                "jobs_enabled": admin.jobs_queue() is not None,
+                "interval": admin.series.interval,
+            }
+        )
+
+    @router.get("/api/series", responses=AUTH_ERRORS, summary="The node's figures, last minutes")
+    async def series(principal: Principal = viewer) -> Envelope[dict[str, Any]]:
+        return ok({"interval": admin.series.interval, "points": list(admin.series.points)})
+
+    @router.get("/api/projections", responses=AUTH_ERRORS, summary="Projections and their lag")
+    async def projections(principal: Principal = viewer) -> Envelope[list[dict[str, Any]]]:
+        found = await admin.projections().status()
+        return ok([_projection_view(s, admin.rebuilds.get(s.name)) for s in found])
+
+    @router.post(
+        "/api/projections/{projection}/rebuild",
+        status_code=202,
+        responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
+        summary="Rebuild a projection from the log (runs in the background)",
+    )
+    async def rebuild(projection: str, principal: Principal = operator) -> Envelope[dict[str, Any]]:
+        return ok(await admin.start_rebuild(projection, principal.subject))
+
+    @router.get("/api/jobs", responses={**AUTH_ERRORS, **BAD_REQUEST}, summary="Your jobs")
+    async def jobs(
+        principal: Principal = viewer,
+        state: JobState | None = None,
+        limit: int = Query(default=50, ge=1, le=500),
+    ) -> Envelope[dict[str, Any]]:
+        queue = admin.jobs_queue()
+        if queue is None:
+            return ok({"enabled": False, "depth": {}, "jobs": []})
+        tenant = principal.require_tenant()
+        listed = await queue.list_jobs(state=state, tenant_id=tenant, limit=limit)
+        return ok(
+            {
+                "enabled": True,
+                "depth": await queue.depth(),
+                "jobs": [_job_view(job) for job in listed],
+            }
+        )
+
+    @router.post(
+        "/api/jobs/{job_id}/retry",
+        responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
+        summary="Run a dead or failed job again now",
+    )
+    async def retry(job_id: str, principal: Principal = operator) -> Envelope[dict[str, Any]]:
+        queue = admin.jobs_queue()
+        job = await queue.get(job_id) if queue is not None and len(job_id) <= 200 else None
+        # Another tenant's job reads as missing: its existence is not the caller's to know.
+        if job is None or job.tenant_id != principal.require_tenant():
+            raise JobNotFound(job_id[:200])
+        assert queue is not None
+        return ok(_job_view(await queue.retry(job_id)))
+
+    @router.get("/api/alerts", responses=AUTH_ERRORS, summary="Recent alerts, newest first")
+    async def alerts(
+        principal: Principal = viewer, limit: int = Query(default=50, ge=1, le=500)
+    ) -> Envelope[dict[str, Any]]:
+        store = admin.store()
+        recent = [
+            {**event.data, "position": event.position}
+            async for event in store.read_stream(ALERT_STREAM, backwards=True, limit=limit)
+        ]
+        firing: dict[str, dict[str, Any]] = {}
+        for alert in reversed(recent):
+            if alert.get("status") == "firing":
+                firing[str(alert.get("rule"))] = alert
+            else:
+                firing.pop(str(alert.get("rule")), None)
+        return ok({"recent": recent, "firing": list(firing.values())})
+
+    return router

@@ -1,0 +1,471 @@
+// Headwater's admin dashboard: plain JavaScript, no build step, same-origin only.
+//
+// Signs in with a cookie session (POST /auth/session) and sends its CSRF token in
+// X-CSRF-Token on every unsafe request. Follows the "admin" channel of /realtime/ws:
+// events fill the live feed and reload the panels that asked for them; the
+// "metrics.updated" notices carry the node's latest figures, which move the charts.
+"use strict";
+
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const state = {
+    csrf: null, overview: null, socket: null, position: null, retry: 0,
+    charts: {}, points: [], panels: {}, feedCount: 0, reloads: {}, closing: false,
+  };
+  const FEED_MAX = 200;
+  const NODE_CHARTS = [
+    { id: "requests", title: "Requests / s", series: [["requests_per_s", "req/s"]] },
+    { id: "latency", title: "Latency, ms", series: [["p50_ms", "p50"], ["p95_ms", "p95"]] },
+    { id: "errors", title: "Errors (5xx share)", series: [["error_rate", "5xx"]], percent: true },
+    { id: "events", title: "Events / s", series: [["events_per_s", "events/s"]] },
+    { id: "lag", title: "Projection lag, events", series: [["projection_lag", "lag"]] },
+    { id: "queue", title: "Queue depth, jobs", series: [["queue_depth", "jobs"]] },
+    { id: "connections", title: "Connections", series: [["connections", "sockets"]] },
+  ];
+  const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c"];
+
+  // --- HTTP ---------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+
+  async function api(method, url, body) {
+    const headers = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (method !== "GET" && state.csrf) headers["x-csrf-token"] = state.csrf;
+    const response = await fetch(url, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const payload = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (payload && payload.error) || {};
+      throw new ApiError(response.status, error.code || "http_" + response.status,
+        error.message || response.statusText);
+    }
+    return payload;
+  }
+
+  function notice(text) { $("#notice").textContent = text || ""; }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null) continue;
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function when(value) {
+    if (value === null || value === undefined || value === "") return "";
+    const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+    return isNaN(date) ? String(value) : date.toLocaleString();
+  }
+
+  // --- sign in and out ----------------------------------------------------------------
+
+  function showSignIn(message) {
+    $("#dashboard").hidden = true;
+    $("#signout").hidden = true;
+    $("#signin").hidden = false;
+    $("#signin-error").textContent = message || "";
+    closeSocket();
+  }
+
+  $("#signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      const result = await api("POST", "/auth/session", {
+        email: form.get("email"), password: form.get("password"),
+      });
+      state.csrf = result.data.csrf_token;
+      event.target.reset();
+      await boot();
+    } catch (error) {
+      $("#signin-error").textContent = error.message;
+    }
+  });
+
+  $("#signout").addEventListener("click", async () => {
+    try { await api("POST", "/auth/session/logout"); } catch (error) { /* gone already */ }
+    state.csrf = null;
+    showSignIn("Signed out.");
+  });
+
+  async function boot() {
+    let overview;
+    try {
+      overview = (await api("GET", "/admin/api/overview")).data;
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) return showSignIn(
+        error.status === 403 ? "This account may not use the dashboard: " + error.message : "");
+      return showSignIn(error.message);
+    }
+    if (!state.csrf) state.csrf = (await api("GET", "/auth/session/csrf")).data.csrf_token;
+    state.overview = overview;
+    $("#signin").hidden = true;
+    $("#dashboard").hidden = false;
+    $("#signout").hidden = false;
+    $("#who").textContent = overview.subject + " · " + overview.roles.join(", ");
+    $("#apps").textContent = overview.apps.map((a) => a.name).join(" · ");
+    buildCharts();
+    const series = (await api("GET", "/admin/api/series")).data;
+    series.points.forEach(addPoint);
+    await Promise.all([loadAlerts(), loadProjections(), loadJobs(), buildPanels()]);
+    openSocket();
+  }
+
+  // --- node charts --------------------------------------------------------------------
+
+  function chartOptions(width, series, scaleY) {
+    return {
+      width, height: 150, legend: { show: series.length > 1 },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: scaleY } },
+      series: [{}, ...series.map(([, label], i) => ({
+        label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
+      }))],
+      axes: [{}, { size: 50 }],
+    };
+  }
+
+  function yRange(u, min, max) { return [0, Math.max(max || 0, 1) * 1.15]; }
+
+  function buildCharts() {
+    const box = $("#charts");
+    box.replaceChildren();
+    state.charts = {};
+    for (const spec of NODE_CHARTS) {
+      const value = el("div", { class: "value" }, "–");
+      const plot = el("div", { class: "plot" });
+      const card = el("div", { class: "card chart", id: "chart-" + spec.id, "data-points": "0" },
+        el("div", { class: "title" }, spec.title), value, plot);
+      box.append(card);
+      const width = Math.max(card.clientWidth - 24, 260);
+      const data = [[], ...spec.series.map(() => [])];
+      const uplot = new uPlot(chartOptions(width, spec.series, yRange), data, plot);
+      state.charts[spec.id] = { spec, uplot, data, value, card };
+    }
+  }
+
+  function addPoint(point) {
+    const last = state.points[state.points.length - 1];
+    if (last && point.t <= last.t) return; // a notice repeats the latest sample
+    state.points.push(point);
+    if (state.points.length > 300) state.points.shift();
+    for (const chart of Object.values(state.charts)) {
+      chart.data[0] = state.points.map((p) => p.t);
+      chart.spec.series.forEach(([key], i) => {
+        chart.data[i + 1] = state.points.map((p) => (p[key] === undefined ? null : p[key]));
+      });
+      chart.uplot.setData(chart.data);
+      const [key] = chart.spec.series[chart.spec.series.length - 1];
+      const current = point[key];
+      chart.value.textContent = current === null || current === undefined ? "–"
+        : chart.spec.percent ? (100 * current).toFixed(1) + " %" : String(+(+current).toFixed(2));
+      chart.card.dataset.points = String(state.points.length);
+      chart.card.dataset.last = current === null || current === undefined ? "" : String(current);
+    }
+  }
+
+  // --- live feed over the WebSocket ----------------------------------------------------
+
+  function openSocket() {
+    closeSocket();
+    state.closing = false;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + location.host + "/realtime/ws");
+    state.socket = socket;
+    socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+    socket.addEventListener("close", (event) => {
+      setLive(false);
+      clearInterval(socket.pinger);
+      if (state.closing || state.socket !== socket) return;
+      if (event.code === 4001) return showSignIn("Your session ended: sign in again.");
+      // Back off, then resume from the last position: nothing is missed meanwhile.
+      const delay = Math.min(1000 * 2 ** state.retry++, 15000);
+      setTimeout(() => { if (!state.closing) openSocket(); }, delay);
+    });
+    socket.pinger = setInterval(() => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+    }, 20000);
+  }
+
+  function closeSocket() {
+    state.closing = true;
+    if (state.socket) { clearInterval(state.socket.pinger); state.socket.close(1000); }
+    state.socket = null;
+    setLive(false);
+  }
+
+  function setLive(on) {
+    const badge = $("#live");
+    badge.textContent = on ? "live" : "offline";
+    badge.className = "badge " + (on ? "on" : "off");
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "welcome": {
+        const subscribe = { type: "subscribe", channel: "admin" };
+        if (state.position !== null) subscribe.from_position = state.position;
+        state.socket.send(JSON.stringify(subscribe));
+        break;
+      }
+      case "subscribed":
+        state.retry = 0;
+        setLive(true);
+        if (state.position === null) state.position = frame.position;
+        break;
+      case "event":
+        state.position = Math.max(state.position || 0, frame.position);
+        onEvent(frame.event);
+        break;
+      case "notice":
+        if (frame.name === "metrics.updated") onMetrics(frame.data);
+        else if (frame.name === "system.alert") addAlert(frame.data, true);
+        break;
+      case "error":
+        notice("Live feed: " + frame.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onEvent(event) {
+    const name = event.name || event.type;
+    const feed = $("#feed");
+    const summary = JSON.stringify(event.data);
+    const item = el("li", { class: "fresh", "data-name": name, "data-position": event.position },
+      el("span", { class: "name" }, name),
+      el("span", { class: "stream", title: summary }, event.stream_id + "  " + summary.slice(0, 160)),
+      el("span", { class: "muted" }, when(event.recorded_at)));
+    feed.prepend(item);
+    while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+    state.feedCount += 1;
+    $("#feed-count").textContent = state.feedCount + " since sign-in";
+    if (name === "system.alert") addAlert(event.data, true);
+    for (const [id, panel] of Object.entries(state.panels)) {
+      if (panel.spec.refresh_on.includes(name)) scheduleReload(id);
+    }
+  }
+
+  function onMetrics(data) {
+    if (data.node) addPoint(data.node);
+    loadProjections();
+    if (state.overview && state.overview.jobs_enabled) loadJobs();
+  }
+
+  // --- alerts ---------------------------------------------------------------------------
+
+  async function loadAlerts() {
+    const data = (await api("GET", "/admin/api/alerts?limit=20")).data;
+    const list = $("#alerts");
+    list.replaceChildren();
+    if (!data.recent.length) list.append(el("li", { class: "muted" }, "No alerts."));
+    data.recent.slice().reverse().forEach((alert) => addAlert(alert, false));
+  }
+
+  function addAlert(alert, live) {
+    const list = $("#alerts");
+    if (list.firstChild && list.firstChild.classList.contains("muted")) list.replaceChildren();
+    const item = el("li", { class: alert.status + (live ? " fresh" : ""), "data-rule": alert.rule },
+      el("strong", {}, alert.status), el("span", {}, alert.summary || alert.rule),
+      el("span", { class: "muted" }, when(alert.at)));
+    list.prepend(item);
+  }
+
+  // --- projections and jobs ------------------------------------------------------------
+
+  async function loadProjections() {
+    let rows;
+    try { rows = (await api("GET", "/admin/api/projections")).data; } catch (error) {
+      return notice("Projections: " + error.message);
+    }
+    const canOperate = state.overview.can_operate;
+    $("#projections tbody").replaceChildren(...rows.map((p) => {
+      const rebuild = p.last_rebuild;
+      const running = (rebuild && rebuild.state === "running") || p.state === "rebuilding";
+      const button = el("button", {
+        type: "button", "data-projection": p.name, disabled: canOperate && !running ? null : "",
+        onclick: () => rebuildProjection(p.name),
+      }, running ? "Rebuilding…" : "Rebuild");
+      const progress = rebuild && rebuild.state === "running"
+        ? rebuild.progress.join(" / ") : rebuild ? rebuild.state : "";
+      return el("tr", { "data-projection": p.name },
+        el("td", {}, p.name), el("td", {}, p.mode),
+        el("td", { class: "state-" + p.state }, p.state + (p.needs_rebuild ? " (needs rebuild)" : "")),
+        el("td", {}, p.position + " / " + p.head), el("td", {}, p.lag_events),
+        el("td", {}, p.lag_seconds), el("td", { class: "rebuild-state" }, progress),
+        el("td", {}, button));
+    }));
+  }
+
+  async function rebuildProjection(name) {
+    if (!confirm("Rebuild " + name + " from the log? Reads keep working meanwhile.")) return;
+    try {
+      await api("POST", "/admin/api/projections/" + encodeURIComponent(name) + "/rebuild");
+      notice("");
+    } catch (error) { notice("Rebuild " + name + ": " + error.message); }
+    loadProjections();
+  }
+
+  async function loadJobs() {
+    const wanted = $("#job-state").value;
+    let data;
+    try {
+      data = (await api("GET", "/admin/api/jobs?limit=50" + (wanted ? "&state=" + wanted : ""))).data;
+    } catch (error) { return notice("Jobs: " + error.message); }
+    if (!data.enabled) {
+      $("#job-depth").textContent = "(no job queue on this node)";
+      $("#jobs tbody").replaceChildren();
+      return;
+    }
+    $("#job-depth").textContent = Object.entries(data.depth).map(([k, v]) => k + " " + v).join(" · ");
+    const canOperate = state.overview.can_operate;
+    $("#jobs tbody").replaceChildren(...data.jobs.map((job) => el("tr", { "data-job": job.id },
+      el("td", {}, job.name), el("td", { class: "state-" + job.state }, job.state),
+      el("td", {}, job.attempts + " / " + job.max_attempts), el("td", {}, job.last_error || ""),
+      el("td", {}, when(job.updated_at)),
+      el("td", {}, job.state === "dead" || job.state === "failed"
+        ? el("button", { type: "button", disabled: canOperate ? null : "",
+          onclick: () => retryJob(job.id) }, "Retry") : ""))));
+  }
+
+  async function retryJob(id) {
+    try { await api("POST", "/admin/api/jobs/" + encodeURIComponent(id) + "/retry"); notice(""); }
+    catch (error) { notice("Retry: " + error.message); }
+    loadJobs();
+  }
+
+  $("#job-state").addEventListener("change", loadJobs);
+
+  // --- the apps' panels ------------------------------------------------------------------
+
+  async function buildPanels() {
+    const box = $("#panels");
+    box.replaceChildren();
+    state.panels = {};
+    for (const spec of state.overview.panels) {
+      const body = el("div", { class: "panel-body" });
+      const meta = el("span", { class: "panel-meta" });
+      const section = el("section", { id: "panel-" + spec.id, class: "panel", "data-kind": spec.kind },
+        el("h2", {}, spec.title, meta), body);
+      box.append(section);
+      state.panels[spec.id] = { spec, body, meta, section, chart: null };
+    }
+    await Promise.all(Object.keys(state.panels).map(reloadPanel));
+  }
+
+  function scheduleReload(id) {
+    // Bursts of events (an import, a load test) cost one reload per second per panel.
+    if (state.reloads[id]) return;
+    state.reloads[id] = setTimeout(() => { delete state.reloads[id]; reloadPanel(id); }, 300);
+  }
+
+  async function reloadPanel(id) {
+    const panel = state.panels[id];
+    let payload;
+    try { payload = await api("GET", panel.spec.source); } catch (error) {
+      panel.meta.textContent = "could not load: " + error.message;
+      return;
+    }
+    const fresh = payload.meta && payload.meta.freshness;
+    panel.meta.textContent = fresh ? describeFreshness(fresh) : "";
+    if (panel.spec.kind === "table") drawTable(panel, payload.data);
+    else if (panel.spec.kind === "chart") drawChart(panel, payload.data);
+    else if (panel.spec.kind === "reviews") drawReviews(panel, payload.data);
+    panel.section.dataset.loaded = String(Date.now());
+  }
+
+  function describeFreshness(fresh) {
+    if (typeof fresh !== "object") return String(fresh);
+    const lag = fresh.lag_events !== undefined ? fresh.lag_events : fresh.lag;
+    const at = fresh.as_of || fresh.position;
+    return "fresh to " + (at === undefined ? "?" : at) + (lag ? ", " + lag + " events behind" : "");
+  }
+
+  function drawTable(panel, rows) {
+    const columns = panel.spec.columns;
+    panel.body.replaceChildren(el("table", {},
+      el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c.label)))),
+      el("tbody", {}, ...rows.map((row) => el("tr", {},
+        ...columns.map((c) => el("td", {}, /_at$/.test(c.key) ? when(row[c.key]) : row[c.key] ?? "")))))));
+    panel.section.dataset.rows = String(rows.length);
+  }
+
+  function drawChart(panel, data) {
+    const spec = panel.spec;
+    const rows = spec.rows ? data[spec.rows] : data;
+    const xs = rows.map((row) => Date.parse(row[spec.x]) / 1000);
+    const ys = spec.series.map((s) => rows.map((row) =>
+      row[s.key] === null || row[s.key] === undefined ? null : row[s.key] / s.scale));
+    if (!panel.chart) {
+      const width = Math.max(panel.section.clientWidth - 24, 300);
+      const series = spec.series.map((s) => [s.key, s.label]);
+      panel.chart = new uPlot(chartOptions(width, series, yRange), [xs, ...ys], panel.body);
+    } else {
+      panel.chart.setData([xs, ...ys]);
+    }
+    const first = ys[0] || [];
+    panel.section.dataset.total = String(first.reduce((sum, v) => sum + (v || 0), 0));
+  }
+
+  function drawReviews(panel, reviews) {
+    panel.section.dataset.rows = String(reviews.length);
+    if (!reviews.length) {
+      panel.body.replaceChildren(el("p", { class: "muted" }, "Nothing to review."));
+      return;
+    }
+    panel.body.replaceChildren(...reviews.map((review) => {
+      const reason = el("input", { placeholder: "Reason for rejecting", "aria-label": "Reason" });
+      const fields = review.fields.map((f) => el("div", {},
+        el("strong", {}, f.path + " "), el("span", { class: "muted" }, "(" + f.strategy + ")"),
+        el("pre", {}, "base:   " + JSON.stringify(f.base) + "\nmine:   " + JSON.stringify(f.mine)
+          + "\ntheirs: " + JSON.stringify(f.theirs))));
+      return el("div", { class: "review", "data-review": review.review_id },
+        el("div", {}, el("strong", {}, review.aggregate_type + " " + review.aggregate_id),
+          el("span", { class: "muted" }, "  by " + (review.actor || "?") + ", on version "
+            + review.based_on_version + " (now " + review.current_version + ")")),
+        ...fields,
+        el("div", { class: "actions" },
+          el("button", { type: "button", class: "primary", "data-action": "accept",
+            onclick: () => decide(panel, panel.spec.accept, review.review_id) }, "Accept"),
+          reason,
+          el("button", { type: "button", "data-action": "reject",
+            onclick: () => decide(panel, panel.spec.reject, review.review_id,
+              { reason: reason.value || "rejected from the dashboard" }) }, "Reject")));
+    }));
+  }
+
+  async function decide(panel, template, reviewId, body) {
+    try {
+      await api("POST", template.replace("{review_id}", encodeURIComponent(reviewId)), body);
+      notice("");
+    } catch (error) { notice("Review " + reviewId + ": " + error.message); }
+    reloadPanel(panel.spec.id);
+  }
+
+  // Charts size to their cards at build time; redraw them at the new width.
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const chart of Object.values(state.charts)) {
+        chart.uplot.setSize({ width: Math.max(chart.card.clientWidth - 24, 260), height: 150 });
+      }
+    }, 200);
+  });
+
+  boot();
+})();

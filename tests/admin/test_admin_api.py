@@ -1,0 +1,259 @@
+"""The dashboard's node views over HTTP and the admin feed, on every backend: who may
+read and operate, rebuilds, jobs of one tenant, the node's figures, and alerts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from headwater.eventstore import NewEvent, RecordedEvent, Statement
+from headwater.http.app import create_app
+from headwater.jobs import Job, JobsModule
+from headwater.modules import Module
+from headwater.projections import INTEGER, TEXT, Merge, Projection, Table
+from headwater.runtime import Runtime
+from headwater.security.module import SecurityModule
+from headwater.settings import Settings
+from tests.security.support import (
+    ROOT_EMAIL,
+    ROOT_PASSWORD,
+    SECRET,
+    Tenant,
+    bearer,
+    create_tenant,
+    login,
+    root_headers,
+    security_config,
+)
+
+COUNTS = Table("rm_admin_counts", {"kind": TEXT, "n": INTEGER}, primary_key="kind")
+counts = Projection("admin_counts", tables=[COUNTS])
+
+
+@counts.on("Counted")
+def _count(event: RecordedEvent) -> Sequence[Statement]:
+    return [COUNTS.upsert({"kind": event.data["kind"], "n": 1}, merge={"n": Merge.ADD})]
+
+
+class CountingApp(Module):
+    name = "counting"
+
+    async def start(self, runtime: Runtime) -> None:
+        await runtime.services["projections"].add(counts)
+
+
+jobs = JobsModule()
+runs: dict[str, int] = {}
+
+
+@jobs.handler("flaky")
+async def flaky(job: Job) -> None:
+    runs[job.id] = runs.get(job.id, 0) + 1
+    if runs[job.id] == 1:
+        raise RuntimeError("the first run always fails")
+
+
+@dataclass
+class Node:
+    client: TestClient
+    a: Tenant
+    b: Tenant
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.client.app.state.runtime  # type: ignore[attr-defined]
+        return runtime
+
+
+@pytest.fixture
+def node(store_url: str, tmp_path: Path) -> Iterator[Node]:
+    settings = Settings(
+        rate_limits=False,
+        database_url=store_url,
+        data_dir=tmp_path,
+        secret_key=SECRET,  # type: ignore[arg-type]
+        auto_migrate=True,
+        hsts=False,
+    )
+    app = create_app(
+        settings, plugins=[SecurityModule(security_config())], apps=[jobs, CountingApp()]
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        root = root_headers(client)
+        yield Node(
+            client, create_tenant(client, root, "Alpha"), create_tenant(client, root, "Beta")
+        )
+
+
+def data(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()["data"]
+
+
+def code(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    return str(response.json()["error"]["code"])
+
+
+def wait_until(check: Any, seconds: float = 20.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_the_page_and_its_vendored_assets_are_served_from_this_origin(node: Node) -> None:
+    page = node.client.get("/admin")
+    assert page.status_code == 200
+    assert "/admin/assets/admin.js" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for name in ("admin.js", "admin.css", "uPlot.iife.min.js", "uPlot.min.css"):
+        assert node.client.get(f"/admin/assets/{name}").status_code == 200, name
+    assert "http" not in node.client.get("/admin/assets/admin.js").text.split("//")[0]
+    assert code(node.client.get("/admin/assets/..%2Fmodule.py"), 404) == "not_found"
+    assert code(node.client.get("/admin/assets/secret.key"), 404) == "not_found"
+
+
+def test_the_dashboard_needs_a_tenant_admin_like_the_admin_feed(node: Node) -> None:
+    client, a = node.client, node.a
+    assert code(client.get("/admin/api/overview"), 401) == "unauthorized"
+    for role in (a.user(client), a.staff(client)):
+        assert code(client.get("/admin/api/overview", headers=role), 403) == "forbidden"
+        assert code(client.post("/admin/api/projections/admin_counts/rebuild", headers=role), 403)
+    admin = a.admin(client)
+    overview = data(client.get("/admin/api/overview", headers=admin))
+    assert overview["tenant_id"] == a.id
+    assert overview["can_operate"] is True
+    assert {"counting", "jobs"} <= {app["name"] for app in overview["apps"]}
+    missing = client.post("/admin/api/projections/nothing/rebuild", headers=admin)
+    assert code(missing, 404) == "unknown_projection"
+
+
+def test_a_rebuild_from_the_dashboard_swaps_in_tables_built_from_the_log(node: Node) -> None:
+    client, runtime = node.client, node.runtime
+    admin = node.a.admin(client)
+
+    async def append_and_catch_up() -> None:
+        for kind in ("a", "b", "a"):
+            await runtime.store.append(f"c-{kind}", [NewEvent("Counted", {"kind": kind})])
+        await runtime.services["projections"].catch_up()
+
+    client.portal.call(append_and_catch_up)
+    started = data(client.post("/admin/api/projections/admin_counts/rebuild", headers=admin), 202)
+    assert started["state"] == "running"
+
+    def finished() -> dict[str, Any] | None:
+        listed = data(client.get("/admin/api/projections", headers=admin))
+        view = next(p for p in listed if p["name"] == "admin_counts")
+        rebuild = view["last_rebuild"]
+        return view if rebuild and rebuild["state"] != "running" else None
+
+    view = wait_until(finished)
+    assert view is not None, "the rebuild did not finish"
+    assert view["last_rebuild"]["state"] == "done", view
+    assert view["last_rebuild"]["events"] == 3
+    assert view["lag_events"] == 0
+
+    async def read() -> list[tuple[Any, ...]]:
+        return await runtime.store.fetchall("SELECT kind, n FROM rm_admin_counts ORDER BY kind")
+
+    assert client.portal.call(read) == [("a", 2), ("b", 1)]
+
+
+def test_a_dead_job_is_listed_for_its_own_tenant_only_and_retried(node: Node) -> None:
+    client, runtime, a, b = node.client, node.runtime, node.a, node.b
+
+    async def enqueue() -> str:
+        queue = runtime.services["jobs"]
+        return str(await queue.enqueue("flaky", {}, attempts=1, tenant_id=a.id))
+
+    job_id = client.portal.call(enqueue)
+    admin_a = a.admin(client)
+
+    def dead() -> list[dict[str, Any]]:
+        listed = data(client.get("/admin/api/jobs?state=dead", headers=admin_a))
+        return [job for job in listed["jobs"] if job["id"] == job_id]
+
+    found = wait_until(dead)
+    assert found, "the job never died"
+    assert found[0]["last_error"]
+    assert "payload" not in found[0]
+    assert data(client.get("/admin/api/jobs?state=dead", headers=b.admin(client)))["jobs"] == []
+    # Another tenant's admin cannot retry it, nor learn that it exists.
+    assert code(client.post(f"/admin/api/jobs/{job_id}/retry", headers=b.admin(client)), 404)
+    assert code(client.post(f"/admin/api/jobs/{job_id}/retry", headers=a.staff(client)), 403)
+    retried = data(client.post(f"/admin/api/jobs/{job_id}/retry", headers=admin_a))
+    assert retried["state"] == "queued"
+
+    def succeeded() -> bool:
+        listed = data(client.get("/admin/api/jobs?state=succeeded", headers=admin_a))
+        return any(job["id"] == job_id for job in listed["jobs"])
+
+    assert wait_until(succeeded)
+    again = client.post(f"/admin/api/jobs/{job_id}/retry", headers=admin_a)
+    assert code(again, 409) == "illegal_job_transition"
+    assert code(client.get("/admin/api/jobs?state=nonsense", headers=admin_a), 422)
+
+
+def test_the_node_series_follows_requests_and_appends(node: Node) -> None:
+    client, runtime = node.client, node.runtime
+    staff = node.a.admin(client)
+    series = runtime.services["admin"].series
+
+    async def sample_after_work() -> dict[str, Any]:
+        await series.sample()  # a fresh baseline
+        for n in range(5):
+            await runtime.store.append(f"c-{n}", [NewEvent("Counted", {"kind": "x"})])
+        return {}
+
+    client.portal.call(sample_after_work)
+    for _ in range(10):
+        client.get("/admin/api/series", headers=staff)
+    point = client.portal.call(series.sample)
+    assert point is not None
+    assert point["requests_per_s"] > 0
+    assert point["events_per_s"] > 0
+    assert point["p95_ms"] is not None
+    assert point["p95_ms"] >= point["p50_ms"] > 0
+    assert point["error_rate"] == 0.0
+    points = data(client.get("/admin/api/series", headers=staff))["points"]
+    assert points[-1] == point
+
+
+def test_alerts_and_figures_reach_a_tenant_admin_feed(node: Node) -> None:
+    client, runtime, a = node.client, node.runtime, node.a
+    token = login(client, a.admin_email)["access_token"]
+    with client.websocket_connect("/realtime/ws", headers=bearer(token)) as socket:
+        assert socket.receive_json()["type"] == "welcome"
+        socket.send_json({"type": "subscribe", "channel": "admin"})
+        assert socket.receive_json()["type"] == "subscribed"
+
+        async def fire() -> None:
+            await runtime.services["admin"].series.sample()
+            runtime.services["realtime"].sweeper.publish_metrics()
+            await runtime.services["observability"].evaluator.evaluate({"dead_jobs": 3.0})
+
+        client.portal.call(fire)
+        frames = [socket.receive_json() for _ in range(2)]
+    by_name = {frame["name"]: frame["data"] for frame in frames if frame["type"] == "notice"}
+    assert set(by_name["metrics.updated"]["node"]) >= {"requests_per_s", "queue_depth"}
+    assert by_name["system.alert"]["rule"] == "dead_jobs"
+    assert by_name["system.alert"]["status"] == "firing"
+    alerts = data(client.get("/admin/api/alerts", headers=a.admin(client)))
+    assert [alert["rule"] for alert in alerts["firing"]] == ["dead_jobs"]
+    assert alerts["recent"][0]["status"] == "firing"
+
+
+def test_the_root_account_is_not_a_tenant_operator(node: Node) -> None:
+    # A platform admin has no tenant: the jobs view, which is per tenant, refuses it.
+    root = bearer(login(node.client, ROOT_EMAIL, ROOT_PASSWORD)["access_token"])
+    assert data(node.client.get("/admin/api/overview", headers=root))["tenant_id"] is None
+    assert code(node.client.get("/admin/api/jobs", headers=root), 403)

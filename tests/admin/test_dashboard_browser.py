@@ -1,0 +1,201 @@
+"""The ``/admin`` dashboard in a real browser (Playwright on Debian's Chromium) against a
+real ``headwater serve`` running FormEase. Each test saves screenshots under
+``artifacts/dashboard/`` (``HEADWATER_ARTIFACTS`` moves it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright import sync_api as playwright
+
+from headwater.testing.server import serve
+from tests.apps.formease.conftest import APPS, ENV, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, Operator
+from tests.apps.formease.conftest import _login as login
+from tests.apps.formease.conftest import _operator as make_operator
+from tests.apps.formease.support import (
+    TEXT,
+    data,
+    error,
+    new_user,
+    open_form,
+    published_form,
+    submit,
+)
+
+pytestmark = pytest.mark.slow
+
+ADMIN_EMAIL = "tenant_admin@alpha.example"  # made by make_operator(..., "Alpha")
+
+
+@dataclass
+class Site:
+    url: str
+    http: httpx.Client
+    op: Operator
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    workdir = tmp_path_factory.mktemp("dashboard")
+    url = f"sqlite:///{workdir / 'events.db'}"
+    with (
+        serve(url, workdir=workdir, apps=APPS, env=ENV) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        root = login(http, ROOT_EMAIL, ROOT_PASSWORD)
+        yield Site(server.url, http, make_operator(http, root, "Alpha"))
+
+
+@pytest.fixture
+def page(chromium: str) -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on(
+                "console",
+                lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+            )
+            yield page
+            # Refused requests the tests make on purpose log a console error; nothing else may.
+            unexpected = [e for e in errors if "status of 40" not in e]
+            assert unexpected == [], unexpected
+        finally:
+            browser.close()
+
+
+def shot(page: Any, request: pytest.FixtureRequest, step: str) -> None:
+    folder = Path(request.config.rootpath) / "artifacts" / "dashboard"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{request.node.name}-{step}.png"), full_page=True)
+
+
+def sign_in(page: Any, site: Site) -> None:
+    page.goto(f"{site.url}/admin")
+    playwright.expect(page.locator("#signin-form")).to_be_visible(timeout=10_000)
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    playwright.expect(page.locator("#dashboard")).to_be_visible(timeout=10_000)
+    playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+
+
+def submit_once(site: Site) -> None:
+    http, op = site.http, site.op
+    form = published_form(http, op, new_user(http, op, "premium"), {"name": TEXT})
+    opened = open_form(http, op, form)
+    data(submit(http, op, opened["token"], {"name": "Ada"}), 201)
+
+
+def test_signing_in_opens_the_dashboard_and_a_wrong_password_does_not(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    page.goto(f"{site.url}/admin")
+    playwright.expect(page.locator("#signin-form")).to_be_visible(timeout=10_000)
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", "not the password")
+    page.click("#signin-form button[type=submit]")
+    playwright.expect(page.locator("#signin-error")).not_to_be_empty(timeout=10_000)
+    assert page.locator("#dashboard").is_hidden()
+    shot(page, request, "refused")
+
+    sign_in(page, site)
+    playwright.expect(page.locator("#who")).to_contain_text("tenant_admin")
+    playwright.expect(page.locator("#panel-formease-user-stats table")).to_be_visible()
+    playwright.expect(page.locator("#projections tbody tr").first).to_be_visible()
+    shot(page, request, "signed-in")
+    # The session survives a reload: the cookie, not the page, holds it.
+    page.reload()
+    playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+
+
+def test_a_submission_through_the_api_reaches_the_feed_and_the_charts_without_reload(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    sign_in(page, site)
+    metrics = page.locator("#panel-formease-form-metrics")
+    playwright.expect(metrics).to_have_attribute("data-total", re.compile(r"^\d+"), timeout=10_000)
+    before = int(metrics.get_attribute("data-total"))
+    requests_chart = page.locator("#chart-requests")
+    points = int(requests_chart.get_attribute("data-points") or 0)
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    submit_once(site)
+
+    received = page.locator("#feed li[data-name='submission.received']")
+    playwright.expect(received.first).to_be_visible(timeout=10_000)
+    playwright.expect(metrics).to_have_attribute("data-total", str(before + 1), timeout=10_000)
+    # The node's charts move on the next metrics.updated notice (every few seconds).
+    for _ in range(60):
+        if int(requests_chart.get_attribute("data-points") or 0) > points:
+            break
+        page.wait_for_timeout(250)
+    assert int(requests_chart.get_attribute("data-points") or 0) > points
+    assert page.evaluate("window.__sameDocument") is True
+    shot(page, request, "after-submission")
+
+
+def _park_a_critical_change(site: Site) -> tuple[str, str]:
+    http, op = site.http, site.op
+    user = new_user(http, op, "free")
+    base = data(http.get(f"/formease/users/{user}", headers=op.staff))["version"]
+    first = {"based_on_version": base, "plan": "premium"}
+    data(http.patch(f"/formease/users/{user}", json=first, headers=op.staff))
+    second = {"based_on_version": base, "plan": "enterprise"}
+    parked = error(http.patch(f"/formease/users/{user}", json=second, headers=op.admin), 202)
+    return user, parked["details"]["review_id"]
+
+
+def test_a_conflict_is_resolved_from_the_review_queue(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    sign_in(page, site)
+    user, review_id = _park_a_critical_change(site)
+    review = page.locator(f"[data-review='{review_id}']")
+    # Parked after the page loaded: the review.opened event brings it in.
+    playwright.expect(review).to_be_visible(timeout=10_000)
+    playwright.expect(review).to_contain_text("enterprise")
+    shot(page, request, "queued")
+    review.locator("[data-action=accept]").click()
+    playwright.expect(review).to_have_count(0, timeout=10_000)
+    shot(page, request, "accepted")
+    state = data(site.http.get(f"/formease/users/{user}", headers=site.op.staff))
+    assert state["plan"] == "enterprise"
+    queue = data(site.http.get("/formease/admin/reviews", headers=site.op.staff))
+    assert review_id not in {r["review_id"] for r in queue}
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    sign_in(page, site)
+    user, review_id = _park_a_critical_change(site)
+    # What a forged form does: a plain POST that carries the session cookie, no token.
+    page.evaluate(
+        """(action) => {
+            const form = document.createElement("form");
+            form.method = "POST";
+            form.action = action;
+            document.body.append(form);
+            form.submit();
+        }""",
+        f"/formease/admin/reviews/{review_id}/accept",
+    )
+    page.wait_for_load_state()
+    body = json.loads(page.locator("body").inner_text())
+    assert body["error"]["code"] == "csrf_failed", body
+    shot(page, request, "refused")
+    # Nothing happened: the review is still open and the plan unchanged.
+    queue = data(site.http.get("/formease/admin/reviews", headers=site.op.staff))
+    assert review_id in {r["review_id"] for r in queue}
+    state = data(site.http.get(f"/formease/users/{user}", headers=site.op.staff))
+    assert state["plan"] == "premium"
