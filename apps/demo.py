@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         "HEADWATER_BOOTSTRAP_ADMIN_EMAIL": ADMIN,
         "HEADWATER_BOOTSTRAP_ADMIN_PASSWORD": PASSWORD,
         "HEADWATER_RATE_LIMITS": "false",  # the seeding itself would trip the play limits
+        # Plain HTTP on this machine: a Secure cookie would not come back from a LAN address.
+        "HEADWATER_COOKIE_SECURE": "false",
         "HEADWATER_SECRET_KEY": uuid.uuid4().hex,
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), *sys.path]),
     }
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             qrevent = seed_qrevent(http, ADMIN, PASSWORD)
         _print(qrevent)
         print(asyncio.run(_seed_formease(url, qrevent["tenant_id"], args.submissions)))
+        print(f"  dashboard     : {server.url}/admin  (sign in as {qrevent['owner']})")
         print(f"  user stats    : {server.url}/formease/admin/user-stats")
         print(f"  form metrics  : {server.url}/formease/admin/form-metrics")
         print(f"  API docs      : {server.url}/docs")

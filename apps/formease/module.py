@@ -21,11 +21,13 @@ from apps.formease.domain.users import FormCreated, UserRegistered
 from apps.formease.projections import PROJECTIONS
 from apps.formease.service import FormEase
 from apps.formease.webhooks import WebhookDispatcher
+from headwater.admin import Column, Panel, Series
 from headwater.eventstore import EventStore
 from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
 from headwater.runtime import Runtime
+from headwater.security.principal import Role
 
 #: For ``RealtimeModule(admin_events=ADMIN_EVENTS)``: stored type -> admin feed name.
 ADMIN_EVENTS: Final[dict[str, str]] = {
@@ -37,6 +39,62 @@ ADMIN_EVENTS: Final[dict[str, str]] = {
     FormPublished.event_type: "form.updated",
     SubmissionReceived.event_type: "submission.received",
 }
+
+_METRICS = "/formease/admin/form-metrics?days=30"
+_ACTIVITY = ("submission.received", "form.created", "form.updated", "user.created")
+
+#: The backoffice's screens on Headwater's ``/admin`` dashboard.
+ADMIN_PANELS: Final[tuple[Panel, ...]] = (
+    Panel(
+        "formease-form-metrics",
+        "Forms and submissions per day (30 days)",
+        "chart",
+        _METRICS,
+        series=(
+            Series("submissions", "Submissions"),
+            Series("forms_created", "Forms created"),
+            Series("unique_users", "Unique creators"),
+        ),
+        refresh_on=_ACTIVITY,
+    ),
+    Panel(
+        "formease-completion",
+        "Completion time per day, seconds (30 days)",
+        "chart",
+        _METRICS,
+        series=(
+            Series("median_completion_ms", "Median", scale=1000.0),
+            Series("p90_completion_ms", "p90", scale=1000.0),
+        ),
+        refresh_on=("submission.received",),
+    ),
+    Panel(
+        "formease-user-stats",
+        "Users",
+        "table",
+        "/formease/admin/user-stats?limit=25",
+        columns=(
+            Column("email", "Email"),
+            Column("plan", "Plan"),
+            Column("role", "Role"),
+            Column("forms", "Forms"),
+            Column("submissions", "Submissions"),
+            Column("recent_submissions", "Last 30 days"),
+            Column("last_active_at", "Last active"),
+        ),
+        refresh_on=_ACTIVITY,
+    ),
+    Panel(
+        "formease-reviews",
+        "Conflict review queue",
+        "reviews",
+        "/formease/admin/reviews",
+        accept="/formease/admin/reviews/{review_id}/accept",
+        reject="/formease/admin/reviews/{review_id}/reject",
+        refresh_on=("review.opened", "review.accepted", "review.rejected"),
+        role=Role.TENANT_ADMIN,  # who may decide them
+    ),
+)
 
 
 class FormEaseModule(Module):
@@ -50,6 +108,9 @@ class FormEaseModule(Module):
     def routers(self) -> Sequence[APIRouter]:
         return (users.router, forms.router, responses.router, submissions.router, admin.router)
 
+    def admin_panels(self) -> Sequence[Panel]:
+        return ADMIN_PANELS
+
     async def migrate(self, store: EventStore) -> list[str]:
         applied = await migrate_projections(store)
         # Tables are created (or rebuilt from the log) when the projections attach.
@@ -58,6 +119,9 @@ class FormEaseModule(Module):
     async def start(self, runtime: Runtime) -> None:
         await migrate_projections(runtime.store)
         self._handlers = await attach_inline(runtime.store, PROJECTIONS)
+        projections = runtime.services.get("projections")
+        if projections is not None:
+            projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         service = FormEase(runtime.store, runtime.secret)
         runtime.services[SERVICE_NAME] = service
         self._webhooks = WebhookDispatcher(runtime.store, service)

@@ -65,6 +65,7 @@ LAST = [
 ]
 ADMIN = "admin@demo.example"
 PASSWORD = "demo-password-1"
+OWNER = "owner@mill-weddings.example"
 
 
 def _question(qid: str, text: str, choices: list[str], answer: int) -> dict[str, Any]:
@@ -152,6 +153,9 @@ def seed(http: httpx.Client, admin: str, password: str, *, families: int = 80) -
     staff_email = "door@mill-weddings.example"
     account = {"email": staff_email, "password": PASSWORD, "roles": ["staff"]}
     api.call("POST", "/accounts", account)
+    # The organizer's own account: it signs in to the /admin dashboard.
+    owner = {"email": OWNER, "password": PASSWORD, "roles": ["tenant_admin"]}
+    api.call("POST", "/accounts", owner)
     api.sign_in(staff_email, PASSWORD)
     event = {"name": "Ada & Bob's wedding", "venue": "The Old Mill", "capacity": 400}
     event_id = api.call("POST", "/api/events", {**event, "gates": ["north", "garden"]})["event_id"]
@@ -173,6 +177,7 @@ def seed(http: httpx.Client, admin: str, password: str, *, families: int = 80) -
     return {
         "tenant_id": tenant["id"],
         "staff": f"{staff_email} / {PASSWORD}",
+        "owner": f"{OWNER} / {PASSWORD}",
         "door": f"{base}/qrevent/door?event={event_id}",
         "screens": [f"{base}/qrevent/screen?game={g}" for g in games],
         "guests": [f"{base}/qrevent/i#{c}" for c in codes[:3]],

@@ -56,6 +56,15 @@ def test_the_demo_serves_the_apps_with_demo_data(tmp_path: Path) -> None:
         assert any("/qrevent/" in url for url in urls), output
         assert "FormEase demo: 50 users" in output, output
         assert "submissions over 90 days" in output, output
+        # The printed dashboard login opens the dashboard, with FormEase's panels on it.
+        line = next(line for line in lines if "dashboard" in line)
+        email, password = line.split("sign in as ")[1].rstrip(")\n").split(" / ")
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            session = browser.post("/auth/session", json={"email": email, "password": password})
+            assert session.status_code == 200, session.text
+            assert browser.get("/admin").status_code == 200
+            overview = browser.get("/admin/api/overview").json()["data"]
+        assert "formease-user-stats" in {panel["id"] for panel in overview["panels"]}
     finally:
         demo.send_signal(signal.SIGTERM)
         try:
