@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from headwater.admin import AdminModule
 from headwater.eventstore import NewEvent, RecordedEvent, Statement
 from headwater.http.app import create_app
 from headwater.jobs import Job, JobsModule
@@ -81,9 +82,10 @@ def node(store_url: str, tmp_path: Path) -> Iterator[Node]:
         auto_migrate=True,
         hsts=False,
     )
-    app = create_app(
-        settings, plugins=[SecurityModule(security_config())], apps=[jobs, CountingApp()]
-    )
+    apps = [jobs, CountingApp()]
+    # Samples only when a test asks (the loop's one sample is at start-up).
+    admin = AdminModule(apps, interval=3600)
+    app = create_app(settings, plugins=[SecurityModule(security_config()), admin], apps=apps)
     with TestClient(app, raise_server_exceptions=False) as client:
         root = root_headers(client)
         yield Node(

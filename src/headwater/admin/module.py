@@ -96,7 +96,8 @@ class AdminModule(Module):
         hub = runtime.services.get("realtime")
         if hub is not None:
             hub.metric_sources.append(self._latest)
-        await self.series.sample()  # the baseline the first point is measured against
+        # The first sample, the baseline the next is measured against, is taken by the
+        # loop: a store that is slow or failing must not hold up (or fail) start-up.
         self._loop = asyncio.create_task(self._sample_forever())
 
     async def stop(self, runtime: Runtime) -> None:
@@ -116,12 +117,12 @@ class AdminModule(Module):
 
     async def _sample_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.series.interval)
             try:
                 await self.series.sample()
             except Exception:
                 # A failed sample is a gap in the chart, not the end of the charts.
                 log.exception("admin: sampling the node failed")
+            await asyncio.sleep(self.series.interval)
 
     def _latest(self) -> dict[str, Any] | None:
         point = self.series.latest()
