@@ -29,7 +29,6 @@ from headwater.testing.server import serve
 
 APPS = [
     "apps.formease.module:realtime",  # the hub, with FormEase's admin event names
-    "apps.qrevent.module:jobs",
     "apps.qrevent.module:module",
     "apps.formease.module:module",
 ]

@@ -20,9 +20,12 @@ from apps.formease.domain.sessions import SubmissionReceived
 from apps.formease.domain.users import FormCreated, UserRegistered
 from apps.formease.projections import PROJECTIONS
 from apps.formease.service import FormEase
-from apps.formease.webhooks import WebhookDispatcher
+from apps.formease.webhooks import JOB as WEBHOOK_JOB
+from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_client
 from headwater.admin import Column, Panel, Series
+from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
+from headwater.jobs import Job, JobQueue, JobsModule
 from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
@@ -104,12 +107,21 @@ class FormEaseModule(Module):
     def __init__(self) -> None:
         self._handlers: list[InlineHandler] = []
         self._webhooks: WebhookDispatcher | None = None
+        self._sender: WebhookSender | None = None
 
     def routers(self) -> Sequence[APIRouter]:
         return (users.router, forms.router, responses.router, submissions.router, admin.router)
 
     def admin_panels(self) -> Sequence[Panel]:
         return ADMIN_PANELS
+
+    def declare_jobs(self, jobs: JobsModule) -> None:
+        jobs.handler(WEBHOOK_JOB, timeout=60.0)(self._deliver)
+
+    async def _deliver(self, job: Job) -> None:
+        if self._sender is None:
+            raise StoreUnavailable("FormEase is not started on this node")
+        await self._sender(job)
 
     async def migrate(self, store: EventStore) -> list[str]:
         applied = await migrate_projections(store)
@@ -124,13 +136,20 @@ class FormEaseModule(Module):
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         service = FormEase(runtime.store, runtime.secret)
         runtime.services[SERVICE_NAME] = service
-        self._webhooks = WebhookDispatcher(runtime.store, service)
+        queue = runtime.services.get("jobs")
+        if not isinstance(queue, JobQueue):
+            raise InvalidInput("FormEase needs the jobs module (a core module) for its webhooks")
+        self._sender = WebhookSender(runtime.store, service, sender_client())
+        self._webhooks = WebhookDispatcher(runtime.store, service, queue)
         await self._webhooks.start()
 
     async def stop(self, runtime: Runtime) -> None:
         if self._webhooks is not None:
             await self._webhooks.stop()
             self._webhooks = None
+        if self._sender is not None:
+            await self._sender.client.aclose()
+            self._sender = None
         for handler in self._handlers:
             runtime.store.remove_inline_handler(handler)
         self._handlers = []

@@ -1,17 +1,19 @@
 """Signed webhooks: each form's submissions posted to its URL, retried, signed.
 
-The dispatcher follows the log from its checkpoint (history, then live), so a
-restart resumes where it stopped and a submission committed while it was down is
-still delivered. Each delivery carries ``Idempotency-Key: <event id>``: retries
-(by the resilient transport, then by the dispatcher's own rounds) may reach the
-receiver more than once, and the key lets it keep exactly one.
+Two parts. The dispatcher follows the log from its checkpoint (history, then live),
+so a restart resumes where it stopped, and enqueues one durable job per submission
+to a form that has a webhook, in the job queue of ``headwater.jobs``. The job id is
+the event id, so dispatchers on several nodes, or one replaying after a crash,
+enqueue each delivery once. A worker on any node then posts it: a refusal or a
+network error fails the attempt and the queue retries with exponential backoff;
+after the last attempt the job is dead, and an operator retries it from ``/admin``.
+
+Each delivery carries ``Idempotency-Key: <event id>``: retries may reach the
+receiver more than once, and the key lets it keep exactly one. The job holds only
+ids; the body is read from the log when it is sent, so answers are stored once.
 
 Signature: ``X-FormEase-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 "<t>.<body>")>``; receivers recompute it and refuse old timestamps (replays).
-
-Seam: the durable jobs queue (``headwater.jobs``) would give per-delivery retries
-with backoff across nodes; until an app may own one, this runs one dispatcher per
-node, so a multi-node deployment should enable it on one node only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import hmac
 import logging
 import time
+import uuid
 from typing import Any, Final
 
 import httpx
@@ -30,6 +33,7 @@ import orjson
 from apps.formease.domain.sessions import SubmissionReceived
 from apps.formease.service import FormEase
 from headwater.eventstore import EventStore, RecordedEvent
+from headwater.jobs import Backoff, Job, JobQueue
 from headwater.resilience.outbound import OutboundPolicy, outbound_client
 from headwater.resilience.retry import RetryPolicy
 from headwater.security.opaque import equal_text
@@ -37,9 +41,17 @@ from headwater.security.opaque import equal_text
 log = logging.getLogger(__name__)
 
 CHECKPOINT: Final = "fe_webhooks"
-#: Dispatcher rounds after the transport's own retries ran out, and their pause.
-ROUNDS: Final = 3
-ROUND_PAUSE: Final = 1.0
+JOB: Final = "formease.webhook"
+#: Attempts per delivery, and the pause after each failure: 0.5 s doubling to at
+#: most 10 minutes, about 1.4 hours of trying in all before the job is dead.
+ATTEMPTS: Final = 12
+BACKOFF: Final = Backoff("exponential", base=0.5, max=600.0)
+#: Pause before the dispatcher resubscribes after the store failed under it.
+RESUME_PAUSE: Final = 1.0
+
+
+class WebhookRefused(Exception):
+    """The receiver answered, but not with a 2xx: the attempt failed."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -60,16 +72,20 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: float = 300.0) -
 
 
 def _policy() -> OutboundPolicy:
+    # One quick transport-level retry; the queue's backoff handles longer outages.
     retry = RetryPolicy(
-        attempts=4, initial=0.1, maximum=2.0, jitter=0.1, retry_on=(httpx.TransportError,)
+        attempts=2, initial=0.1, maximum=0.5, jitter=0.1, retry_on=(httpx.TransportError,)
     )
     return OutboundPolicy(timeout=10.0, retry=retry)
 
 
 class WebhookDispatcher:
-    def __init__(self, store: EventStore, service: FormEase) -> None:
+    """Turns each submission to a form with a webhook into a delivery job."""
+
+    def __init__(self, store: EventStore, service: FormEase, queue: JobQueue) -> None:
         self.store = store
         self.service = service
+        self.queue = queue
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -86,22 +102,51 @@ class WebhookDispatcher:
             self._task = None
 
     async def _run(self) -> None:
-        after = await self.store.get_checkpoint(CHECKPOINT)
-        async with outbound_client(_policy()) as client:
-            async for event in self.store.subscribe(
-                after=after, types=[SubmissionReceived.event_type]
-            ):
-                try:
-                    await self._deliver(client, event)
-                except Exception:  # one bad delivery must not stop the others
-                    log.exception("webhook delivery of event %s failed", event.id)
-                await self.store.set_checkpoint(CHECKPOINT, event.position)
+        while True:
+            try:
+                await self._follow()
+            except Exception:
+                # The store failed under us: resume from the checkpoint. Enqueuing is
+                # idempotent, so events seen again before it are not enqueued twice.
+                log.exception("webhook dispatcher failed; resuming from its checkpoint")
+                await asyncio.sleep(RESUME_PAUSE)
 
-    async def _deliver(self, client: httpx.AsyncClient, event: RecordedEvent) -> None:
+    async def _follow(self) -> None:
+        after = await self.store.get_checkpoint(CHECKPOINT)
+        async for event in self.store.subscribe(after=after, types=[SubmissionReceived.event_type]):
+            await self._enqueue(event)
+            await self.store.set_checkpoint(CHECKPOINT, event.position)
+
+    async def _enqueue(self, event: RecordedEvent) -> None:
         tenant = event.tenant_id or ""
         form = await self.service.load_form(tenant, event.data["form_id"])
         if form.webhook is None:
             return
+        await self.queue.enqueue(
+            JOB,
+            {"event_id": str(event.id), "form_id": event.data["form_id"]},
+            job_id=event.id,
+            tenant_id=event.tenant_id,
+            attempts=ATTEMPTS,
+            backoff=BACKOFF,
+        )
+
+
+class WebhookSender:
+    """The job handler: posts one delivery, signed with the form's current secret."""
+
+    def __init__(self, store: EventStore, service: FormEase, client: httpx.AsyncClient) -> None:
+        self.store = store
+        self.service = service
+        self.client = client
+
+    async def __call__(self, job: Job) -> None:
+        event = await self.store.read_event(uuid.UUID(job.payload["event_id"]))
+        if event is None or event.tenant_id != job.tenant_id:
+            return  # nothing to send (a job outlived its event's tenant): done, not retried
+        form = await self.service.load_form(job.tenant_id or "", job.payload["form_id"])
+        if form.webhook is None:
+            return  # removed since it was enqueued: the receiver no longer wants it
         payload: dict[str, Any] = {
             "id": str(event.id),
             "type": "submission.received",
@@ -109,19 +154,17 @@ class WebhookDispatcher:
             "data": event.data,
         }
         body = orjson.dumps(payload)
-        for attempt in range(ROUNDS):
-            headers = {
-                "content-type": "application/json",
-                "idempotency-key": str(event.id),
-                "x-formease-event": "submission.received",
-                "x-formease-signature": sign(form.webhook["secret"], int(time.time()), body),
-            }
-            try:
-                response = await client.post(form.webhook["url"], content=body, headers=headers)
-                if response.is_success:
-                    return
-                log.warning("webhook %s answered %s", form.webhook["url"], response.status_code)
-            except httpx.HTTPError as exc:
-                log.warning("webhook %s failed: %s", form.webhook["url"], exc)
-            if attempt + 1 < ROUNDS:
-                await asyncio.sleep(ROUND_PAUSE * (attempt + 1))
+        headers = {
+            "content-type": "application/json",
+            "idempotency-key": str(event.id),
+            "x-formease-event": "submission.received",
+            "x-formease-signature": sign(form.webhook["secret"], int(time.time()), body),
+        }
+        response = await self.client.post(form.webhook["url"], content=body, headers=headers)
+        if not response.is_success:
+            raise WebhookRefused(f"{form.webhook['url']} answered {response.status_code}")
+
+
+def sender_client() -> httpx.AsyncClient:
+    """The resilient outbound client deliveries share (closed by the module's stop)."""
+    return outbound_client(_policy())

@@ -225,7 +225,6 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     apps = [
         "apps.qrevent.module:realtime",
-        "apps.qrevent.module:jobs",
         "apps.qrevent.module:module",
     ]
     with serve(

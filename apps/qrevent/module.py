@@ -62,6 +62,9 @@ class QrEventModule(Module):
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
         return QREVENT_ENDPOINTS
 
+    def declare_jobs(self, jobs: JobsModule) -> None:
+        declare_jobs(jobs)
+
     async def migrate(self, store: EventStore) -> list[str]:
         # The read models are the projections' tables: attaching creates (or rebuilds) them.
         return []
@@ -106,20 +109,7 @@ class _Started:
 
 _started = _Started()
 
-#: Durable jobs for QR Event; serve it with ``--app apps.qrevent.module:jobs``. Each
-#: score event enqueues one leaderboard recomputation per game (deduplicated while
-#: one is pending, so a burst of answers costs one query), in the append's own
-#: transaction: a committed answer is never left without its recomputation.
-jobs = JobsModule()
-jobs.on_event(
-    AnswerRecorded.event_type,
-    LEADERBOARD_JOB,
-    payload=lambda event: {"game_id": event.data["game_id"]},
-    dedupe_key=lambda event: f"qrevent:leaderboard:{event.data['game_id']}",
-)
 
-
-@jobs.handler(LEADERBOARD_JOB)
 async def recompute_leaderboard(job: Job) -> None:
     runtime = _started.runtime
     if runtime is None or job.tenant_id is None:
@@ -127,6 +117,27 @@ async def recompute_leaderboard(job: Job) -> None:
     await refresh(
         runtime.services.get("cache"), runtime.store, job.tenant_id, job.payload["game_id"]
     )
+
+
+def declare_jobs(jobs: JobsModule) -> None:
+    """Each score event enqueues one leaderboard recomputation per game (deduplicated
+    while one is pending, so a burst of answers costs one query), in the append's own
+    transaction: a committed answer is never left without its recomputation."""
+    if jobs.registry.get(LEADERBOARD_JOB) is not None:
+        return  # declared already (this module's ``jobs`` serves in the core one's place)
+    jobs.on_event(
+        AnswerRecorded.event_type,
+        LEADERBOARD_JOB,
+        payload=lambda event: {"game_id": event.data["game_id"]},
+        dedupe_key=lambda event: f"qrevent:leaderboard:{event.data['game_id']}",
+    )
+    jobs.handler(LEADERBOARD_JOB)(recompute_leaderboard)
+
+
+#: QR Event's jobs alone, for dedicated workers: ``headwater worker --app
+#: apps.qrevent.module:jobs``. Served apps get them through ``declare_jobs``.
+jobs = JobsModule()
+declare_jobs(jobs)
 
 
 #: The realtime hub QR Event's screen page follows (``leaderboard:{game_id}``); serve it

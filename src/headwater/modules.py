@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 if TYPE_CHECKING:
     from headwater.admin.panels import Panel
     from headwater.eventstore import EventStore
+    from headwater.jobs import JobsModule
     from headwater.ratelimit.config import EndpointLimit
     from headwater.runtime import Runtime
 
@@ -37,6 +38,10 @@ class Module:
     def admin_panels(self) -> Sequence[Panel]:
         """Tables, charts and review queues this module adds to the ``/admin`` dashboard."""
         return ()
+
+    def declare_jobs(self, jobs: JobsModule) -> None:
+        """Register this module's job handlers, event triggers and schedules with the
+        node's job queue (``jobs.handler``, ``jobs.on_event``, ``jobs.every``...)."""
 
     async def migrate(self, store: EventStore) -> list[str]:
         """Create or upgrade this module's tables; ``headwater migrate`` calls it.

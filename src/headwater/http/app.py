@@ -54,6 +54,7 @@ def core_modules(
     """
     from headwater.admin import AdminModule
     from headwater.cache.module import CacheModule
+    from headwater.jobs import JobsModule
     from headwater.observability import ObservabilityModule
     from headwater.projections.module import ProjectionsModule
     from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
@@ -80,6 +81,8 @@ def core_modules(
         # After security: it authenticates connections with the security module's
         # authenticator and asks its channel registry.
         RealtimeModule(),
+        # The durable queue: apps declare their handlers with ``declare_jobs``.
+        JobsModule(),
     ]
     if settings is None or settings.rate_limits:
         endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
@@ -87,6 +90,20 @@ def core_modules(
     # Last: its routes and sampler read what the others registered.
     modules.append(AdminModule(contributors))
     return modules
+
+
+def _declare_jobs(modules: Sequence[Module]) -> None:
+    """Every module declares its jobs with the queue in place (the core one, or one a
+    plugin put in its place), before anything starts: triggers hook into appends at
+    start, and workers start only for names that have handlers."""
+    from headwater.jobs import JobsModule
+
+    queue = next((m for m in modules if isinstance(m, JobsModule)), None)
+    if queue is None:
+        return
+    for module in modules:
+        if module is not queue:
+            module.declare_jobs(queue)
 
 
 def create_app(
@@ -109,6 +126,7 @@ def create_app(
     core_list = [given.get(m.name, m) for m in defaults]
     placed = {id(m) for m in core_list}
     modules = [*core_list, *(m for m in [*plugins, *apps] if id(m) not in placed)]
+    _declare_jobs(modules)
     secret = resolve_secret(settings)
 
     @asynccontextmanager

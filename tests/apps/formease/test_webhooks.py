@@ -86,6 +86,13 @@ def test_a_failing_receiver_gets_the_submission_once_with_a_valid_signature(
     assert payload["type"] == "submission.received"
     assert payload["data"]["submission_id"] == sent["submission_id"]
     assert {a["headers"]["idempotency-key"] for a in state.attempts} == {payload["id"]}
+    # The delivery was a durable job of tenant A: the dashboard lists it, B's does not.
+    jobs = data(http.get("/admin/api/jobs?state=succeeded", headers=a.admin))["jobs"]
+    (job,) = [j for j in jobs if j["id"] == payload["id"]]
+    assert job["name"] == "formease.webhook"
+    assert job["attempts"] >= 2  # a failed attempt, retried by the queue
+    theirs = data(http.get("/admin/api/jobs?state=succeeded", headers=world.b.admin))["jobs"]
+    assert payload["id"] not in {j["id"] for j in theirs}
     # Removed: the next submission is not posted.
     data(http.delete(f"/formease/forms/{form}/webhook", headers=a.staff))
     data(submit(http, a, open_form(http, a, form)["token"], {"name": "Bo"}), 201)

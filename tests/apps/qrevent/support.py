@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import FastAPI
 
 from apps.qrevent.module import QrEventModule
-from apps.qrevent.module import jobs as qrevent_jobs
 from headwater.http.app import create_app
 from headwater.modules import Module
 from headwater.security.module import SecurityModule
@@ -28,9 +27,8 @@ from tests.security.support import (
 PASSWORD_OF_STAFF = PASSWORD
 
 
-def make_app(
-    database_url: str, tmp_path: Path, *, rate_limits: bool = False, jobs: bool = False
-) -> FastAPI:
+def make_app(database_url: str, tmp_path: Path, *, rate_limits: bool = False) -> FastAPI:
+    """QR Event with the core modules, its jobs (leaderboard refreshes) included."""
     settings = Settings(
         rate_limits=rate_limits,
         database_url=database_url,
@@ -40,8 +38,6 @@ def make_app(
         hsts=False,
     )
     apps: list[Module] = [QrEventModule()]
-    if jobs:
-        apps.insert(0, qrevent_jobs)
     return create_app(settings, plugins=[SecurityModule(security_config())], apps=apps)
 
 

@@ -109,7 +109,7 @@ def test_leaderboard_ties_are_ordered_by_who_scored_first_and_survive_a_rebuild(
 
 
 def test_score_events_enqueue_one_leaderboard_job_that_runs(store_url: str, tmp_path: Path) -> None:
-    with TestClient(make_app(store_url, tmp_path, jobs=True)) as client:
+    with TestClient(make_app(store_url, tmp_path)) as client:
         org = organizer(client, "Job Co")
         event_id = org.live_event()
         code = org.invite(event_id, guest_id=org.guest(event_id))["code"]
