@@ -89,11 +89,11 @@ def sign_in(page: Any, site: Site) -> None:
     playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)
 
 
-def submit_once(site: Site) -> None:
+def submit_once(site: Site) -> str:
     http, op = site.http, site.op
     form = published_form(http, op, new_user(http, op, "premium"), {"name": TEXT})
     opened = open_form(http, op, form)
-    data(submit(http, op, opened["token"], {"name": "Ada"}), 201)
+    return str(data(submit(http, op, opened["token"], {"name": "Ada"}), 201)["submission_id"])
 
 
 def test_signing_in_opens_the_dashboard_and_a_wrong_password_does_not(
@@ -129,10 +129,11 @@ def test_a_submission_through_the_api_reaches_the_feed_and_the_charts_without_re
     points = int(requests_chart.get_attribute("data-points") or 0)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
-    submit_once(site)
+    submission_id = submit_once(site)
 
-    received = page.locator("#feed li[data-name='submission.received']")
-    playwright.expect(received.first).to_be_visible(timeout=10_000)
+    received = page.locator("#feed li[data-name='submission.received']", has_text=submission_id)
+    playwright.expect(received).to_be_visible(timeout=10_000)
+    playwright.expect(received).to_have_class("fresh")
     playwright.expect(metrics).to_have_attribute("data-total", str(before + 1), timeout=10_000)
     # The node's charts move on the next metrics.updated notice (every few seconds).
     for _ in range(60):
@@ -199,3 +200,19 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     assert review_id in {r["review_id"] for r in queue}
     state = data(site.http.get(f"/formease/users/{user}", headers=site.op.staff))
     assert state["plan"] == "premium"
+
+
+def test_a_projection_is_rebuilt_from_its_button(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    submit_once(site)  # something in the log for the rebuild to replay
+    sign_in(page, site)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Rebuild fe_users from the log?"
+    row = page.locator("#projections tr[data-projection='fe_users']")
+    row.locator("button").click()
+    # The table refreshes with every metrics.updated notice: running, then done.
+    playwright.expect(row.locator(".rebuild-state")).to_have_text("done", timeout=20_000)
+    playwright.expect(row.locator("button")).to_be_enabled()
+    shot(page, request, "rebuilt")
+    users = data(site.http.get("/formease/admin/user-stats", headers=site.op.staff))
+    assert users, "the rebuilt read model lost its rows"

@@ -17,7 +17,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from headwater.errors import JobNotFound, NotFound
-from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, CONFLICT, NOT_FOUND, require_role
+from headwater.http.deps import (
+    AUTH_ERRORS,
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    SecurityService,
+    require_role,
+)
 from headwater.http.responses import Envelope, ok
 from headwater.jobs.job import Job, JobState
 from headwater.observability.alerts import ALERT_STREAM
@@ -95,10 +102,14 @@ def build_router(admin: AdminModule) -> APIRouter:
         )
 
     @router.get("/api/overview", responses=AUTH_ERRORS, summary="Who is signed in, the panels")
-    async def overview(principal: Principal = viewer) -> Envelope[dict[str, Any]]:
+    async def overview(
+        security: SecurityService, principal: Principal = viewer
+    ) -> Envelope[dict[str, Any]]:
+        account = await security.accounts.get(principal.subject)
         return ok(
             {
                 "subject": principal.subject,
+                "email": account.email if account is not None else None,
                 "tenant_id": principal.tenant_id,
                 "roles": sorted(role.value for role in principal.roles),
                 "can_operate": principal.has_role(admin.operator_role),

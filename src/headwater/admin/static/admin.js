@@ -10,9 +10,10 @@
   const $ = (sel) => document.querySelector(sel);
   const state = {
     csrf: null, overview: null, socket: null, position: null, retry: 0,
-    charts: {}, points: [], panels: {}, feedCount: 0, reloads: {}, closing: false,
+    charts: {}, points: [], panels: {}, feedCount: 0, reloads: {}, closing: false, liveFrom: 0,
   };
   const FEED_MAX = 200;
+  const HISTORY = 500; // log positions replayed into the feed at sign-in
   const NODE_CHARTS = [
     { id: "requests", title: "Requests / s", series: [["requests_per_s", "req/s"]] },
     { id: "latency", title: "Latency, ms", series: [["p50_ms", "p50"], ["p95_ms", "p95"]] },
@@ -115,7 +116,7 @@
     $("#signin").hidden = true;
     $("#dashboard").hidden = false;
     $("#signout").hidden = false;
-    $("#who").textContent = overview.subject + " · " + overview.roles.join(", ");
+    $("#who").textContent = (overview.email || overview.subject) + " · " + overview.roles.join(", ");
     $("#apps").textContent = overview.apps.map((a) => a.name).join(" · ");
     buildCharts();
     const series = (await api("GET", "/admin/api/series")).data;
@@ -126,15 +127,21 @@
 
   // --- node charts --------------------------------------------------------------------
 
-  function chartOptions(width, series, scaleY) {
+  const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const day = (t) => new Date(t * 1000).toLocaleDateString([], { month: "short", day: "numeric" });
+
+  function chartOptions(width, series, scaleY, label) {
     return {
       width, height: 150, legend: { show: series.length > 1 },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: scaleY } },
-      series: [{}, ...series.map(([, label], i) => ({
-        label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true,
-      }))],
-      axes: [{}, { size: 50 }],
+      series: [{ value: (u, t) => (t === null ? "--" : label(t)) },
+        ...series.map(([, name], i) => ({
+          // No gap-spanning: null is "nothing measured" (no requests, say), not a value.
+          label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false,
+        }))],
+      // One line per tick label: uPlot's default two-line time labels crowd small charts.
+      axes: [{ space: 70, values: (u, ticks) => ticks.map(label) }, { size: 50 }],
     };
   }
 
@@ -152,7 +159,7 @@
       box.append(card);
       const width = Math.max(card.clientWidth - 24, 260);
       const data = [[], ...spec.series.map(() => [])];
-      const uplot = new uPlot(chartOptions(width, spec.series, yRange), data, plot);
+      const uplot = new uPlot(chartOptions(width, spec.series, yRange, clock), data, plot);
       state.charts[spec.id] = { spec, uplot, data, value, card };
     }
   }
@@ -217,13 +224,17 @@
     switch (frame.type) {
       case "welcome": {
         const subscribe = { type: "subscribe", channel: "admin" };
-        if (state.position !== null) subscribe.from_position = state.position;
+        // First connection: the feed opens with what happened lately; a reconnection
+        // resumes after the last event shown, so nothing is missed or repeated.
+        subscribe.from_position = state.position !== null
+          ? state.position : Math.max(0, frame.position - HISTORY);
         state.socket.send(JSON.stringify(subscribe));
         break;
       }
       case "subscribed":
         state.retry = 0;
         setLive(true);
+        state.liveFrom = frame.position; // events up to here are history, already handled
         if (state.position === null) state.position = frame.position;
         break;
       case "event":
@@ -244,16 +255,21 @@
 
   function onEvent(event) {
     const name = event.name || event.type;
+    const live = event.position > state.liveFrom;
     const feed = $("#feed");
     const summary = JSON.stringify(event.data);
-    const item = el("li", { class: "fresh", "data-name": name, "data-position": event.position },
+    const item = el("li", {
+      class: live ? "fresh" : "", "data-name": name, "data-position": event.position,
+      "data-stream": event.stream_id,
+    },
       el("span", { class: "name" }, name),
       el("span", { class: "stream", title: summary }, event.stream_id + "  " + summary.slice(0, 160)),
       el("span", { class: "muted" }, when(event.recorded_at)));
     feed.prepend(item);
     while (feed.children.length > FEED_MAX) feed.lastChild.remove();
     state.feedCount += 1;
-    $("#feed-count").textContent = state.feedCount + " since sign-in";
+    $("#feed-count").textContent = "latest " + feed.children.length + " of " + state.feedCount;
+    if (!live) return; // the panels and alerts were loaded after it happened
     if (name === "system.alert") addAlert(event.data, true);
     for (const [id, panel] of Object.entries(state.panels)) {
       if (panel.spec.refresh_on.includes(name)) scheduleReload(id);
@@ -413,7 +429,7 @@
     if (!panel.chart) {
       const width = Math.max(panel.section.clientWidth - 24, 300);
       const series = spec.series.map((s) => [s.key, s.label]);
-      panel.chart = new uPlot(chartOptions(width, series, yRange), [xs, ...ys], panel.body);
+      panel.chart = new uPlot(chartOptions(width, series, yRange, day), [xs, ...ys], panel.body);
     } else {
       panel.chart.setData([xs, ...ys]);
     }
