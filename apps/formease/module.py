@@ -17,12 +17,12 @@ from apps.formease.api.deps import SERVICE_NAME
 from apps.formease.api.routes import admin, forms, responses, submissions, users
 from apps.formease.domain.forms import FormFieldRemoved, FormFieldSet, FormPublished, FormRenamed
 from apps.formease.domain.sessions import SubmissionReceived
-from apps.formease.domain.users import FormCreated, UserRegistered
+from apps.formease.domain.users import FormCreated, Plan, UserRegistered
 from apps.formease.projections import PROJECTIONS
 from apps.formease.service import FormEase
 from apps.formease.webhooks import JOB as WEBHOOK_JOB
 from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_client
-from headwater.admin import Column, Panel, Series
+from headwater.admin import Column, Filter, Panel, Series
 from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
 from headwater.jobs import Job, JobQueue, JobsModule
@@ -76,6 +76,11 @@ ADMIN_PANELS: Final[tuple[Panel, ...]] = (
         "Users",
         "table",
         "/formease/admin/user-stats?limit=25",
+        filters=(
+            Filter("search", "Search"),
+            Filter("plan", "Plan", tuple(plan.value for plan in Plan)),
+            Filter("active_days", "Active within (days)", ("1", "7", "30", "90")),
+        ),
         columns=(
             Column("email", "Email"),
             Column("plan", "Plan"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,17 +182,17 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     sign_in(page, site)
     user, review_id = _park_a_critical_change(site)
     # What a forged form does: a plain POST that carries the session cookie, no token.
-    page.evaluate(
-        """(action) => {
-            const form = document.createElement("form");
-            form.method = "POST";
-            form.action = action;
-            document.body.append(form);
-            form.submit();
-        }""",
-        f"/formease/admin/reviews/{review_id}/accept",
-    )
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.evaluate(
+            """(action) => {
+                const form = document.createElement("form");
+                form.method = "POST";
+                form.action = action;
+                document.body.append(form);
+                form.submit();
+            }""",
+            f"/formease/admin/reviews/{review_id}/accept",
+        )
     body = json.loads(page.locator("body").inner_text())
     assert body["error"]["code"] == "csrf_failed", body
     shot(page, request, "refused")
@@ -216,3 +217,32 @@ def test_a_projection_is_rebuilt_from_its_button(
     shot(page, request, "rebuilt")
     users = data(site.http.get("/formease/admin/user-stats", headers=site.op.staff))
     assert users, "the rebuilt read model lost its rows"
+
+
+def test_the_user_table_filters_and_pages_through_the_read_model(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    http, op = site.http, site.op
+    tag = f"pager{uuid.uuid4().hex[:6]}"
+    for n in range(26):  # one more than a page (the panel asks for 25)
+        plan = "enterprise" if n == 0 else "free"
+        new_user(http, op, plan, email=f"{tag}-{n}@customer.example")
+    sign_in(page, site)
+    users = page.locator("#panel-formease-user-stats")
+    users.locator("input[data-filter=search]").fill(tag)
+    playwright.expect(users).to_have_attribute(
+        "data-source", re.compile(f"search={tag}$"), timeout=10_000
+    )
+    playwright.expect(users).to_have_attribute("data-rows", "25")
+    next_page = users.locator("button[data-page=next]")
+    playwright.expect(next_page).to_be_enabled()
+    next_page.click()
+    playwright.expect(users).to_have_attribute("data-page", "2", timeout=10_000)
+    playwright.expect(users).to_have_attribute("data-rows", "1")
+    playwright.expect(users.locator("button[data-page=next]")).to_be_disabled()
+    shot(page, request, "second-page")
+    users.locator("button[data-page=previous]").click()
+    playwright.expect(users).to_have_attribute("data-page", "1", timeout=10_000)
+    users.locator("select[data-filter=plan]").select_option("enterprise")
+    playwright.expect(users).to_have_attribute("data-rows", "1", timeout=10_000)
+    playwright.expect(users.locator("tbody")).to_contain_text(f"{tag}-0@customer.example")

@@ -11,6 +11,6 @@ the charts: no build step, and nothing fetched from another origin at run time.
 """
 
 from headwater.admin.module import AdminModule
-from headwater.admin.panels import Column, Panel, Series
+from headwater.admin.panels import Column, Filter, Panel, Series
 
-__all__ = ["AdminModule", "Column", "Panel", "Series"]
+__all__ = ["AdminModule", "Column", "Filter", "Panel", "Series"]

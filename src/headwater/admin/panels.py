@@ -5,7 +5,8 @@ declare (``Module.admin_panels()``), each reading one of the app's own GET route
 with the signed-in admin's cookie session, so an app's panels obey the same
 authentication, tenancy and rate limits as the rest of its API. Three kinds:
 
-- ``table``: rows of ``source``'s ``data`` (a list), one column per ``Column``;
+- ``table``: rows of ``source``'s ``data`` (a list), one column per ``Column``,
+  with optional ``Filter`` controls and cursor paging;
 - ``chart``: one line per ``Series`` over ``source``'s ``data[rows]`` (a list of
   objects keyed by ``x``, an ISO date or datetime);
 - ``reviews``: the conflict review queue; ``data`` lists reviews with a
@@ -34,6 +35,16 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class Filter:
+    """A query parameter of a table's ``source`` the page lets the admin set: a choice
+    among ``options``, or free text when there are none."""
+
+    key: str
+    label: str
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Series:
     key: str
     label: str
@@ -49,6 +60,9 @@ class Panel:
     #: A same-origin GET route answering with the envelope (``{"data": ...}``).
     source: str
     columns: tuple[Column, ...] = ()
+    #: Tables: filters sent as query parameters; a source that answers with
+    #: ``pagination.cursor`` (the envelope's page shape) gets next/previous buttons.
+    filters: tuple[Filter, ...] = ()
     series: tuple[Series, ...] = ()
     #: For charts: the key of the x value, and where the rows are under ``data``.
     x: str = "date"

@@ -378,7 +378,9 @@
       const section = el("section", { id: "panel-" + spec.id, class: "panel", "data-kind": spec.kind },
         el("h2", {}, spec.title, meta), body);
       box.append(section);
-      state.panels[spec.id] = { spec, body, meta, section, chart: null };
+      const panel = { spec, body, meta, section, chart: null, query: {}, cursors: [null] };
+      if (spec.kind === "table" && spec.filters.length) section.insertBefore(filterBar(panel), body);
+      state.panels[spec.id] = panel;
     }
     await Promise.all(Object.keys(state.panels).map(reloadPanel));
   }
@@ -389,19 +391,53 @@
     state.reloads[id] = setTimeout(() => { delete state.reloads[id]; reloadPanel(id); }, 300);
   }
 
+  function filterBar(panel) {
+    // Changing a filter starts again from the first page (cursors belong to one filter set).
+    const changed = (key, value) => {
+      if (value) panel.query[key] = value; else delete panel.query[key];
+      panel.cursors = [null];
+      reloadPanel(panel.spec.id);
+    };
+    let typing = null;
+    const controls = panel.spec.filters.map((f) => {
+      const control = f.options.length
+        ? el("select", { "data-filter": f.key, onchange: (e) => changed(f.key, e.target.value) },
+          el("option", { value: "" }, "any"), ...f.options.map((o) => el("option", { value: o }, o)))
+        : el("input", { type: "search", "data-filter": f.key, placeholder: f.label,
+          oninput: (e) => {
+            clearTimeout(typing);
+            typing = setTimeout(() => changed(f.key, e.target.value.trim()), 300);
+          } });
+      return el("label", {}, f.label + " ", control);
+    });
+    return el("div", { class: "filters" }, ...controls);
+  }
+
+  function sourceUrl(panel) {
+    const params = new URLSearchParams(panel.query);
+    const cursor = panel.cursors[panel.cursors.length - 1];
+    if (cursor) params.set("cursor", cursor);
+    const extra = params.toString();
+    if (!extra) return panel.spec.source;
+    return panel.spec.source + (panel.spec.source.includes("?") ? "&" : "?") + extra;
+  }
+
   async function reloadPanel(id) {
     const panel = state.panels[id];
+    const seq = (panel.seq = (panel.seq || 0) + 1);
     let payload;
-    try { payload = await api("GET", panel.spec.source); } catch (error) {
-      panel.meta.textContent = "could not load: " + error.message;
+    try { payload = await api("GET", sourceUrl(panel)); } catch (error) {
+      if (seq === panel.seq) panel.meta.textContent = "could not load: " + error.message;
       return;
     }
+    if (seq !== panel.seq) return; // a newer load (other filters, another page) overtook it
     const fresh = payload.meta && payload.meta.freshness;
     panel.meta.textContent = fresh ? describeFreshness(fresh) : "";
-    if (panel.spec.kind === "table") drawTable(panel, payload.data);
+    if (panel.spec.kind === "table") drawTable(panel, payload.data, payload.pagination);
     else if (panel.spec.kind === "chart") drawChart(panel, payload.data);
     else if (panel.spec.kind === "reviews") drawReviews(panel, payload.data);
     panel.section.dataset.loaded = String(Date.now());
+    panel.section.dataset.source = sourceUrl(panel);
   }
 
   function describeFreshness(fresh) {
@@ -411,13 +447,23 @@
     return "fresh to " + (at === undefined ? "?" : at) + (lag ? ", " + lag + " events behind" : "");
   }
 
-  function drawTable(panel, rows) {
+  function drawTable(panel, rows, pagination) {
     const columns = panel.spec.columns;
-    panel.body.replaceChildren(el("table", {},
+    const table = el("table", {},
       el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c.label)))),
       el("tbody", {}, ...rows.map((row) => el("tr", {},
-        ...columns.map((c) => el("td", {}, /_at$/.test(c.key) ? when(row[c.key]) : row[c.key] ?? "")))))));
+        ...columns.map((c) => el("td", {}, /_at$/.test(c.key) ? when(row[c.key]) : row[c.key] ?? ""))))));
+    const page = panel.cursors.length;
+    const pager = !pagination ? null : el("div", { class: "pager" },
+      el("button", { type: "button", "data-page": "previous", disabled: page > 1 ? null : "",
+        onclick: () => { panel.cursors.pop(); reloadPanel(panel.spec.id); } }, "← Previous"),
+      el("span", { class: "muted" }, "page " + page),
+      el("button", { type: "button", "data-page": "next", disabled: pagination.hasNext ? null : "",
+        onclick: () => { panel.cursors.push(pagination.cursor); reloadPanel(panel.spec.id); } },
+      "Next →"));
+    panel.body.replaceChildren(table, ...(pager ? [pager] : []));
     panel.section.dataset.rows = String(rows.length);
+    panel.section.dataset.page = String(page);
   }
 
   function drawChart(panel, data) {
