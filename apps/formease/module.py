@@ -43,16 +43,18 @@ ADMIN_EVENTS: Final[dict[str, str]] = {
     SubmissionReceived.event_type: "submission.received",
 }
 
-_METRICS = "/formease/admin/form-metrics?days=30"
+_METRICS = "/formease/admin/form-metrics"
+_RANGE = (Filter("days", "Range (days)", ("7", "30", "90", "365"), default="30"),)
 _ACTIVITY = ("submission.received", "form.created", "form.updated", "user.created")
 
 #: The backoffice's screens on Headwater's ``/admin`` dashboard.
 ADMIN_PANELS: Final[tuple[Panel, ...]] = (
     Panel(
         "formease-form-metrics",
-        "Forms and submissions per day (30 days)",
+        "Forms and submissions per day",
         "chart",
         _METRICS,
+        filters=_RANGE,
         series=(
             Series("submissions", "Submissions"),
             Series("forms_created", "Forms created"),
@@ -62,9 +64,10 @@ ADMIN_PANELS: Final[tuple[Panel, ...]] = (
     ),
     Panel(
         "formease-completion",
-        "Completion time per day, seconds (30 days)",
+        "Completion time per day, seconds",
         "chart",
         _METRICS,
+        filters=_RANGE,
         series=(
             Series("median_completion_ms", "Median", scale=1000.0),
             Series("p90_completion_ms", "p90", scale=1000.0),

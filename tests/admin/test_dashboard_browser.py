@@ -114,6 +114,11 @@ def test_signing_in_opens_the_dashboard_and_a_wrong_password_does_not(
     playwright.expect(page.locator("#panel-formease-user-stats table")).to_be_visible()
     playwright.expect(page.locator("#projections tbody tr").first).to_be_visible()
     shot(page, request, "signed-in")
+    # The form-metrics charts read the range the admin picks.
+    metrics = page.locator("#panel-formease-form-metrics")
+    playwright.expect(metrics).to_have_attribute("data-source", re.compile(r"days=30$"))
+    metrics.locator("select[data-filter=days]").select_option("7")
+    playwright.expect(metrics).to_have_attribute("data-source", re.compile(r"days=7$"))
     # The session survives a reload: the cookie, not the page, holds it.
     page.reload()
     playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)

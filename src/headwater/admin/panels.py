@@ -6,13 +6,14 @@ with the signed-in admin's cookie session, so an app's panels obey the same
 authentication, tenancy and rate limits as the rest of its API. Three kinds:
 
 - ``table``: rows of ``source``'s ``data`` (a list), one column per ``Column``,
-  with optional ``Filter`` controls and cursor paging;
+  with cursor paging when the source pages;
 - ``chart``: one line per ``Series`` over ``source``'s ``data[rows]`` (a list of
   objects keyed by ``x``, an ISO date or datetime);
 - ``reviews``: the conflict review queue; ``data`` lists reviews with a
   ``review_id``, and ``accept`` / ``reject`` are POST URL templates with
   ``{review_id}`` (reject takes ``{"reason": ...}``).
 
+Any panel may declare ``Filter`` controls, sent as query parameters of ``source``.
 ``refresh_on`` names admin-feed events (``submission.received``...) after which the
 panel reloads, so it follows the log without polling.
 """
@@ -42,6 +43,8 @@ class Filter:
     key: str
     label: str
     options: tuple[str, ...] = ()
+    #: Selected at first; with a default there is no "any" choice.
+    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +63,8 @@ class Panel:
     #: A same-origin GET route answering with the envelope (``{"data": ...}``).
     source: str
     columns: tuple[Column, ...] = ()
-    #: Tables: filters sent as query parameters; a source that answers with
-    #: ``pagination.cursor`` (the envelope's page shape) gets next/previous buttons.
+    #: Query parameters the admin sets (they override the source's own); a table
+    #: whose source answers with ``pagination`` gets previous/next buttons too.
     filters: tuple[Filter, ...] = ()
     series: tuple[Series, ...] = ()
     #: For charts: the key of the x value, and where the rows are under ``data``.

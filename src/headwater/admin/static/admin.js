@@ -378,8 +378,10 @@
       const section = el("section", { id: "panel-" + spec.id, class: "panel", "data-kind": spec.kind },
         el("h2", {}, spec.title, meta), body);
       box.append(section);
-      const panel = { spec, body, meta, section, chart: null, query: {}, cursors: [null] };
-      if (spec.kind === "table" && spec.filters.length) section.insertBefore(filterBar(panel), body);
+      const query = {};
+      for (const f of spec.filters) if (f.default) query[f.key] = f.default;
+      const panel = { spec, body, meta, section, chart: null, query, cursors: [null] };
+      if (spec.filters.length) section.insertBefore(filterBar(panel), body);
       state.panels[spec.id] = panel;
     }
     await Promise.all(Object.keys(state.panels).map(reloadPanel));
@@ -400,9 +402,10 @@
     };
     let typing = null;
     const controls = panel.spec.filters.map((f) => {
+      const choices = f.options.map((o) => el("option", { value: o, selected: o === f.default ? "" : null }, o));
       const control = f.options.length
         ? el("select", { "data-filter": f.key, onchange: (e) => changed(f.key, e.target.value) },
-          el("option", { value: "" }, "any"), ...f.options.map((o) => el("option", { value: o }, o)))
+          ...(f.default ? [] : [el("option", { value: "" }, "any")]), ...choices)
         : el("input", { type: "search", "data-filter": f.key, placeholder: f.label,
           oninput: (e) => {
             clearTimeout(typing);
@@ -414,12 +417,11 @@
   }
 
   function sourceUrl(panel) {
-    const params = new URLSearchParams(panel.query);
+    const url = new URL(panel.spec.source, location.origin);
+    for (const [key, value] of Object.entries(panel.query)) url.searchParams.set(key, value);
     const cursor = panel.cursors[panel.cursors.length - 1];
-    if (cursor) params.set("cursor", cursor);
-    const extra = params.toString();
-    if (!extra) return panel.spec.source;
-    return panel.spec.source + (panel.spec.source.includes("?") ? "&" : "?") + extra;
+    if (cursor) url.searchParams.set("cursor", cursor);
+    return url.pathname + url.search;
   }
 
   async function reloadPanel(id) {
