@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from headwater.errors import SchemaNotMigrated
 from headwater.eventstore import create_event_store
 from headwater.http.app import create_app
+from headwater.jobs import SqlJobQueue
 from headwater.security import schema
 from headwater.security.authenticator import SecurityAuthenticator
 from headwater.security.bootstrap import create_platform_admin
@@ -59,15 +60,18 @@ def test_a_node_that_must_not_migrate_refuses_an_old_schema(tmp_path: Path) -> N
     with pytest.raises(SchemaNotMigrated, match="headwater migrate"), TestClient(app):
         pass
 
-    async def migrate_security() -> bool:
+    async def migrate_security_and_jobs() -> bool:
+        # What `headwater migrate` does for this app: every module's tables, the job
+        # queue's included (a core module, it refuses an old schema as well).
         store = await create_event_store(url)
         try:
             await SecurityModule().migrate(store)
+            await SqlJobQueue(store).migrate()
             return await schema.is_current(store)
         finally:
             await store.close()
 
-    assert anyio.run(migrate_security)
+    assert anyio.run(migrate_security_and_jobs)
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
 
