@@ -41,7 +41,44 @@ async def test_registration_is_an_event_under_the_accounts_tenant(
     assert [e.type for e in events] == [ev.ACCOUNT_REGISTERED]
     assert events[0].tenant_id == "t1"
     assert events[0].metadata["actor"] == "test"
-    assert events[0].data["password_hash"].startswith("$argon2id$")
+    # The hash is in the account's row, committed with the event, and not in the log.
+    assert "password_hash" not in events[0].data
+    account = await security.accounts.get(account_id)
+    assert account is not None
+    assert account.password_hash.startswith("$argon2id$")
+
+
+async def test_no_password_hash_ever_reaches_the_log(security: Security, store: EventStore) -> None:
+    account_id = await register(security, "ada@example.com")
+    account = await security.accounts.get(account_id)
+    assert account is not None
+    await security.accounts.change_password(
+        account, "another long password", sign_out=True, metadata={"actor": "test"}
+    )
+    changed = await security.accounts.get(account_id)
+    assert changed is not None
+    assert await security.passwords.verify(changed.password_hash, "another long password")
+    assert changed.tokens_revoked_at > 0
+    logged = [e async for e in store.read_all()]
+    assert [e.type for e in logged][-2:] == [ev.ACCOUNT_REGISTERED, ev.PASSWORD_CHANGED]
+    assert not any("argon2" in str(e.data) for e in logged)
+
+
+async def test_a_registration_event_without_its_credential_is_refused(
+    store: EventStore, security: Security
+) -> None:
+    data = {
+        "account_id": "nopass",
+        "email": "nopass@example.com",
+        "tenant_id": "t1",
+        "roles": ["user"],
+        "tier": "user",
+    }
+    with pytest.raises(InvalidInput, match="without its credential"):
+        await store.append(
+            ev.account_stream("nopass"), NewEvent(ev.ACCOUNT_REGISTERED, data), tenant_id="t1"
+        )
+    assert await security.accounts.find_by_email("nopass@example.com") is None
 
 
 async def test_a_second_account_with_the_same_email_is_refused(security: Security) -> None:
@@ -170,6 +207,7 @@ async def test_login_rehashes_a_hash_made_with_older_parameters(
     account = await security.accounts.get(account_id)
     assert account is not None
     old_hash = await weaker.hash(PASSWORD)
+    # An event as older versions wrote it, with the hash inside: it still applies.
     await store.append(
         ev.account_stream(account_id),
         NewEvent(ev.PASSWORD_CHANGED, {"password_hash": old_hash, "sign_out": False}),

@@ -19,9 +19,10 @@ from headwater.errors import (
     InvalidInput,
     NotFound,
 )
-from headwater.eventstore import NO_STREAM, EventStore
+from headwater.eventstore import NO_STREAM, EventStore, NewEvent
 from headwater.security import events as ev
 from headwater.security.errors import EmailTaken
+from headwater.security.lookup import credentials
 from headwater.security.opaque import new_id
 from headwater.security.passwords import Passwords
 from headwater.security.principal import Role, Tier
@@ -166,17 +167,20 @@ class Accounts:
             "email": email,
             "tenant_id": tenant_id,
             "display_name": display_name,
-            "password_hash": await self.passwords.hash(password),
             "roles": ev.role_names(roles),
             "tier": tier,
         }
+        registered_event = ev.event(ev.ACCOUNT_REGISTERED, data, metadata)
+        password_hash = await self.passwords.hash(password)
         try:
-            await self.store.append(
-                ev.account_stream(account_id),
-                ev.event(ev.ACCOUNT_REGISTERED, data, metadata),
-                expected_version=NO_STREAM,
-                tenant_id=tenant_id,
-            )
+            # The hash goes to the lookup row with the event, never into the log.
+            with credentials.handing_over(registered_event.id, password_hash):
+                await self.store.append(
+                    ev.account_stream(account_id),
+                    registered_event,
+                    expected_version=NO_STREAM,
+                    tenant_id=tenant_id,
+                )
         except InlineHandlerFailed as exc:
             # hw_accounts' UNIQUE(email) failed the append inside its transaction: a
             # registration raced ours (the table tells which constraint it was).
@@ -193,12 +197,9 @@ class Accounts:
     ) -> None:
         """``sign_out`` ends every session of the account in the same commit."""
         password_hash = await self.passwords.hash(password)
-        await self._append(
-            account,
-            ev.PASSWORD_CHANGED,
-            {"password_hash": password_hash, "sign_out": sign_out},
-            metadata,
-        )
+        changed = ev.event(ev.PASSWORD_CHANGED, {"sign_out": sign_out}, metadata)
+        with credentials.handing_over(changed.id, password_hash):
+            await self._append_event(account, changed)
 
     async def rehash(self, account: AccountRecord, password: str) -> None:
         """Re-hash with the current policy after a successful login (parameters rose).
@@ -242,9 +243,12 @@ class Accounts:
     async def _append(
         self, account: AccountRecord, type_: str, data: Mapping[str, Any], metadata: Metadata
     ) -> None:
+        await self._append_event(account, ev.event(type_, data, metadata))
+
+    async def _append_event(self, account: AccountRecord, event: NewEvent) -> None:
         await self.store.append(
             ev.account_stream(account.account_id),
-            ev.event(type_, data, metadata),
+            event,
             expected_version=account.version,
             tenant_id=account.tenant_id,
         )

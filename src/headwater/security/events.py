@@ -2,8 +2,8 @@
 
 Security events are reserved: ``TenantScopedStore`` refuses to append any ``hw.*``
 type, so app code can never mint an account or a key by writing an event, and
-``channels`` never lets a client subscribe to these streams (registrations carry
-the argon2 hash, which has no business in a browser).
+``channels`` never lets a client subscribe to these streams (they name accounts,
+roles and keys). Password hashes are not in them: see ``lookup.Credentials``.
 """
 
 from __future__ import annotations

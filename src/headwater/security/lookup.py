@@ -8,7 +8,9 @@ check (or the UNIQUE email) fails that append and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from headwater.errors import InvalidInput
@@ -46,6 +48,44 @@ def _tenant_created(e: RecordedEvent) -> list[Statement]:
     ]
 
 
+class Credentials:
+    """Password hashes on their way into ``hw_accounts``, beside the log, not in it.
+
+    A registration or password change appends an event that says what happened; the
+    hash itself is handed over here, keyed by the event's id, and this projection
+    writes it into the account's row in the same transaction as the event. So the
+    credential commits with its event or not at all, and the immutable log, with its
+    backups, replicas and exports, never holds a password hash (not even an old one
+    after a change). Events of older versions that carried the hash still apply.
+
+    Written here because an append takes events only: the inline handler is the one
+    place that runs inside its transaction. Process-local by design: the handler runs
+    in the process that appends.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[uuid.UUID, str] = {}
+
+    @contextmanager
+    def handing_over(self, event_id: uuid.UUID, password_hash: str) -> Iterator[None]:
+        self._pending[event_id] = password_hash
+        try:
+            yield
+        finally:
+            self._pending.pop(event_id, None)
+
+    def hash_for(self, e: RecordedEvent) -> str:
+        found = self._pending.get(e.id)
+        if found is None:
+            found = e.data.get("password_hash")  # written by an older version
+        if not isinstance(found, str) or not found:
+            raise InvalidInput(f"{e.type} arrived without its credential")
+        return found
+
+
+credentials = Credentials()
+
+
 def _registered(e: RecordedEvent) -> list[Statement]:
     d = e.data
     if e.stream_id != ev.account_stream(d["account_id"]) or e.tenant_id != d["tenant_id"]:
@@ -61,7 +101,7 @@ def _registered(e: RecordedEvent) -> list[Statement]:
                 d["email"],
                 e.tenant_id,
                 d.get("display_name"),
-                d["password_hash"],
+                credentials.hash_for(e),
                 roles,
                 d["tier"],
                 _us(e),
@@ -101,11 +141,10 @@ def _tokens_revoked(e: RecordedEvent) -> list[Statement]:
 
 
 def _password_changed(e: RecordedEvent) -> list[Statement]:
+    password_hash = credentials.hash_for(e)
     if not e.data.get("sign_out"):
-        return _account_update("password_hash = ?", e.data["password_hash"])(e)
-    update = _account_update(
-        "password_hash = ?, tokens_revoked_at = ?", e.data["password_hash"], _us
-    )
+        return _account_update("password_hash = ?", password_hash)(e)
+    update = _account_update("password_hash = ?, tokens_revoked_at = ?", password_hash, _us)
     return [*update(e), _end_sessions(e)]
 
 
