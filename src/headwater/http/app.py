@@ -6,7 +6,7 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from headwater import __version__
 from headwater.errors import InvalidInput
@@ -92,6 +92,19 @@ def core_modules(
     return modules
 
 
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add a module's routes to the app's own route list.
+
+    Not ``include_router``: recent FastAPI keeps each included router as a node that
+    re-resolves its routes, and juggles scope keys, for every candidate of every
+    request, ahead of the route that matches; profiled, that was about 29% of a
+    cached GET. A router's own prefix, tags, responses and dependencies are merged
+    into each of its routes when they are declared, so nothing is lost by adding
+    the routes as they are (the OpenAPI document is the same).
+    """
+    app.router.routes.extend(router.routes)
+
+
 def _declare_jobs(modules: Sequence[Module]) -> None:
     """Every module declares its jobs with the queue in place (the core one, or one a
     plugin put in its place), before anything starts: triggers hook into appends at
@@ -154,10 +167,8 @@ def create_app(
         description="Event-sourced, real-time backend.",
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    for module in modules:
-        for router in module.routers():
-            app.include_router(router)
+    for router in [health.router, *(r for module in modules for r in module.routers())]:
+        add_routes(app, router)
     # Added innermost first: request id wraps everything, so even a 413 carries one;
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate
     # limiter) see the principal.
