@@ -4,8 +4,8 @@ Every ``/admin/api`` route takes the same credentials as the rest of the API; th
 page itself uses the cookie session (``/auth/session``), so each unsafe call carries
 the CSRF token. Reading and operating (rebuilding a projection, retrying a job) need
 the module's ``viewer_role`` and ``operator_role``, a tenant admin by default. Jobs
-are listed and retried for the caller's tenant only; projections and the node's
-figures are the node's, with no tenant data in them.
+are listed and retried for the caller's tenant only (every tenant's, for a platform
+admin); projections and the node's figures are the node's, with no tenant data.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from headwater.http.responses import Envelope, ok
 from headwater.jobs.job import Job, JobState
 from headwater.observability.alerts import ALERT_STREAM
 from headwater.projections.status import ProjectionStatus
-from headwater.security.principal import Principal
+from headwater.security.principal import Principal, Role
 
 if TYPE_CHECKING:
     from headwater.admin.module import AdminModule
@@ -75,6 +75,14 @@ def _job_view(job: Job) -> dict[str, Any]:
         "run_at": job.run_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
     }
+
+
+def _job_scope(principal: Principal) -> str | None:
+    """The tenant whose jobs the caller sees; None (every job) for a platform admin,
+    who runs the deployment and has no tenant of its own."""
+    if principal.tenant_id is None and principal.has_role(Role.PLATFORM_ADMIN):
+        return None
+    return principal.require_tenant()
 
 
 def build_router(admin: AdminModule) -> APIRouter:
@@ -149,8 +157,7 @@ def build_router(admin: AdminModule) -> APIRouter:
         queue = admin.jobs_queue()
         if queue is None:
             return ok({"enabled": False, "depth": {}, "jobs": []})
-        tenant = principal.require_tenant()
-        listed = await queue.list_jobs(state=state, tenant_id=tenant, limit=limit)
+        listed = await queue.list_jobs(state=state, tenant_id=_job_scope(principal), limit=limit)
         return ok(
             {
                 "enabled": True,
@@ -168,7 +175,8 @@ def build_router(admin: AdminModule) -> APIRouter:
         queue = admin.jobs_queue()
         job = await queue.get(job_id) if queue is not None and len(job_id) <= 200 else None
         # Another tenant's job reads as missing: its existence is not the caller's to know.
-        if job is None or job.tenant_id != principal.require_tenant():
+        scope = _job_scope(principal)
+        if job is None or (scope is not None and job.tenant_id != scope):
             raise JobNotFound(job_id[:200])
         assert queue is not None
         return ok(_job_view(await queue.retry(job_id)))
