@@ -116,3 +116,25 @@ def test_a_token_missing_a_required_claim_is_refused(missing: str) -> None:
 def test_garbage_is_refused_as_invalid(garbage: str) -> None:
     with pytest.raises(TokenInvalid):
         tokens.decode(garbage)
+
+
+def test_a_token_verified_once_still_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = AccessTokens(ROOT, lifetime_seconds=60, leeway_seconds=5)
+    token, _ = fresh.issue(
+        subject="acc-1", tenant_id="t-1", roles=["staff"], tier="user", session_id="s-1"
+    )
+    assert fresh.decode(token).subject == "acc-1"
+    assert fresh.decode(token).subject == "acc-1"  # remembered: no second verification
+    later = time.time() + 66  # past expiry and leeway
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(TokenExpired):
+        fresh.decode(token)
+
+
+def test_a_forged_copy_of_a_remembered_token_is_still_refused() -> None:
+    token = issue()
+    tokens.decode(token)
+    header, _, signature = token.split(".")
+    forged = ".".join([header, b64({"sub": "someone-else"}), signature])
+    with pytest.raises(TokenInvalid):
+        tokens.decode(forged)

@@ -14,15 +14,15 @@ from fastapi import Depends, Header, Request
 from apps.formease.service import FormEase
 from headwater.domain import CommandContext
 from headwater.errors import StoreUnavailable
-from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime
+from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime, runtime_of
 from headwater.runtime import Runtime
 from headwater.security.principal import Principal
 
 SERVICE_NAME = "formease"
 
 
-def get_formease(request: Request) -> FormEase:
-    service = get_runtime(request).services.get(SERVICE_NAME)
+async def get_formease(request: Request) -> FormEase:
+    service = runtime_of(request).services.get(SERVICE_NAME)
     if not isinstance(service, FormEase):
         raise StoreUnavailable("the FormEase module is not started")
     return service

@@ -11,18 +11,18 @@ from apps.qrevent.projections.directory import EVENTS
 from apps.qrevent.services import QrEventServices
 from headwater.domain import CommandContext
 from headwater.eventstore import EventStore
-from headwater.http.deps import Staff, get_runtime
+from headwater.http.deps import Staff, runtime_of
 from headwater.security.principal import Principal
 
 
-def get_services(request: Request) -> QrEventServices:
-    services = get_runtime(request).services["qrevent"]
+async def get_services(request: Request) -> QrEventServices:
+    services = runtime_of(request).services["qrevent"]
     assert isinstance(services, QrEventServices)
     return services
 
 
-def get_store(request: Request) -> EventStore:
-    return get_runtime(request).store
+async def get_store(request: Request) -> EventStore:
+    return runtime_of(request).store
 
 
 Services = Annotated[QrEventServices, Depends(get_services)]

@@ -62,13 +62,21 @@ NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_security(request: Request) -> Security:
-    security = get_runtime(request).services.get("security")
+# Dependencies are ``async def`` even when they do not await: FastAPI runs a plain
+# ``def`` dependency in its thread pool, a thread hop per request for a dict lookup.
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
+async def get_security(request: Request) -> Security:
+    security = runtime_of(request).services.get("security")
     if not isinstance(security, Security):
         raise StoreUnavailable("the security module is not installed on this app")
     return security
@@ -89,7 +97,7 @@ async def current_principal(
     if isinstance(principal, Principal):
         return principal
     # No authentication middleware in front of this app: authenticate here.
-    authenticator = get_runtime(request).services.get("auth")
+    authenticator = runtime_of(request).services.get("auth")
     if authenticator is None:
         return ANONYMOUS
     headers = {k.lower(): v for k, v in request.headers.items()}
@@ -139,7 +147,7 @@ TenantId = Annotated[str, Depends(tenant_id)]
 
 
 async def scoped_store(request: Request, principal: RequirePrincipal) -> TenantScopedStore:
-    return TenantScopedStore(get_runtime(request).store, principal)
+    return TenantScopedStore(runtime_of(request).store, principal)
 
 
 ScopedStore = Annotated[TenantScopedStore, Depends(scoped_store)]

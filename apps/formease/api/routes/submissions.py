@@ -48,7 +48,7 @@ async def _checked(service: FormEase, tenant_id: str, filters: queries.Submissio
         await service.load_user(tenant_id, filters.owner_id)
 
 
-def _filters(
+async def _filters(
     form_id: str | None = Query(default=None, max_length=100),
     owner_id: str | None = Query(default=None, max_length=100),
     version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
