@@ -57,7 +57,7 @@ class AdminModule(Module):
         for module in contributors:
             self.apps.append({"name": module.name, "version": module.version})
             for panel in module.admin_panels():
-                self.panels.append(_owned(panel, module.name))
+                self.panels.append(replace(panel, app=module.name))
         self.viewer_role = viewer_role
         self.operator_role = operator_role
         self.runtime: Runtime | None = None
@@ -171,7 +171,3 @@ class AdminModule(Module):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return {"name": name, **record}
-
-
-def _owned(panel: Panel, app: str) -> Panel:
-    return replace(panel, app=app)

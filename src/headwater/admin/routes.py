@@ -43,7 +43,6 @@ ASSETS: Final[dict[str, str]] = {
     "uPlot.min.css": "text/css; charset=utf-8",
 }
 _VENDORED: Final = frozenset({"uPlot.iife.min.js", "uPlot.min.css"})
-JOB_STATES: Final = tuple(state.value for state in JobState)
 
 
 def _projection_view(status: ProjectionStatus, rebuild: dict[str, Any] | None) -> dict[str, Any]:

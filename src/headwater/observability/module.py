@@ -51,13 +51,15 @@ PUBLISHER_SERVICE = "alerts.publish"
 _log = get_logger("headwater.observability")
 
 
-def _registered_publisher(runtime: Runtime) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    async def publish(event_type: str, data: dict[str, Any]) -> None:
+def _registered_publisher(
+    runtime: Runtime,
+) -> Callable[[str, dict[str, Any]], Awaitable[object] | object]:
+    """The publisher registered under ``PUBLISHER_SERVICE`` when an alert fires (none:
+    nothing to do). ``CallableAlertSink`` awaits whatever it returns."""
+
+    def publish(event_type: str, data: dict[str, Any]) -> Awaitable[object] | object:
         target = runtime.services.get(PUBLISHER_SERVICE)
-        if target is not None:
-            result = target(event_type, data)
-            if isinstance(result, Awaitable):
-                await result
+        return None if target is None else target(event_type, data)
 
     return publish
 
