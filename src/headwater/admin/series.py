@@ -113,7 +113,9 @@ class NodeSeries:
             return None
         seconds = now.at - last.at
         requests = now.requests - last.requests
-        events = (now.head or 0) - (last.head or 0) if now.head is not None else 0
+        # Both heads or no rate: a head missing from one sample (its read failed) would
+        # otherwise count the whole log as this interval's events.
+        events = now.head - last.head if now.head is not None and last.head is not None else 0
         hub = runtime.services.get("realtime")
         point = {
             "t": round(now.at, 3),
