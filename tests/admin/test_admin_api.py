@@ -20,12 +20,11 @@ from headwater.modules import Module
 from headwater.projections import INTEGER, TEXT, Merge, Projection, Table
 from headwater.runtime import Runtime
 from headwater.security.module import SecurityModule
-from headwater.settings import Settings
 from tests.security.support import (
     ROOT_EMAIL,
     ROOT_PASSWORD,
-    SECRET,
     Tenant,
+    app_settings,
     bearer,
     create_tenant,
     login,
@@ -74,14 +73,7 @@ class Node:
 
 @pytest.fixture
 def node(store_url: str, tmp_path: Path) -> Iterator[Node]:
-    settings = Settings(
-        rate_limits=False,
-        database_url=store_url,
-        data_dir=tmp_path,
-        secret_key=SECRET,  # type: ignore[arg-type]
-        auto_migrate=True,
-        hsts=False,
-    )
+    settings = app_settings(store_url, tmp_path)
     apps = [jobs, CountingApp()]
     # Samples only when a test asks (the loop's one sample is at start-up).
     admin = AdminModule(apps, interval=3600)

@@ -33,15 +33,21 @@ def security_config(**overrides: Any) -> SecurityConfig:
     return SecurityConfig(**{**values, **overrides})
 
 
+def app_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """The settings the security, app and dashboard tests build their apps with."""
+    values: dict[str, Any] = {
+        "rate_limits": False,
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "secret_key": SECRET,
+        "auto_migrate": True,
+        "hsts": False,
+    }
+    return Settings(**{**values, **overrides})
+
+
 def make_app(database_url: str, tmp_path: Path, config: SecurityConfig | None = None) -> FastAPI:
-    settings = Settings(
-        rate_limits=False,
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=SECRET,  # type: ignore[arg-type]
-        auto_migrate=True,
-        hsts=False,
-    )
+    settings = app_settings(database_url, tmp_path)
     return create_app(settings, plugins=[SecurityModule(config or security_config())])
 
 

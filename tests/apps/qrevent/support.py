@@ -13,12 +13,11 @@ from apps.qrevent.module import QrEventModule
 from headwater.http.app import create_app
 from headwater.modules import Module
 from headwater.security.module import SecurityModule
-from headwater.settings import Settings
 from tests.security.support import (
     PASSWORD,
-    SECRET,
     Client,
     Tenant,
+    app_settings,
     create_tenant,
     root_headers,
     security_config,
@@ -29,14 +28,7 @@ PASSWORD_OF_STAFF = PASSWORD
 
 def make_app(database_url: str, tmp_path: Path, *, rate_limits: bool = False) -> FastAPI:
     """QR Event with the core modules, its jobs (leaderboard refreshes) included."""
-    settings = Settings(
-        rate_limits=rate_limits,
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=SECRET,  # type: ignore[arg-type]
-        auto_migrate=True,
-        hsts=False,
-    )
+    settings = app_settings(database_url, tmp_path, rate_limits=rate_limits)
     apps: list[Module] = [QrEventModule()]
     return create_app(settings, plugins=[SecurityModule(security_config())], apps=apps)
 
