@@ -442,11 +442,12 @@
     panel.section.dataset.source = sourceUrl(panel);
   }
 
+  // The freshness a read model reports (``meta.freshness``): the log position it
+  // reflects and how many handled events it still has to apply.
   function describeFreshness(fresh) {
     if (typeof fresh !== "object") return String(fresh);
-    const lag = fresh.lag_events !== undefined ? fresh.lag_events : fresh.lag;
-    const at = fresh.as_of || fresh.position;
-    return "fresh to " + (at === undefined ? "?" : at) + (lag ? ", " + lag + " events behind" : "");
+    const lag = fresh.lag_events ? ", " + fresh.lag_events + " events behind" : "";
+    return "fresh to " + fresh.position + lag;
   }
 
   function drawTable(panel, rows, pagination) {
