@@ -10,6 +10,7 @@ from rich.console import Console
 
 from headwater.cli import demo as demo_module
 from headwater.cli import jobs as jobs_cli
+from headwater.cli.backup import app as backup_app
 from headwater.cli.projections import app as projections_app
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
@@ -23,6 +24,7 @@ app = typer.Typer(
 
 app.add_typer(projections_app, name="projections", help="Projection status and rebuilds.")
 app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
+app.add_typer(backup_app, name="backup", help="Back up, restore, verify and drill the log.")
 app.command("worker")(jobs_cli.worker)
 
 DatabaseUrl = Annotated[
