@@ -7,7 +7,7 @@ import os
 import uuid
 from pathlib import Path
 
-from headwater.backup.errors import BackupObjectMissing
+from headwater.backup.errors import BackupError, BackupObjectMissing
 from headwater.backup.target import BackupTarget, check_key, check_prefix
 
 
@@ -37,20 +37,28 @@ class DirectoryTarget(BackupTarget):
             os.close(directory)
 
     async def put(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put, key, bytes(data))
+        try:
+            await asyncio.to_thread(self._put, key, bytes(data))
+        except OSError as exc:
+            raise BackupError(f"cannot write {key} under {self.location}: {exc}") from exc
 
     def _get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise BackupObjectMissing(key) from None
+        except OSError as exc:
+            raise BackupError(f"cannot read {key} under {self.location}: {exc}") from exc
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
-        await asyncio.to_thread(path.unlink, missing_ok=True)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            raise BackupError(f"cannot delete {key} under {self.location}: {exc}") from exc
 
     def _list(self, prefix: str) -> list[str]:
         if not self.root.is_dir():
