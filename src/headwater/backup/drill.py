@@ -43,6 +43,7 @@ from headwater.eventstore import EventStore, create_event_store
 from headwater.eventstore.records import NewEvent
 from headwater.observability.alerts import Alert, AlertSink
 from headwater.projections import Projection, migrate_projections, rebuild
+from headwater.projections.readmodels import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,11 @@ class Drill:
                 return None
             sums: dict[str, ReadModelChecksum] = {}
             for projection in self.projections:
+                # A node that never ran a projection has no tables for it to compare.
+                names = ["hw_projections", *(t.name for t in projection.tables)]
+                for name in names:
+                    if not await table_exists(tx, tx.dialect, name):
+                        return None
                 if projection.mode == "async":
                     checkpoint = await tx.fetchone(
                         "SELECT position FROM hw_projections WHERE name = ?", (projection.name,)

@@ -24,6 +24,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from headwater.backup import (
     Drill,
@@ -73,7 +74,7 @@ def _url(url: str | None) -> str:
 
 
 def _fail(console: Console, what: str, exc: HeadwaterError) -> typer.Exit:
-    console.print(f"[red]{what} failed:[/red] {exc.message}")
+    console.print(f"[red]{what} failed:[/red] {escape(exc.message)}")
     return typer.Exit(1)
 
 
@@ -179,9 +180,9 @@ def restore_command(
 
 def _print_report(console: Console, report: VerifyReport) -> None:
     for problem in report.problems:
-        console.print(f"[red]{problem.describe()}[/red]")
+        console.print(f"[red]{escape(problem.describe())}[/red]")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     verdict = "[green]ok[/green]" if report.ok else f"[red]{len(report.problems)} problems[/red]"
     console.print(
         f"verified {report.chains} chains, {report.segments} segments, "
@@ -250,7 +251,7 @@ def drill(
             f"({comparison.method})"
         )
     for problem in result.problems:
-        console.print(f"[red]{problem}[/red]")
+        console.print(f"[red]{escape(problem)}[/red]")
     console.print(
         f"drill {'passed' if result.ok else 'FAILED'}: restored {result.events} events to "
         f"position {result.position}, recovery {result.recovery_seconds:.2f}s, data loss "
