@@ -35,6 +35,10 @@ INTERVAL = 0.2
 RUN_SECONDS = 2.5
 
 
+def count_acks(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
 def read_acks(path: Path) -> list[tuple[int, float]]:
     acks = []
     for line in path.read_text().splitlines():
@@ -57,7 +61,7 @@ async def run_and_kill(url: str, target: Path, acks: Path, mode: str) -> float:
     )
     try:
         deadline = time.monotonic() + 60
-        while not acks.exists() or len(acks.read_text().splitlines()) < 50:
+        while count_acks(acks) < 50:
             assert node.returncode is None, "the node died on its own"
             assert time.monotonic() < deadline, "the node never started writing"
             await asyncio.sleep(0.05)

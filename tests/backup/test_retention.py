@@ -78,7 +78,9 @@ async def test_retention_never_drops_what_the_newest_full_restore_needs(tmp_path
         result = await apply_retention(shipper, RetentionRules(daily=2, weekly=2))
         kept = await list_bases(target)
         assert [b.id for b in kept] == [b.id for b in result.plan.keep]
-        assert len(kept) == 3  # two days, and the newest of the week before (this week's is one of them)
+        assert (
+            len(kept) == 3
+        )  # two days, and the newest of the week before (this week's is one of them)
         assert result.dropped_segments
         assert shipper.manifest.anchor.through <= kept[0].position
         assert (await verify_target(target)).ok

@@ -124,6 +124,7 @@ async def test_shipped_appends_are_in_the_target_when_they_return(
     await shipper.start()
     appender = ShippedAppender(store, shipper)
     try:
+
         async def one(i: int) -> int:
             result = await appender.append(f"s-{i}", NewEvent("deposit", {"i": i}))
             manifest = await load_manifest(target)

@@ -65,7 +65,9 @@ def corrupt(root: Path, segments: list[SegmentEntry], rng: random.Random) -> tup
         path.unlink()
     elif kind == "reorder-objects":
         # Two segments of the same chain swap places (their objects trade keys).
-        same_chain = [s for s in segments if s.key.rsplit("/", 1)[0] == victim.key.rsplit("/", 1)[0]]
+        same_chain = [
+            s for s in segments if s.key.rsplit("/", 1)[0] == victim.key.rsplit("/", 1)[0]
+        ]
         other = rng.choice([s for s in same_chain if s.key != victim.key])
         other_path = root.joinpath(*other.key.split("/"))
         a, b = path.read_bytes(), other_path.read_bytes()
