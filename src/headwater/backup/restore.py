@@ -22,13 +22,20 @@ import orjson
 
 from headwater.backup.base import BaseInfo, list_bases
 from headwater.backup.errors import BackupCorrupt, BackupObjectMissing, RestoreRefused
-from headwater.backup.loader import load_events, require_empty
+from headwater.backup.loader import load_rows, require_empty
 from headwater.backup.manifest import DRILL_KEY, MANIFEST_KEY, Manifest, SegmentEntry
-from headwater.backup.segment import SegmentContent, decode_segment, sha256, to_micros
+from headwater.backup.segment import (
+    Row,
+    SegmentContent,
+    SegmentRows,
+    decode_rows,
+    row_to_event,
+    sha256,
+    to_micros,
+)
 from headwater.backup.shipper import load_manifest
 from headwater.backup.target import BackupTarget
 from headwater.eventstore.protocol import EventStore
-from headwater.eventstore.records import RecordedEvent
 from headwater.projections import Projection, RebuildResult, migrate_projections, rebuild
 
 #: Restore speed assumed by a dry run before any drill has measured one (events/s,
@@ -126,17 +133,24 @@ async def _position_at(target: BackupTarget, manifest: Manifest, micros: int) ->
     return position
 
 
-async def fetch_segment(target: BackupTarget, entry: SegmentEntry) -> SegmentContent:
-    """A segment's events, after checking its size, checksum and range."""
+async def fetch_rows(target: BackupTarget, entry: SegmentEntry) -> SegmentRows:
+    """A segment's rows, after checking its size, checksum and range."""
     blob = await target.get(entry.key)
     if len(blob) != entry.size or sha256(blob) != entry.sha256:
         raise BackupCorrupt(
             f"segment {entry.key} (positions {entry.first}-{entry.last}) fails its checksum"
         )
-    content = decode_segment(blob)
+    # Decoding a few MB takes tens of milliseconds: off the event loop.
+    content = await asyncio.to_thread(decode_rows, blob)
     if (content.first, content.last, content.prev) != (entry.first, entry.last, entry.prev):
         raise BackupCorrupt(f"segment {entry.key} does not hold what the manifest says")
     return content
+
+
+async def fetch_segment(target: BackupTarget, entry: SegmentEntry) -> SegmentContent:
+    """A segment's events (see :func:`fetch_rows`)."""
+    content = await fetch_rows(target, entry)
+    return SegmentContent(content.first, content.prev, [row_to_event(r) for r in content.rows])
 
 
 def _check_links(source: RestoreSource, anchor_sha: str | None) -> None:
@@ -243,9 +257,13 @@ async def restore(
     load_seconds = time.monotonic() - started
     started = time.monotonic()
     await migrate_projections(store)
-    # One after the other: each rebuild reads the whole log, and on SQLite they would
-    # queue on the one writer anyway.
-    rebuilds = [await rebuild(store, projection) for projection in projections]
+    if store.dialect == "postgresql":
+        # Side by side: each has its own connections, and the server overlaps one's
+        # reads with another's writes (measured about 1.3x faster for two).
+        rebuilds = list(await asyncio.gather(*(rebuild(store, p) for p in projections)))
+    else:
+        # One after the other: SQLite has one writer, which they would queue on anyway.
+        rebuilds = [await rebuild(store, projection) for projection in projections]
     return RestoreResult(
         plan.to_position, loaded, load_seconds, time.monotonic() - started, rebuilds
     )
@@ -254,7 +272,7 @@ async def restore(
 async def _load(
     target: BackupTarget, store: EventStore, plan: RestorePlan, progress: Progress | None
 ) -> int:
-    pending: list[RecordedEvent] = []
+    pending: list[Row] = []
     loaded = 0
     written = 0  # the highest position already taken from an earlier source
     for source in plan.sources:
@@ -262,26 +280,27 @@ async def _load(
         entries = list(source.segments)
         # Fetch the next segment while this one is written: target reads and store
         # writes then overlap instead of taking turns.
-        next_fetch = asyncio.ensure_future(fetch_segment(target, entries[0])) if entries else None
+        next_fetch = asyncio.ensure_future(fetch_rows(target, entries[0])) if entries else None
         try:
             for index in range(len(entries)):
                 assert next_fetch is not None
                 content = await next_fetch
                 next_fetch = (
-                    asyncio.ensure_future(fetch_segment(target, entries[index + 1]))
+                    asyncio.ensure_future(fetch_rows(target, entries[index + 1]))
                     if index + 1 < len(entries)
                     else None
                 )
-                for event in content.events:
-                    if event.position <= max(source.after, written):
+                skip = max(source.after, written)
+                for row in content.rows:
+                    if row[0] <= skip:
                         continue
-                    if event.position > plan.to_position:
+                    if row[0] > plan.to_position:
                         break
-                    pending.append(event)
+                    pending.append(row)
                 if len(pending) >= LOAD_BATCH:
-                    await load_events(store, pending)
+                    await load_rows(store, pending)
                     loaded += len(pending)
-                    written = pending[-1].position
+                    written = pending[-1][0]
                     pending = []
                     if progress is not None:
                         progress(written, plan.to_position)
@@ -289,9 +308,9 @@ async def _load(
             if next_fetch is not None:
                 next_fetch.cancel()
         if pending:
-            await load_events(store, pending)
+            await load_rows(store, pending)
             loaded += len(pending)
-            written = pending[-1].position
+            written = pending[-1][0]
             pending = []
     if written != plan.to_position:
         raise BackupCorrupt(

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import orjson
 
@@ -47,24 +47,26 @@ def to_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def encode_event(event: RecordedEvent) -> bytes:
-    return orjson.dumps(
-        [
-            event.position,
-            str(event.id),
-            event.stream_id,
-            event.version,
-            event.type,
-            event.data,
-            event.metadata,
-            event.tenant_id,
-            to_micros(event.recorded_at),
-        ]
-    )
+#: One event as a segment line holds it:
+#: ``[position, id, stream_id, version, type, data, metadata, tenant_id, recorded_at_us]``.
+Row: TypeAlias = list[Any]
 
 
-def _decode_event(line: bytes) -> RecordedEvent:
-    row: list[Any] = orjson.loads(line)
+def event_to_row(event: RecordedEvent) -> Row:
+    return [
+        event.position,
+        str(event.id),
+        event.stream_id,
+        event.version,
+        event.type,
+        event.data,
+        event.metadata,
+        event.tenant_id,
+        to_micros(event.recorded_at),
+    ]
+
+
+def row_to_event(row: Row) -> RecordedEvent:
     return make_recorded_event(
         uuid.UUID(row[1]),
         row[2],
@@ -76,6 +78,27 @@ def _decode_event(line: bytes) -> RecordedEvent:
         row[7],
         codec.micros_to_datetime(row[8]),
     )
+
+
+def encode_event(event: RecordedEvent) -> bytes:
+    return orjson.dumps(event_to_row(event))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRows:
+    """A decoded segment: its header and its events as rows (see :data:`Row`).
+
+    Rows are what a restore writes; building ``RecordedEvent`` objects (UUIDs,
+    datetimes) for a million events would cost more than the writing itself.
+    """
+
+    first: int
+    prev: str
+    rows: list[Row]
+
+    @property
+    def last(self) -> int:
+        return int(self.rows[-1][0]) if self.rows else self.first - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +114,12 @@ class SegmentContent:
         return self.events[-1].position if self.events else self.first - 1
 
 
-def decode_segment(blob: bytes) -> SegmentContent:
+def decode_rows(blob: bytes) -> SegmentRows:
     """Decompress and parse a segment, checking its internal shape.
 
     Raises :class:`BackupCorrupt` for anything that is not a well-formed segment: a
-    truncated stream, bad JSON, a header of another version, or positions that are
-    not consecutive from the header's ``first``.
+    truncated stream, bad JSON, a header of another version, rows of the wrong shape,
+    or positions that are not consecutive from the header's ``first``.
     """
     try:
         decompressor = zlib.decompressobj()
@@ -114,18 +137,32 @@ def decode_segment(blob: bytes) -> SegmentContent:
         first, prev = header["first"], header["prev"]
         if not isinstance(first, int) or not isinstance(prev, str):
             raise BackupCorrupt("the segment header is malformed")
-        events = [_decode_event(line) for line in lines[1:]]
+        rows: list[Row] = [orjson.loads(line) for line in lines[1:]]
     except BackupCorrupt:
         raise
-    except (zlib.error, orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+    except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise BackupCorrupt(f"the segment cannot be decoded: {exc}") from exc
-    for offset, event in enumerate(events):
-        if event.position != first + offset:
+    expected = first
+    for row in rows:
+        if not isinstance(row, list) or len(row) != _ROW_LENGTH or row[0] != expected:
             raise BackupCorrupt(
-                f"the segment's positions are not consecutive: expected {first + offset}, "
-                f"found {event.position}"
+                f"the segment's rows are not consecutive events: expected position {expected}"
             )
-    return SegmentContent(first, prev, events)
+        expected += 1
+    return SegmentRows(first, prev, rows)
+
+
+_ROW_LENGTH: Final = 9
+
+
+def decode_segment(blob: bytes) -> SegmentContent:
+    """Like :func:`decode_rows`, with every row made a ``RecordedEvent``."""
+    decoded = decode_rows(blob)
+    try:
+        events = [row_to_event(row) for row in decoded.rows]
+    except (TypeError, ValueError, IndexError) as exc:
+        raise BackupCorrupt(f"the segment holds a malformed event: {exc}") from exc
+    return SegmentContent(decoded.first, decoded.prev, events)
 
 
 class SegmentBuilder:
