@@ -30,6 +30,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick
 	$(BIN)/python benchmarks/jobs.py --quick
+	$(BIN)/python benchmarks/backup.py --quick
 	$(BIN)/python benchmarks/production.py --quick
 	$(BIN)/python benchmarks/qrevent.py --quick
 
