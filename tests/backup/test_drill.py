@@ -16,6 +16,7 @@ from headwater.backup import (
     Drill,
     Shipper,
     ShipperOptions,
+    plan_restore,
 )
 from headwater.eventstore import EventStore, create_event_store
 from headwater.observability.alerts import Alert
@@ -139,3 +140,22 @@ async def test_one_hundred_clean_drills_raise_no_false_alarm(tmp_path: Path) -> 
     finally:
         await live.close()
     assert alerts.received == []
+
+
+async def test_a_drill_can_restore_into_a_postgres_scratch_and_informs_dry_runs(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    live = await create_event_store(f"sqlite:///{tmp_path / 'live.db'}")
+    target = DirectoryTarget(tmp_path / "backups")
+    try:
+        await write_deposits(live, 0, 80)
+        await Shipper(live, target).ship_once()
+        before = await plan_restore(target)
+        assert not before.rate_measured
+        result = await Drill(live, target, PROJECTIONS, scratch_url=postgres_url).run()
+        assert result.ok, result.problems
+        after = await plan_restore(target)
+        assert after.rate_measured
+        assert after.rate_eps == pytest.approx(result.restore_events_per_second)
+    finally:
+        await live.close()

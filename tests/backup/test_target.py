@@ -43,3 +43,22 @@ def test_open_target_picks_the_backend_by_url(tmp_path: Path) -> None:
 def test_open_target_refuses_unusable_urls(url: str) -> None:
     with pytest.raises(InvalidTarget):
         open_target(url)
+
+
+@pytest.mark.anyio
+async def test_s3_targets_under_different_prefixes_of_one_bucket_are_separate(
+    moto_s3_endpoint: str,
+) -> None:
+    bucket = f"hw-{uuid.uuid4().hex[:12]}"
+    make_bucket(moto_s3_endpoint, bucket)
+    one = open_target(f"s3://{bucket}/node1?endpoint_url={moto_s3_endpoint}")
+    two = open_target(f"s3://{bucket}/node10?endpoint_url={moto_s3_endpoint}")
+    try:
+        await one.put("manifest.json", b"one")
+        await two.put("manifest.json", b"two")
+        assert await one.list() == ["manifest.json"]
+        assert await one.get("manifest.json") == b"one"
+        assert await two.get("manifest.json") == b"two"
+    finally:
+        await one.close()
+        await two.close()
