@@ -452,6 +452,22 @@ class PostgresEventStore(EventStore):
         rows = await self._fetchall("SELECT position FROM hw_head", (), "head read")
         return int(rows[0][0]) if rows else 0
 
+    async def log_identity(self) -> str | None:
+        # The timeline of the WAL being written (on a primary, pg_walfile_name's first 8
+        # hex digits): it changes the moment a standby is promoted, where
+        # pg_control_checkpoint() only shows it after the next checkpoint. A standby
+        # cannot name a WAL file, so it reports its last checkpoint's timeline.
+        rows = await self._fetchall(
+            "SELECT s.system_identifier, CASE WHEN pg_is_in_recovery() "
+            "THEN (SELECT timeline_id FROM pg_control_checkpoint()) "
+            "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+            "END FROM pg_control_system() AS s",
+            (),
+            "log identity read",
+        )
+        system, timeline = rows[0]
+        return f"{system}/{timeline}"
+
     async def _last_event(self) -> RecordedEvent | None:
         rows = await self._fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM hw_events ORDER BY position DESC LIMIT 1",

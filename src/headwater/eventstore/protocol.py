@@ -403,6 +403,18 @@ class EventStore(abc.ABC):
         """The position of the newest committed event (0 for an empty store)."""
         return await self._head_position()
 
+    async def log_identity(self) -> str | None:
+        """Which history of the database the store reads, where the backend can tell.
+
+        On PostgreSQL the cluster's system identifier and current timeline: promoting
+        a standby starts a new timeline, so a change means a failover happened (and,
+        with asynchronous replication, the newest commits may be gone: readers check
+        their positions, see :class:`~headwater.errors.LogRewound`). ``None`` where
+        there is no such identity (SQLite: a restored file is caught by the readers'
+        own checks).
+        """
+        return None
+
     # --- read-only SQL (read models, lookups) ---------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

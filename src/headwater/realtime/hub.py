@@ -117,6 +117,8 @@ class Hub:
         #: Position ranges (valid_through, last routed] that rewinds gave to new events:
         #: a client resuming from inside one may hold events the log no longer has.
         self.rewinds: list[tuple[int, int]] = []
+        #: The store's log identity when the subscription last (re)started.
+        self.log_identity: str | None = None
         #: Called for each ``metrics.updated`` notice; their figures join the hub's own
         #: (the admin dashboard adds ``{"node": {...}}``: requests, latency, queue...).
         self.metric_sources: list[Callable[[], Mapping[str, Any] | None]] = []
@@ -152,6 +154,7 @@ class Hub:
         failures = 0
         while True:
             try:
+                await self._check_identity()
                 unyielded = 0
                 # With the id of the last event routed, a subscription restarted after
                 # an outage still notices that a failover gave its position away.
@@ -223,6 +226,23 @@ class Hub:
         return fanout
 
     # --- rewinds ----------------------------------------------------------------------
+
+    async def _check_identity(self) -> None:
+        """Say so when the database behind the store changed history (a promotion).
+
+        Informational: what protects the clients is the subscription's own check of
+        the last event routed, which also catches a rewind without a new timeline.
+        """
+        identity = await self.store.log_identity()
+        if self.log_identity is not None and identity != self.log_identity:
+            log.warning(
+                "realtime hub: the event store's database changed history (%s -> %s): "
+                "a failover; checking that position %s is still the event routed there",
+                self.log_identity,
+                identity,
+                self.position,
+            )
+        self.log_identity = identity
 
     async def _rewound(self, rewound: LogRewound) -> None:
         """Go back to the last position still in the log; resync whoever got past it."""

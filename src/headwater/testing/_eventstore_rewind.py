@@ -118,3 +118,8 @@ class RewindContract(ContractBase):
         assert failure[0].valid_through == 1
         resumed = await collect(store.read_all(after=failure[0].resync_from, types=["A"]))
         assert [e.data["n"] for e in resumed] == [5, 6, 7]
+
+    async def test_log_identity_is_stable_while_nothing_fails_over(self, store: EventStore) -> None:
+        first = await store.log_identity()
+        await store.append("a", [new(n=1)])
+        assert await store.log_identity() == first
