@@ -7,7 +7,9 @@ with no gap and no duplicate. All channels of one stream share one cursor, so id
 only ever increase and one ``Last-Event-ID`` resumes them all. Control messages
 (``welcome``, ``subscribed``, ``topic``, ``presence``) have no id. Keep-alive
 comments flow when nothing else does. A stream that falls ``max_queue`` frames
-behind ends with an ``event: resync`` whose data is ``{"resync_from": P}``.
+behind, or whose log was rewound under it (a failover that lost commits), ends with an
+``event: resync`` whose data is ``{"resync_from": P}`` and whose ``id`` is P, so that a
+browser reconnecting on its own resumes there.
 """
 
 from __future__ import annotations
