@@ -12,6 +12,7 @@ import pytest
 from headwater.eventstore import EventStore, NewEvent, create_event_store
 from headwater.realtime import Channel, ChannelRegistry, Hub, RealtimeConfig, TopicProvider
 from headwater.realtime.frames import Frame
+from headwater.realtime.sse import SseResponse, SseStream
 from headwater.realtime.subscription import Subscription
 from headwater.security.principal import Principal
 from headwater.testing.realtime import TOKENS
@@ -183,5 +184,41 @@ async def test_a_rewound_log_resyncs_clients_past_it_and_routes_the_reissued_eve
         assert hub.resume_point(6) == 4
         assert hub.resume_point(4) is None
         assert hub.resume_point(7) is None
+    finally:
+        await hub.stop()
+
+
+async def test_an_sse_stream_past_a_rewind_ends_with_a_resync_event_that_moves_its_id(
+    store: EventStore,
+) -> None:
+    for i in range(5):
+        await store.append("s-1", NewEvent("T", {"i": i}), tenant_id="acme")
+    hub = await started(store)
+    try:
+        principal = TOKENS["alice-token"]
+        stream = SseStream(principal, max_queue=64)
+        hub.subscribe(stream, [Channel("stream", "s-1")], from_position=None)
+        await store.append("s-1", NewEvent("T", {}), tenant_id="acme")
+        await settle(hub, store)
+        stream.delivered = 6  # its writer task would set this once the frame is sent
+        await rewind(store, 5)
+        await store.append("s-2", NewEvent("New", {}), tenant_id="acme")
+        async with asyncio.timeout(10):
+            while stream.is_open:  # noqa: ASYNC110 - the stream exposes a value
+                await asyncio.sleep(0.01)
+        assert stream.resync_from == 5
+        # A browser reconnecting with Last-Event-ID 6 (the lost event) is sent back to 5.
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        response = SseResponse(hub, principal, [Channel("stream", "s-1")], 6)
+        await response({"type": "http"}, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent)
+        assert body == b'id: 5\nevent: resync\ndata: {"resync_from":5}\n\n'
     finally:
         await hub.stop()
