@@ -33,6 +33,7 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── ChangeEscalated              (parked for an admin's review: 202, not a failure)
     ├── ReviewAlreadyDecided         (409)
     ├── ProjectionFenced             (a checkpoint moved under a runner; retried inside)
+    ├── LogRewound                   (the log lost events a reader saw: failover, restore; 409)
     ├── IllegalJobTransition         (a job state change its state machine forbids: 409)
     ├── PermanentJobError            (raised by a job handler: retrying cannot help)
     ├── Unauthorized                 (no valid credentials: 401)
@@ -408,6 +409,40 @@ class UnknownProjection(NotFound):
 
 class UnknownQuery(NotFound):
     code = "unknown_query"
+
+
+class LogRewound(HeadwaterError):
+    """The log no longer holds the event a reader last saw at ``last_seen``.
+
+    A PostgreSQL standby promoted after asynchronous replication lost the newest
+    commits, or a SQLite file was restored from an older copy: the head went
+    backwards, and new events may since have been given the lost positions. A
+    reader that simply went on from ``last_seen`` would skip those new events, so
+    it is stopped instead. ``valid_through`` is the highest position known to be
+    unchanged (``None`` when the reader cannot tell: start over from 0 then);
+    ``head`` is the head when the rewind was noticed.
+    """
+
+    code = "log_rewound"
+    http_status: ClassVar[int] = 409
+
+    def __init__(self, last_seen: int, head: int, valid_through: int | None = None) -> None:
+        super().__init__(
+            f"the log was rewound: position {last_seen} is no longer the event this reader "
+            f"saw there (head now {head}); resync from "
+            f"{0 if valid_through is None else valid_through}",
+            last_seen=last_seen,
+            head=head,
+            valid_through=valid_through,
+        )
+        self.last_seen = last_seen
+        self.head = head
+        self.valid_through = valid_through
+
+    @property
+    def resync_from(self) -> int:
+        """Where a reader can safely start again: nothing at or below it changed."""
+        return 0 if self.valid_through is None else self.valid_through
 
 
 class ProjectionFenced(HeadwaterError):

@@ -29,3 +29,27 @@ async def test_view_replays_then_follows_and_skips_bad_events(store: EventStore)
             await view.wait_for(result.last_position)
         assert view.state == Counter({"pro": 2, "free": 1})
         assert [position for position, _ in view.errors] == [3]
+
+
+async def test_view_replays_from_the_start_after_a_rewind_of_the_log(store: EventStore) -> None:
+    seen: MemoryView[list[str]] = MemoryView("seen", list)
+
+    @seen.on("noted")
+    def _noted(state: list[str], event: RecordedEvent) -> None:
+        state.append(event.data["n"])
+
+    for n in "abcd":
+        await store.append(f"s-{n}", [NewEvent("noted", {"n": n})])
+    async with seen.running(store) as view:
+        async with asyncio.timeout(5):
+            await view.wait_for(4)
+        # A failover lost c and d; new events take positions 3..5.
+        async with store.transaction() as tx:
+            await tx.execute("DELETE FROM hw_events WHERE position > 2")
+            if tx.dialect == "postgresql":
+                await tx.execute("UPDATE hw_head SET position = 2")
+        for n in "xyz":
+            await store.append(f"s-{n}", [NewEvent("noted", {"n": n})])
+        async with asyncio.timeout(5):
+            await view.wait_for(5)
+        assert view.state == ["a", "b", "x", "y", "z"]

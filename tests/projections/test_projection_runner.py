@@ -14,6 +14,7 @@ from formease_sample import (
     user_stats,
 )
 
+from headwater.errors import LogRewound
 from headwater.eventstore import EventStore, NewEvent
 from headwater.projections import ProjectionRunner, RunnerOptions, rebuild
 
@@ -105,3 +106,66 @@ async def test_changed_declaration_is_rebuilt_before_running(store: EventStore) 
 
     await ProjectionRunner(store, v2).catch_up()
     assert await table_rows(store, v2_table) == [{"k": "all", "n": 5, "total": 10}]
+
+
+async def rewind_log(store: EventStore, to: int) -> None:
+    """The log as a failover or a restore leaves it when the read model was kept (its
+    tables elsewhere): the checkpoint is beyond the head, lost positions get reused."""
+    async with store.transaction() as tx:
+        await tx.execute("DELETE FROM hw_events WHERE position > ?", (to,))
+        if tx.dialect == "postgresql":
+            await tx.execute("UPDATE hw_head SET position = ?", (to,))
+
+
+async def test_a_checkpoint_beyond_a_rewound_head_rebuilds_instead_of_skipping(
+    store: EventStore,
+) -> None:
+    await append_history(store, 100)
+    async with ProjectionRunner(store, user_stats) as runner:
+        async with asyncio.timeout(10):
+            await runner.wait_for(await store.head_position())
+        await append_history(store, 100, seed=8)  # followed live: the reader remembers them
+        async with asyncio.timeout(10):
+            await runner.wait_for(await store.head_position())
+        await rewind_log(store, 120)
+        # New events take positions 121.. again; a runner that went on from 200 would
+        # miss 80 of them and keep the 80 lost ones in its read model.
+        await append_history(store, 200, seed=9)
+        head = await store.head_position()
+        async with asyncio.timeout(20):
+            await runner.wait_for(head)
+        live = await table_rows(store, USERS)
+    await rebuild(store, user_stats)
+    assert await table_rows(store, USERS) == live
+
+
+async def test_a_live_runner_rebuilds_when_the_head_falls_below_its_checkpoint(
+    store: EventStore,
+) -> None:
+    await append_history(store, 150)
+    async with ProjectionRunner(store, user_stats) as runner:
+        async with asyncio.timeout(10):
+            await runner.wait_for(150)
+        await rewind_log(store, 60)
+        async with asyncio.timeout(10):
+            while runner.position != 60:  # noqa: ASYNC110 - the runner exposes a value
+                await asyncio.sleep(0.01)
+        await append_history(store, 40, seed=3)
+        async with asyncio.timeout(10):
+            await runner.wait_for(100)
+        live = await table_rows(store, USERS)
+    await rebuild(store, user_stats)
+    assert await table_rows(store, USERS) == live
+
+
+async def test_a_checkpoint_beyond_the_head_at_start_stops_when_rebuilds_are_off(
+    store: EventStore,
+) -> None:
+    await append_history(store, 50)
+    await ProjectionRunner(store, user_stats).catch_up()
+    await rewind_log(store, 20)
+    runner = ProjectionRunner(store, user_stats, RunnerOptions(rebuild_on_rewind=False))
+    with pytest.raises(LogRewound) as raised:
+        async with asyncio.timeout(10):
+            await runner.run()
+    assert (raised.value.last_seen, raised.value.head) == (50, 20)

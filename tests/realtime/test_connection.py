@@ -111,6 +111,22 @@ async def test_overflow_closes_with_4008_and_the_last_delivered_position() -> No
     assert orjson.loads(close["reason"]) == {"resync_from": 2}
 
 
+async def test_resync_after_a_rewind_names_no_position_above_the_rewind() -> None:
+    transport = Transport()
+    conn, sub = connected(transport)
+    sub.offer(frame(1))
+    transport.writable.clear()
+    sub.offer(frame(2))  # in flight when the log turns out to be rewound to 1
+    conn.resync(1)
+    transport.writable.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    close = transport.sent[-1]
+    assert transport.positions() == [1, 2]
+    assert close["code"] == 4008
+    assert orjson.loads(close["reason"]) == {"resync_from": 1}
+
+
 async def test_put_waits_for_room() -> None:
     transport = Transport()
     conn, sub = connected(transport, max_queue=4)

@@ -12,6 +12,7 @@ import pytest
 from headwater.eventstore import EventStore, NewEvent, create_event_store
 from headwater.realtime import Channel, ChannelRegistry, Hub, RealtimeConfig, TopicProvider
 from headwater.realtime.frames import Frame
+from headwater.realtime.sse import SseResponse, SseStream
 from headwater.realtime.subscription import Subscription
 from headwater.security.principal import Principal
 from headwater.testing.realtime import TOKENS
@@ -41,6 +42,11 @@ class Recorder:
     async def put(self, frame: Frame, sub: Subscription | None) -> None:
         await asyncio.sleep(self.delay)
         self.push(frame, sub)
+
+    def resync(self, position: int) -> None:
+        self.resynced_from = position
+
+    resynced_from: int | None = None
 
     def positions(self) -> list[int]:
         return [m["position"] for m in self.messages if m["type"] == "event"]
@@ -137,5 +143,82 @@ async def test_topics_push_at_most_once_per_interval_and_skip_unfollowed(
         assert 1 <= len(pushes) <= 3
         assert pushes[-1]["data"] == {"v": 20}
         assert "2" not in fetched
+    finally:
+        await hub.stop()
+
+
+async def rewind(store: EventStore, to: int) -> None:
+    """The log as a failover that lost commits leaves it: later appends reuse positions."""
+    async with store.transaction() as tx:
+        await tx.execute("DELETE FROM hw_events WHERE position > ?", (to,))
+
+
+async def test_a_rewound_log_resyncs_clients_past_it_and_routes_the_reissued_events(
+    store: EventStore,
+) -> None:
+    for i in range(3):
+        await store.append("s-1", NewEvent("T", {"i": i}), tenant_id="acme")
+    hub = await started(store)
+    try:
+        ahead = Recorder(TOKENS["alice-token"])
+        behind = Recorder(TOKENS["alice-token"])
+        hub.subscribe(ahead, [Channel("stream", "s-1")], from_position=None)
+        hub.subscribe(behind, [Channel("stream", "s-2")], from_position=None)
+        for i in range(3, 6):
+            await store.append("s-1", NewEvent("T", {"i": i}), tenant_id="acme")
+        await settle(hub, store)
+        assert ahead.positions() == [4, 5, 6]
+        await rewind(store, 4)
+        # New events take positions 5..8: without the check the hub would route only 7, 8.
+        for i in range(4):
+            await store.append("s-2", NewEvent("New", {"i": i}), tenant_id="acme")
+        async with asyncio.timeout(10):
+            while ahead.resynced_from is None:  # noqa: ASYNC110 - a recorder's attribute
+                await asyncio.sleep(0.01)
+            await settle(hub, store)
+        assert ahead.resynced_from == 4
+        assert hub.rewinds == [(4, 6)]
+        # A client that saw nothing past the rewind stays and gets every reissued event.
+        assert behind.resynced_from is None
+        assert behind.positions() == [5, 6, 7, 8]
+        assert hub.resume_point(6) == 4
+        assert hub.resume_point(4) is None
+        assert hub.resume_point(7) is None
+    finally:
+        await hub.stop()
+
+
+async def test_an_sse_stream_past_a_rewind_ends_with_a_resync_event_that_moves_its_id(
+    store: EventStore,
+) -> None:
+    for i in range(5):
+        await store.append("s-1", NewEvent("T", {"i": i}), tenant_id="acme")
+    hub = await started(store)
+    try:
+        principal = TOKENS["alice-token"]
+        stream = SseStream(principal, max_queue=64)
+        hub.subscribe(stream, [Channel("stream", "s-1")], from_position=None)
+        await store.append("s-1", NewEvent("T", {}), tenant_id="acme")
+        await settle(hub, store)
+        stream.delivered = 6  # its writer task would set this once the frame is sent
+        await rewind(store, 5)
+        await store.append("s-2", NewEvent("New", {}), tenant_id="acme")
+        async with asyncio.timeout(10):
+            while stream.is_open:  # noqa: ASYNC110 - the stream exposes a value
+                await asyncio.sleep(0.01)
+        assert stream.resync_from == 5
+        # A browser reconnecting with Last-Event-ID 6 (the lost event) is sent back to 5.
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        response = SseResponse(hub, principal, [Channel("stream", "s-1")], 6)
+        await response({"type": "http"}, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent)
+        assert body == b'id: 5\nevent: resync\ndata: {"resync_from":5}\n\n'
     finally:
         await hub.stop()

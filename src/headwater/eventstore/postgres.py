@@ -393,8 +393,21 @@ class PostgresEventStore(EventStore):
         return [_decode(row) for row in await self._fetchall(query, params, "stream read")]
 
     async def _read_all_page(
-        self, after: int, limit: int, event_filter: EventFilter
+        self, after: int, limit: int, event_filter: EventFilter, anchored: bool = False
     ) -> list[RecordedEvent]:
+        query, params = self._page_query(after, limit, event_filter)
+        if anchored:
+            # The reader's last event, in the same statement and snapshot as the page:
+            # the protocol's rewind check (a promoted standby may have lost it).
+            query = (
+                f"SELECT * FROM (({query}) UNION ALL (SELECT {_EVENT_COLUMNS} FROM hw_events "
+                "WHERE position = %s)) AS anchored ORDER BY position"
+            )
+            params.append(after)
+        return [_decode(row) for row in await self._fetchall(query, params, "read")]
+
+    @staticmethod
+    def _page_query(after: int, limit: int, event_filter: EventFilter) -> tuple[str, list[Any]]:
         rest = ""
         rest_params: list[Any] = []
         if event_filter.stream_prefix is not None:
@@ -405,7 +418,8 @@ class PostgresEventStore(EventStore):
             rest_params.append(event_filter.tenant_id)
         types = event_filter.types
         if types is not None and not types:
-            return []  # no type is allowed: nothing can match
+            # No type is allowed: nothing can match (the query still finds the anchor).
+            return f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE FALSE", []
         if types is None:
             query = f"SELECT {_EVENT_COLUMNS} FROM hw_events WHERE position > %s{rest}"
             params: list[Any] = [after, *rest_params]
@@ -422,7 +436,7 @@ class PostgresEventStore(EventStore):
             params = [v for t in types for v in (t, after, *rest_params, limit)]
         query += " ORDER BY position LIMIT %s"
         params.append(limit)
-        return [_decode(row) for row in await self._fetchall(query, params, "read")]
+        return query, params
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         rows = await self._fetchall(qmark_to_pyformat(sql), params, "query")
@@ -437,6 +451,30 @@ class PostgresEventStore(EventStore):
     async def _head_position(self) -> int:
         rows = await self._fetchall("SELECT position FROM hw_head", (), "head read")
         return int(rows[0][0]) if rows else 0
+
+    async def log_identity(self) -> str | None:
+        # The timeline of the WAL being written (on a primary, pg_walfile_name's first 8
+        # hex digits): it changes the moment a standby is promoted, where
+        # pg_control_checkpoint() only shows it after the next checkpoint. A standby
+        # cannot name a WAL file, so it reports its last checkpoint's timeline.
+        rows = await self._fetchall(
+            "SELECT s.system_identifier, CASE WHEN pg_is_in_recovery() "
+            "THEN (SELECT timeline_id FROM pg_control_checkpoint()) "
+            "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+            "END FROM pg_control_system() AS s",
+            (),
+            "log identity read",
+        )
+        system, timeline = rows[0]
+        return f"{system}/{timeline}"
+
+    async def _last_event(self) -> RecordedEvent | None:
+        rows = await self._fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM hw_events ORDER BY position DESC LIMIT 1",
+            (),
+            "head read",
+        )
+        return _decode(rows[0]) if rows else None
 
     async def _stream_version(self, stream_id: str, tenant_id: str | None) -> int | None:
         rows = await self._fetchall(

@@ -12,12 +12,13 @@ import abc
 import asyncio
 import contextlib
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeAlias
 
-from headwater.errors import InvalidInput, StreamNotFound
+from headwater.errors import InvalidInput, LogRewound, StreamNotFound
 from headwater.eventstore.notifier import Notifier
 from headwater.eventstore.records import (
     ANY,
@@ -39,6 +40,11 @@ Dialect = Literal["sqlite", "postgresql"]
 #: Rows fetched per round trip by readers and subscriptions. Large enough to make
 #: the per-query cost vanish, small enough to keep memory flat on huge logs.
 DEFAULT_PAGE_SIZE = 1000
+
+#: Events a subscription remembers (position, id) to tell, after a rewind, how much
+#: of what it yielded is still in the log. Asynchronous replication loses well under
+#: a second of commits; older rewinds make the reader start over from 0.
+REWIND_MEMORY = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,45 @@ def _check_limit(limit: object) -> int | None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise InvalidInput(f"limit must be a non-negative integer, not {limit!r}")
     return limit
+
+
+class _Tail:
+    """The last event a reader saw, checked again on every page it reads.
+
+    Positions are only unique within one history of the log: after a failover that
+    lost commits (or a restore of an older file) the store gives the lost positions
+    to new events. So each page read also returns the row at the reader's position
+    (in the same statement, hence the same snapshot), and the reader goes on only if
+    that row is still the event it saw there. If it is, nothing at or below it
+    changed either: a promoted standby and a restored file both hold a prefix of
+    the old log.
+    """
+
+    __slots__ = ("event_id", "position", "seen")
+
+    def __init__(self, position: int, event_id: uuid.UUID | None) -> None:
+        self.position = position
+        #: None: not yet known (the first page, or after skipping to the head).
+        self.event_id = event_id
+        #: (position, id) of recent events, oldest first, to find the valid prefix.
+        self.seen: deque[tuple[int, uuid.UUID]] = deque(maxlen=REWIND_MEMORY)
+        if position and event_id is not None:
+            self.seen.append((position, event_id))
+
+    def saw(self, event: RecordedEvent) -> None:
+        self.position = event.position
+        self.event_id = event.id
+        self.seen.append((event.position, event.id))
+
+    def skip_to(self, event: RecordedEvent) -> None:
+        """A filtered reader that looked up to ``event`` (the head) and yielded nothing.
+
+        Its id is kept like a yielded one: were it kept as a bare position, a rewind
+        that gave the position to a new event would go unnoticed.
+        """
+        self.position = event.position
+        self.event_id = event.id
+        self.seen.append((event.position, event.id))
 
 
 def check_checkpoint_name(name: object) -> str:
@@ -213,30 +258,42 @@ class EventStore(abc.ABC):
         self,
         *,
         after: int | None = None,
+        after_event_id: uuid.UUID | None = None,
         limit: int | None = None,
         types: Iterable[str] | None = None,
         stream_prefix: str | None = None,
         tenant_id: str | None = None,
     ) -> AsyncIterator[RecordedEvent]:
-        """Yield every event after position ``after``, in position order."""
+        """Yield every event after position ``after``, in position order.
+
+        A reader that keeps a cursor across calls (a tail) passes the id of the event
+        it saw at ``after`` as ``after_event_id``: if the log no longer holds that
+        event there (a failover lost it, an older file was restored), ``LogRewound``
+        is raised instead of silently going on past positions that now name other
+        events. Without an id, ``after`` must at least still exist in the log.
+        """
         position = 0 if after is None else _check_position(after, "after")
+        if after_event_id is not None and not isinstance(after_event_id, uuid.UUID):
+            raise InvalidInput("after_event_id must be a UUID")
         remaining = _check_limit(limit)
         event_filter = EventFilter.build(types, stream_prefix, tenant_id)
+        tail = _Tail(position, after_event_id)
         while remaining is None or remaining > 0:
             size = self.page_size if remaining is None else min(self.page_size, remaining)
-            page = await self._read_all_page(position, size, event_filter)
+            page = await self._tail_page(tail, size, event_filter)
             for event in page:
                 yield event
+                tail.saw(event)
             if remaining is not None:
                 remaining -= len(page)
             if len(page) < size:
                 return
-            position = page[-1].position
 
     async def subscribe(
         self,
         *,
         after: int | None = None,
+        after_event_id: uuid.UUID | None = None,
         types: Iterable[str] | None = None,
         stream_prefix: str | None = None,
         tenant_id: str | None = None,
@@ -247,9 +304,17 @@ class EventStore(abc.ABC):
         before and after the switch, asks the store for events past the last
         position seen, and backends only ever show a gap-free prefix of the log.
         A wake-up (in-process, or LISTEN/NOTIFY) merely says "read again now".
+
+        Every read also checks that the last event seen is still in the log (see
+        :meth:`read_all`): after a rewind the subscription raises ``LogRewound``,
+        whose ``valid_through`` says where to subscribe again without missing the
+        events that were given the lost positions.
         """
         position = 0 if after is None else _check_position(after, "after")
+        if after_event_id is not None and not isinstance(after_event_id, uuid.UUID):
+            raise InvalidInput("after_event_id must be a UUID")
         event_filter = EventFilter.build(types, stream_prefix, tenant_id)
+        tail = _Tail(position, after_event_id)
         await self._start_watching()
         try:
             while True:
@@ -258,15 +323,15 @@ class EventStore(abc.ABC):
                 wake = self._notifier.waiter()
                 # With a filter, events that do not match never advance the position;
                 # the head read *before* the page tells how far the page really looked.
-                head = None if event_filter.is_empty else await self._head_position()
-                page = await self._read_all_page(position, self.page_size, event_filter)
+                head = None if event_filter.is_empty else await self._last_event()
+                page = await self._tail_page(tail, self.page_size, event_filter)
                 for event in page:
                     yield event
-                    position = event.position
+                    tail.saw(event)
                 if len(page) == self.page_size:
                     continue
-                if head is not None:
-                    position = max(position, head)
+                if head is not None and head.position > tail.position:
+                    tail.skip_to(head)
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
                 # cancellation that lands as the wake-up fires, and the cancelled
                 # subscription would then wait forever.
@@ -275,6 +340,45 @@ class EventStore(abc.ABC):
                         await wake.wait()
         finally:
             self._stop_watching()
+
+    async def _tail_page(
+        self, tail: _Tail, limit: int, event_filter: EventFilter
+    ) -> list[RecordedEvent]:
+        """The next page after ``tail``, once its anchor event is confirmed unchanged."""
+        if tail.position == 0:
+            return await self._read_all_page(0, limit, event_filter)
+        page = await self._read_all_page(tail.position, limit, event_filter, anchored=True)
+        if page and page[0].position == tail.position:
+            anchor = page[0]
+            if tail.event_id is None or anchor.id == tail.event_id:
+                tail.event_id = anchor.id
+                if not tail.seen or tail.seen[-1][0] != anchor.position:
+                    tail.seen.append((anchor.position, anchor.id))
+                return page[1:]
+        raise LogRewound(
+            tail.position, await self._head_position(), await self.last_unchanged(tail.seen)
+        )
+
+    async def last_unchanged(self, seen: Sequence[tuple[int, uuid.UUID]]) -> int | None:
+        """Of events a reader saw, as (position, id) in position order, the highest
+        position whose event is still stored there; ``None`` when not even the first is.
+
+        After a rewind the log holds a prefix of what it held before, so the events
+        still in place come first in ``seen``: a binary search, one indexed read per
+        step, finds where they end. Nothing at or below the answer changed.
+        """
+        low, high = 0, len(seen) - 1
+        found: int | None = None
+        while low <= high:
+            middle = (low + high) // 2
+            position, event_id = seen[middle]
+            stored = await self._read_event(event_id)
+            if stored is not None and stored.position == position:
+                found = position
+                low = middle + 1
+            else:
+                high = middle - 1
+        return found
 
     async def read_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
         """The event stored under ``event_id``, or ``None``."""
@@ -298,6 +402,18 @@ class EventStore(abc.ABC):
     async def head_position(self) -> int:
         """The position of the newest committed event (0 for an empty store)."""
         return await self._head_position()
+
+    async def log_identity(self) -> str | None:
+        """Which history of the database the store reads, where the backend can tell.
+
+        On PostgreSQL the cluster's system identifier and current timeline: promoting
+        a standby starts a new timeline, so a change means a failover happened (and,
+        with asynchronous replication, the newest commits may be gone: readers check
+        their positions, see :class:`~headwater.errors.LogRewound`). ``None`` where
+        there is no such identity (SQLite: a restored file is caught by the readers'
+        own checks).
+        """
+        return None
 
     # --- read-only SQL (read models, lookups) ---------------------------------------
 
@@ -408,12 +524,23 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _read_all_page(
-        self, after: int, limit: int, event_filter: EventFilter
+        self, after: int, limit: int, event_filter: EventFilter, anchored: bool = False
     ) -> list[RecordedEvent]:
-        """Events with position > after, in position order, visible as a gap-free prefix."""
+        """Up to ``limit`` events with position > after that pass the filter, in position
+        order, visible as a gap-free prefix. ``anchored``: also the event *at* ``after``,
+        whatever the filter, first, read in the same statement (see :class:`_Tail`)."""
 
     @abc.abstractmethod
     async def _head_position(self) -> int: ...
+
+    async def _last_event(self) -> RecordedEvent | None:
+        """The event at the head, read in one snapshot. Backends override this default
+        (two reads: a rewind between them reads as no head, which is only a retry)."""
+        head = await self._head_position()
+        if head == 0:
+            return None
+        page = await self._read_all_page(head - 1, 1, EventFilter())
+        return page[0] if page and page[0].position == head else None
 
     @abc.abstractmethod
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...

@@ -436,7 +436,7 @@ class SqliteEventStore(EventStore):
         return first + rest
 
     async def _read_all_page(
-        self, after: int, limit: int, event_filter: EventFilter
+        self, after: int, limit: int, event_filter: EventFilter, anchored: bool = False
     ) -> list[RecordedEvent]:
         sql = f"SELECT {EVENT_COLUMNS} FROM hw_events WHERE position > ?"
         params: list[Any] = [after]
@@ -452,6 +452,14 @@ class SqliteEventStore(EventStore):
             params.append(event_filter.tenant_id)
         sql += " ORDER BY position LIMIT ?"
         params.append(limit)
+        if anchored:
+            # The reader's last event, in the same statement and snapshot as the page:
+            # the protocol's rewind check (a restored older file may not have it).
+            sql = (
+                f"SELECT * FROM (SELECT * FROM ({sql}) UNION ALL "
+                f"SELECT {EVENT_COLUMNS} FROM hw_events WHERE position = ?) ORDER BY position"
+            )
+            params.append(after)
         return await self._read(lambda conn: [decode_row(r) for r in conn.execute(sql, params)])
 
     async def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -472,6 +480,15 @@ class SqliteEventStore(EventStore):
                 conn.execute("SELECT COALESCE(MAX(position), 0) FROM hw_events").fetchone()[0]
             )
         )
+
+    async def _last_event(self) -> RecordedEvent | None:
+        def last(conn: sqlite3.Connection) -> RecordedEvent | None:
+            row = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM hw_events ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            return None if row is None else decode_row(row)
+
+        return await self._read_small(last)
 
     async def _stream_version(self, stream_id: str, tenant_id: str | None) -> int | None:
         def version(conn: sqlite3.Connection) -> int | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -171,13 +172,19 @@ async def apply_backlog(
         return 0
     page_size = max(batch_size, store.page_size)
 
-    async def page(after: int) -> list[RecordedEvent]:
-        return [e async for e in store.read_all(after=after, types=types, limit=page_size)]
+    async def page(after: int, after_id: uuid.UUID | None = None) -> list[RecordedEvent]:
+        # With the id of the page's last event the next read notices a rewind of the log
+        # (LogRewound) even if new events took the lost positions meanwhile.
+        events = store.read_all(after=after, after_event_id=after_id, types=types, limit=page_size)
+        return [e async for e in events]
 
     count = 0
     events = await page(applier.sink.position)
     while events:
-        ahead = asyncio.create_task(page(events[-1].position)) if len(events) == page_size else None
+        last = events[-1]
+        ahead = (
+            asyncio.create_task(page(last.position, last.id)) if len(events) == page_size else None
+        )
         try:
             for start in range(0, len(events), batch_size):
                 await applier.apply(events[start : start + batch_size])

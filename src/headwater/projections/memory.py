@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from headwater.errors import InvalidReadModel
+from headwater.errors import InvalidReadModel, LogRewound
 from headwater.eventstore.notifier import Notifier
 from headwater.eventstore.protocol import EventStore
 from headwater.eventstore.records import RecordedEvent
@@ -77,14 +77,23 @@ class MemoryView(Generic[S]):
         self.position = event.position
 
     async def run(self, store: EventStore) -> None:
-        """Replay from the start, then follow live events, until cancelled."""
-        self.reset()
+        """Replay from the start, then follow live events, until cancelled.
+
+        After a rewind of the log (``LogRewound``: a failover lost commits) the state
+        holds events the log no longer has, and a fold cannot take them out: the view
+        replays from the start instead.
+        """
         types = tuple(sorted(self._handlers))
         if not types:
             await asyncio.Event().wait()
-        async for event in store.subscribe(types=types):
-            self.apply(event)
-            self._progress.notify()
+        while True:
+            self.reset()
+            try:
+                async for event in store.subscribe(types=types):
+                    self.apply(event)
+                    self._progress.notify()
+            except LogRewound as rewound:
+                log.warning("view %s: %s; replaying from the start", self.name, rewound.message)
 
     async def wait_for(self, position: int) -> None:
         """Return once every event up to ``position`` that the view handles is applied.

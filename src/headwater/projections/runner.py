@@ -8,6 +8,14 @@ makes our compare-and-set fail, so we reload the checkpoint and carry on from th
 
 One runner per projection, each in its own task, so a projection that is stuck or
 failing never holds up another.
+
+The checkpoint is also checked against the log, whenever the runner loads it and
+whenever a read says the log was rewound (``LogRewound``: a failover that lost
+commits, an older file restored). A checkpoint at or below the head is where the
+runner resumes; one beyond the head means the read model holds events the log no
+longer has, so the projection is rebuilt from the log (or, with
+``rebuild_on_rewind=False``, the runner stops with the error) - never does it skip
+ahead past positions that now name other events.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-from headwater.errors import InvalidReadModel, ProjectionFenced
+from headwater.errors import InvalidReadModel, LogRewound, ProjectionFenced
 from headwater.eventstore.notifier import Notifier
 from headwater.eventstore.protocol import EventStore
 from headwater.eventstore.records import RecordedEvent
@@ -61,6 +69,9 @@ class RunnerOptions:
     )
     #: Rebuild when the declared tables or handled types changed since the last run.
     rebuild_on_change: bool = True
+    #: Rebuild when the checkpoint is beyond the log's head (the log was rewound under
+    #: the read model). False: the runner stops with ``LogRewound`` for an operator.
+    rebuild_on_rewind: bool = True
 
 
 #: Told, after each commit that changed rows, which read-model tables changed (the
@@ -178,7 +189,35 @@ class ProjectionRunner:
             log.info("projection %s changed; rebuilding before it runs", self.name)
             await rebuild(self.store, self.projection, retry=self.options.retry)
             record = await register(self.store, self.projection)
-        self._reset(record.position)
+        self._reset(await self._checked(record.position))
+
+    async def _checked(self, checkpoint: int, valid_through: int | None = None) -> int:
+        """``checkpoint``, once it is known to be in the log; rebuilds when it is not.
+
+        ``valid_through``: the highest position a reader proved unchanged after a
+        rewind; a checkpoint above it covers events that may have been replaced.
+        """
+        head = await self.store.head_position()
+        limit = head if valid_through is None else min(head, valid_through)
+        if checkpoint <= limit:
+            return checkpoint
+        rewound = LogRewound(checkpoint, head)
+        self.last_error = describe_error(rewound)
+        log.error(
+            "projection %s: its checkpoint %s is beyond the log's head %s (the log was "
+            "rewound: failover or restore); %s",
+            self.name,
+            checkpoint,
+            head,
+            "rebuilding it from the log" if self.options.rebuild_on_rewind else "stopping",
+        )
+        with contextlib.suppress(Exception):
+            await set_state(self.store, self.name, "failed", error=self.last_error)
+        if not self.options.rebuild_on_rewind:
+            raise rewound
+        await rebuild(self.store, self.projection, retry=self.options.retry)
+        record = await read_record(self.store, self.name)
+        return 0 if record is None else record.position
 
     def _reset(self, position: int) -> None:
         parked = [] if self._applier is None else self._applier.parked
@@ -192,12 +231,12 @@ class ProjectionRunner:
         self._applier = Applier(self.projection, self._sink, self.options.retry)
         self._applier.parked = parked
 
-    async def _reload(self) -> None:
+    async def _reload(self, valid_through: int | None = None) -> None:
         record = await read_record(self.store, self.name)
         if record is None:
             await self.prepare()
         else:
-            self._reset(record.position)
+            self._reset(await self._checked(record.position, valid_through))
 
     async def run(self) -> None:
         """Follow the log until cancelled. Never stops on an event or a store outage;
@@ -212,6 +251,13 @@ class ProjectionRunner:
                 except ProjectionFenced as fenced:
                     log.info("%s: %s; resuming from the stored checkpoint", self.name, fenced)
                     await self._reload()
+                except LogRewound as rewound:
+                    # The stored checkpoint is the truth: it commits with the rows, in
+                    # the log's own database, so a rewind takes both back together.
+                    # _reload checks it against the head (and against what the reader
+                    # proved unchanged) and rebuilds when it is beyond.
+                    log.warning("projection %s: %s", self.name, rewound.message)
+                    await self._reload(rewound.valid_through)
                 except InvalidReadModel:
                     raise
                 except Exception as exc:  # the store is failing: back off, resume later
@@ -289,8 +335,11 @@ class ProjectionRunner:
         types = self.projection.event_types
         if not types or self.position >= position:
             return True
-        async for event in self.store.read_all(after=self.position, types=types, limit=1):
-            return event.position > position
+        try:
+            async for event in self.store.read_all(after=self.position, types=types, limit=1):
+                return event.position > position
+        except LogRewound:
+            return False  # the runner itself resyncs; not done until it has
         return True
 
     def _on_batch(self) -> None:

@@ -46,10 +46,12 @@ a client must send something (``ping`` will do) at least every ``idle_timeout``
 seconds or it is closed with 4000.
 
 Close codes: 4000 idle timeout · 4001 unauthorized, authentication timeout or
-credential expired · 4003 origin not allowed for a cookie session · 4008 too slow:
-the reason is ``{"resync_from": P}``, the last position handed to this client (the
-lowest across its channels); resume from your own last positions, or from P ·
-1001 server shutting down · 1013 try again later.
+credential expired · 4003 origin not allowed for a cookie session · 4008 resync:
+the reason is ``{"resync_from": P}``; drop anything held above P and subscribe again
+from P. Sent to a client too slow to keep up (P is the last position handed to it, the
+lowest across its channels) and when the log was rewound under the server (a
+failover that lost commits, a restored file: positions above P now name other
+events) · 1001 server shutting down · 1013 try again later.
 
 Server-Sent Events: ``GET /realtime/sse?channel=...`` (see ``headwater.realtime.sse``).
 """

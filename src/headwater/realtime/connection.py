@@ -120,6 +120,7 @@ class Connection:
         "_open",
         "_pending",
         "_queue",
+        "_resync_cap",
         "_room",
         "_send",
         "_state",
@@ -166,6 +167,8 @@ class Connection:
         self._pending: _PendingSend | None = None
         self._close_reason = ""
         self._close_sent = False
+        #: Set by a rewind of the log: no resync position may be above it.
+        self._resync_cap: int | None = None
         self._room: list[asyncio.Future[None]] = []
         self.close_code: int | None = None
 
@@ -246,6 +249,15 @@ class Connection:
         positions = [s.delivered for s in self.subscriptions.values() if s.ordered]
         return min(positions) if positions else 0
 
+    def resync(self, position: int) -> None:
+        """Close with 4008 and a ``resync_from`` no higher than ``position``: the log was
+        rewound, so whatever this client got above it may no longer be in the log."""
+        self._resync_cap = position if self._resync_cap is None else min(self._resync_cap, position)
+        if self._state in _OPEN:
+            self.close(CloseCode.TOO_SLOW)
+        elif self.close_code is not None and not self._close_sent:
+            self.close_code = CloseCode.TOO_SLOW  # a close still waiting for its send
+
     def close(self, code: int, reason: str = "") -> None:
         """Queue the close frame behind the send in flight; drop everything else.
 
@@ -268,7 +280,10 @@ class Connection:
         self._close_sent = True
         reason = self._close_reason
         if self.close_code == CloseCode.TOO_SLOW:
-            reason = dumps({"resync_from": self.resync_position()})
+            resync_from = self.resync_position()
+            if self._resync_cap is not None:
+                resync_from = min(resync_from, self._resync_cap)
+            reason = dumps({"resync_from": resync_from})
         message = {"type": "websocket.close", "code": int(self.close_code), "reason": reason}
         self._start(message, None, None)
 

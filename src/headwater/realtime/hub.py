@@ -4,6 +4,15 @@ Cross-node delivery needs no bus of its own: every node's hub follows the event
 store (on PostgreSQL, LISTEN/NOTIFY wakes it when any node commits), so a commit on
 node A reaches the subscribers on node B through B's own read of the log, in order.
 
+The log can be rewound under the hub: a PostgreSQL standby promoted after
+asynchronous replication lost the newest commits, or an older SQLite file restored.
+The store then gives the lost positions to new events, and a hub that went on from
+its own position would skip them for every client. The store's read notices instead
+(``LogRewound``); the hub finds the highest position it routed that is still in the
+log, follows on from there, and closes every client that was handed anything above
+it with the resync code and ``{"resync_from": P}``, a position valid now. A client
+that comes back with a position from the lost range is told the same.
+
 Subscribing with ``from_position`` (a client resuming) goes *live first*: the
 subscription is registered with its cursor holding live frames in a buffer, history
 is read from the store up to the hub's position at registration, and then the buffer
@@ -18,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from headwater.errors import StoreUnavailable
+from headwater.errors import LogRewound, StoreUnavailable
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.realtime.channels import (
     ADMIN,
@@ -48,6 +59,10 @@ log = logging.getLogger("headwater.realtime")
 _YIELD_EVERY = 512
 #: Seconds between retries when the store subscription fails (e.g. database restart).
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: Events routed whose (position, id) the hub keeps, to find after a rewind how much
+#: of what it sent is still in the log. Asynchronous replication loses well under a
+#: second of commits; a deeper rewind sends every client back to position 0.
+_REWIND_MEMORY = 16_384
 
 
 class _Members:
@@ -97,6 +112,13 @@ class Hub:
         #: Highest position routed: every event at or below it reached its subscribers.
         self.position = 0
         self.events_routed = 0
+        #: (position, id) of the newest events routed, oldest first (see _rewound).
+        self._routed: deque[tuple[int, uuid.UUID]] = deque(maxlen=_REWIND_MEMORY)
+        #: Position ranges (valid_through, last routed] that rewinds gave to new events:
+        #: a client resuming from inside one may hold events the log no longer has.
+        self.rewinds: list[tuple[int, int]] = []
+        #: The store's log identity when the subscription last (re)started.
+        self.log_identity: str | None = None
         #: Called for each ``metrics.updated`` notice; their figures join the hub's own
         #: (the admin dashboard adds ``{"node": {...}}``: requests, latency, queue...).
         self.metric_sources: list[Callable[[], Mapping[str, Any] | None]] = []
@@ -132,8 +154,15 @@ class Hub:
         failures = 0
         while True:
             try:
+                await self._check_identity()
                 unyielded = 0
-                async for event in self.store.subscribe(after=self.position):
+                # With the id of the last event routed, a subscription restarted after
+                # an outage still notices that a failover gave its position away.
+                last_id = self._routed[-1][1] if self._routed else None
+                if last_id is not None and self._routed[-1][0] != self.position:
+                    last_id = None
+                events = self.store.subscribe(after=self.position, after_event_id=last_id)
+                async for event in events:
                     failures = 0
                     unyielded += self._route(event)
                     if unyielded >= _YIELD_EVERY:
@@ -141,6 +170,13 @@ class Hub:
                         # for seconds: let transports flush and clients be read meanwhile.
                         unyielded = 0
                         await asyncio.sleep(0)
+            except LogRewound as rewound:
+                try:
+                    await self._rewound(rewound)
+                except StoreUnavailable as exc:
+                    # Nothing changed yet: the next subscription notices the rewind again.
+                    log.warning("realtime hub: store unavailable during a resync (%s)", exc)
+                    await asyncio.sleep(_RETRY_DELAYS[0])
             except StoreUnavailable as exc:
                 delay = _RETRY_DELAYS[min(failures, len(_RETRY_DELAYS) - 1)]
                 failures += 1
@@ -184,9 +220,74 @@ class Hub:
                         sub.offer(frame)
         # Set after fan-out: a subscriber registered from here on starts above it.
         self.position = position
+        self._routed.append((position, event.id))
         if not is_security_event(event.type):
             self.topics.on_event(event)
         return fanout
+
+    # --- rewinds ----------------------------------------------------------------------
+
+    async def _check_identity(self) -> None:
+        """Say so when the database behind the store changed history (a promotion).
+
+        Informational: what protects the clients is the subscription's own check of
+        the last event routed, which also catches a rewind without a new timeline.
+        """
+        identity = await self.store.log_identity()
+        if self.log_identity is not None and identity != self.log_identity:
+            log.warning(
+                "realtime hub: the event store's database changed history (%s -> %s): "
+                "a failover; checking that position %s is still the event routed there",
+                self.log_identity,
+                identity,
+                self.position,
+            )
+        self.log_identity = identity
+
+    async def _rewound(self, rewound: LogRewound) -> None:
+        """Go back to the last position still in the log; resync whoever got past it."""
+        valid = await self.store.last_unchanged(self._routed)
+        if rewound.valid_through is not None:
+            valid = max(valid or 0, rewound.valid_through)
+        last = self.position
+        if valid is None:
+            log.error(
+                "realtime hub: the log was rewound below the %s events it remembers "
+                "(last routed %s, head now %s); every client resyncs from 0",
+                len(self._routed),
+                last,
+                rewound.head,
+            )
+            valid = 0
+        else:
+            log.warning(
+                "realtime hub: the log was rewound (last routed %s, head now %s); "
+                "positions after %s name other events now: clients resync from there",
+                last,
+                rewound.head,
+                valid,
+            )
+        while self._routed and self._routed[-1][0] > valid:
+            self._routed.pop()
+        if last > valid:
+            self.rewinds.append((valid, last))
+        # No await from here on: no event is routed while cursors are compared.
+        self.position = valid
+        for members in list(self._index.values()):
+            for sub in members.snapshot():
+                cursor = sub.cursor
+                if sub.ordered and (cursor.last_sent > valid or cursor.catching_up):
+                    sub.sink.resync(valid)
+
+    def resume_point(self, from_position: int | None) -> int | None:
+        """Where a client resuming from ``from_position`` must resync from instead, when
+        that position lies in a range a rewind gave to other events; else ``None``."""
+        if from_position is None:
+            return None
+        for valid, last in self.rewinds:
+            if valid < from_position <= last:
+                return valid
+        return None
 
     def subscribers(self, key: TopicKey) -> tuple[Subscription, ...]:
         members = self._index.get(key)

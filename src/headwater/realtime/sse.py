@@ -7,7 +7,9 @@ with no gap and no duplicate. All channels of one stream share one cursor, so id
 only ever increase and one ``Last-Event-ID`` resumes them all. Control messages
 (``welcome``, ``subscribed``, ``topic``, ``presence``) have no id. Keep-alive
 comments flow when nothing else does. A stream that falls ``max_queue`` frames
-behind ends with an ``event: resync`` whose data is ``{"resync_from": P}``.
+behind, or whose log was rewound under it (a failover that lost commits), ends with an
+``event: resync`` whose data is ``{"resync_from": P}`` and whose ``id`` is P, so that a
+browser reconnecting on its own resumes there.
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ class SseStream:
             await self._room.wait()
         self.push(frame, sub)
 
+    def resync(self, position: int) -> None:
+        """End the stream with ``event: resync``: the log was rewound above ``position``."""
+        ceiling = min(self.delivered, position)
+        self.resync_from = ceiling if self.resync_from is None else min(self.resync_from, ceiling)
+        self.close()
+
     def close(self) -> None:
         self._open = False
         self._queue.clear()
@@ -119,6 +127,12 @@ class SseResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hub = self._hub
+        resync = hub.resume_point(self._from)
+        if resync is not None:
+            # Last-Event-ID names a position a rewind of the log gave to other events.
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            await send({"type": "http.response.body", "body": _resync_event(resync)})
+            return
         stream = SseStream(self._principal, hub.config.max_queue)
         subs, target = hub.subscribe(stream, self._channels, from_position=self._from)
         # Pushed before any await, so they precede every event of these channels.
@@ -162,9 +176,15 @@ class SseResponse(Response):
                     if sub is not None:
                         sub.delivered = frame.position
         if stream.resync_from is not None:
-            data = dumps({"resync_from": stream.resync_from})
-            await send(_body(f"event: resync\ndata: {data}\n\n".encode()))
+            await send(_body(_resync_event(stream.resync_from)))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _resync_event(position: int) -> bytes:
+    # The id moves the browser's Last-Event-ID back to the position to resume from, so
+    # an EventSource that reconnects by itself resumes there, not past a rewind.
+    data = dumps({"resync_from": position})
+    return f"id: {position}\nevent: resync\ndata: {data}\n\n".encode()
 
 
 def _body(chunk: bytes) -> Message:

@@ -30,6 +30,10 @@ class Sink(Protocol):
     async def put(self, frame: Frame, sub: Subscription | None) -> None:
         """Queue, waiting for room first: history is paced by the client, not dropped."""
 
+    def resync(self, position: int) -> None:
+        """Close, telling the client to resume from ``position`` (or from the last
+        position it was handed, if lower): the log was rewound above it."""
+
 
 class Cursor:
     """The position a subscription (WebSocket) or a whole stream (SSE) has reached."""

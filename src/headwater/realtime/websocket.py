@@ -211,6 +211,11 @@ class Session:
         if not await self.hub.authorize(principal, channel):
             self.error("forbidden", f"you may not follow channel {channel.name!r}", channel=name)
             return
+        resync = self.hub.resume_point(from_position)
+        if resync is not None:
+            # The position is from a history the log lost (a failover, a restore).
+            self.conn.resync(resync)
+            return
         if from_position is not None and from_position > self.hub.position:
             head = await self.hub.store.head_position()
             if from_position > head:

@@ -138,13 +138,18 @@ class TenantScopedStore(EventStore):
         self,
         *,
         after: int | None = None,
+        after_event_id: uuid.UUID | None = None,
         limit: int | None = None,
         types: Iterable[str] | None = None,
         stream_prefix: str | None = None,
         tenant_id: str | None = None,
     ) -> AsyncIterator[RecordedEvent]:
         events = self._inner.read_all(
-            after=after, types=types, stream_prefix=stream_prefix, tenant_id=self._scope(tenant_id)
+            after=after,
+            after_event_id=after_event_id,
+            types=types,
+            stream_prefix=stream_prefix,
+            tenant_id=self._scope(tenant_id),
         )
         async for event in _visible(events, limit):
             yield event
@@ -163,23 +168,31 @@ class TenantScopedStore(EventStore):
         return [e for e in page if not is_security_event(e.type)]
 
     async def _read_all_page(
-        self, after: int, limit: int, event_filter: EventFilter
+        self, after: int, limit: int, event_filter: EventFilter, anchored: bool = False
     ) -> list[RecordedEvent]:
         scoped = dataclasses.replace(event_filter, tenant_id=self._scope(event_filter.tenant_id))
-        page = await self._inner._read_all_page(after, limit, scoped)
-        return [e for e in page if not is_security_event(e.type)]
+        page = await self._inner._read_all_page(after, limit, scoped, anchored)
+        # The anchor row is the caller's own last event: it stays, whatever its type.
+        return [
+            e for e in page if not is_security_event(e.type) or (anchored and e.position == after)
+        ]
 
     async def subscribe(
         self,
         *,
         after: int | None = None,
+        after_event_id: uuid.UUID | None = None,
         types: Iterable[str] | None = None,
         stream_prefix: str | None = None,
         tenant_id: str | None = None,
     ) -> AsyncIterator[RecordedEvent]:
         # Delegated whole: the runtime's store owns the wake-ups that end a wait.
         async for event in self._inner.subscribe(
-            after=after, types=types, stream_prefix=stream_prefix, tenant_id=self._scope(tenant_id)
+            after=after,
+            after_event_id=after_event_id,
+            types=types,
+            stream_prefix=stream_prefix,
+            tenant_id=self._scope(tenant_id),
         ):
             if not is_security_event(event.type):
                 yield event

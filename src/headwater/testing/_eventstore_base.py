@@ -84,6 +84,15 @@ class ContractBase:
         finally:
             await opened.close()
 
+    async def rewind_log(self, store: EventStore, to: int) -> None:
+        """Make the log end at ``to``, as a failover that lost commits or a restored older
+        file leaves it: later appends get the lost positions again. A backend with
+        other tables overrides this."""
+        async with store.transaction() as tx:
+            await tx.execute("DELETE FROM hw_events WHERE position > ?", (to,))
+            if tx.dialect == "postgresql":
+                await tx.execute("UPDATE hw_head SET position = ?", (to,))
+
     def require(self, capability: str) -> None:
         """Skip the running test, with the reason, when the backend lacks ``capability``."""
         if not getattr(self, capability):

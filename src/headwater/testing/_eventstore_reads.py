@@ -163,7 +163,6 @@ class ReadingContract(ContractBase):
             pytest.param({"after": 0}, [1, 2, 3, 4, 5, 6, 7, 8, 9], id="after-zero"),
             pytest.param({"after": 4}, [5, 6, 7, 8, 9], id="after"),
             pytest.param({"after": 9}, [], id="after-head"),
-            pytest.param({"after": 100}, [], id="after-beyond-head"),
             pytest.param({"limit": 3}, [1, 2, 3], id="limit"),
             pytest.param({"limit": 0}, [], id="limit-zero"),
             pytest.param({"after": 2, "limit": 3}, [3, 4, 5], id="after-limit"),

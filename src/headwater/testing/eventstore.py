@@ -32,6 +32,7 @@ pytest.register_assert_rewrite(
     "headwater.testing._eventstore_transactions",
     "headwater.testing._eventstore_subscriptions",
     "headwater.testing._eventstore_concurrency",
+    "headwater.testing._eventstore_rewind",
 )
 
 from headwater.testing._eventstore_appends import AppendingContract  # noqa: E402
@@ -39,6 +40,7 @@ from headwater.testing._eventstore_bad_input import BadInputContract  # noqa: E4
 from headwater.testing._eventstore_base import CAPABILITY_REASONS, ContractBase  # noqa: E402
 from headwater.testing._eventstore_concurrency import ConcurrencyContract  # noqa: E402
 from headwater.testing._eventstore_reads import ReadingContract  # noqa: E402
+from headwater.testing._eventstore_rewind import RewindContract  # noqa: E402
 from headwater.testing._eventstore_subscriptions import SubscriptionContract  # noqa: E402
 from headwater.testing._eventstore_transactions import TransactionContract  # noqa: E402
 
@@ -52,6 +54,7 @@ class EventStoreContract(
     TransactionContract,
     SubscriptionContract,
     ConcurrencyContract,
+    RewindContract,
 ):
     """Every behaviour an event store promises, as tests; see the module docstring."""
 
