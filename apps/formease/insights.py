@@ -3,10 +3,10 @@
 Serve with ``--app apps.formease.insights:experiments --app apps.formease.insights:analytics``.
 Its business events reach analytics through a projection off the log (``SOURCES``):
 a session opened, started (first fields viewed) and submitted, with the session's stream
-as the subject. An A/B test of two versions of a form is :func:`form_test`: the
-respondent's page asks ``POST /experiments/<key>/assignments`` with the session's stream
-id as subject, shows the form of the variant's payload, and a submission of that session
-is the conversion.
+as the subject. An A/B test of two versions of a form is :func:`form_test`: once a
+respondent's session is open, its page asks ``POST /experiments/<key>/assignments`` with
+:func:`session_subject` of its token as subject and the form id as attribute, renders the
+version the variant's payload names, and a submission of that session is the conversion.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from headwater.analytics import EventSource, Funnel, Retention, declared
-from headwater.experiments import ExperimentSpec, Metric, Variant
+from headwater.experiments import ExperimentSpec, Metric, Targeting, Variant
 from headwater.insights import AnalyticsModule, ExperimentsModule
 
 SOURCES: Final = (
@@ -34,16 +34,30 @@ SUBMITTED: Final = Metric(
 )
 
 
-def form_test(key: str, form_a: str, form_b: str, *, traffic: float = 1.0) -> ExperimentSpec:
-    """Two versions of a form, half the sessions each; conversion = submission."""
+def session_subject(token: str) -> str:
+    """The experiment subject of an open session: its stream id, from the open token
+    (``<session id>.<signature>``), the subject of the session's own events."""
+    return f"feopen-{token.partition('.')[0]}"
+
+
+def form_test(
+    key: str,
+    form_id: str,
+    versions: tuple[str, str] = ("one-page", "stepper"),
+    *,
+    traffic: float = 1.0,
+) -> ExperimentSpec:
+    """Two versions of one form (by default: all fields on one page, or one step per
+    field), half the sessions of that form each; conversion = submission."""
     return ExperimentSpec(
         key=key,
         description="FormEase: which version of the form gets more submissions",
         variants=[
-            Variant(key="a", payload={"form_id": form_a}),
-            Variant(key="b", payload={"form_id": form_b}),
+            Variant(key=version, payload={"form_id": form_id, "layout": version})
+            for version in versions
         ],
         traffic=traffic,
+        targeting=Targeting(attributes={"form_id": [form_id]}),
         metrics=[SUBMITTED],
     )
 

@@ -25,7 +25,6 @@ from headwater.analytics.projection import (
     FUNNEL_COUNTS,
     RET_COUNTS,
     RET_SIZES,
-    TABLES,
 )
 from headwater.eventstore import EventStore
 from headwater.eventstore.records import NewEvent
@@ -86,36 +85,63 @@ def _period(column: str, kind: str) -> str:
 
 
 def _brute_retention(r: Retention) -> tuple[str, str]:
-    starts = " AND e.name IN ({})".format(",".join(f"'{n}'" for n in r.start_events)) if r.start_events else ""
-    returns = " AND x.name IN ({})".format(",".join(f"'{n}'" for n in r.return_events)) if r.return_events else ""
+    starts = (
+        " AND e.name IN ({})".format(",".join(f"'{n}'" for n in r.start_events))
+        if r.start_events
+        else ""
+    )
+    returns = (
+        " AND x.name IN ({})".format(",".join(f"'{n}'" for n in r.return_events))
+        if r.return_events
+        else ""
+    )
     first = (
         f"SELECT e.tenant_id, e.subject, e.pos, {_period('e.ts', r.period)} AS cohort FROM ev e "
         f"WHERE e.pos = (SELECT MIN(y.pos) FROM ev y WHERE y.tenant_id = e.tenant_id "
         f"AND y.subject = e.subject{starts.replace('e.name', 'y.name')}){starts}"
     )
-    sizes = f"SELECT tenant_id, cohort, COUNT(*) FROM ({first}) f GROUP BY tenant_id, cohort ORDER BY 1, 2"
+    sizes = (
+        f"SELECT tenant_id, cohort, COUNT(*) FROM ({first}) f "
+        "GROUP BY tenant_id, cohort ORDER BY 1, 2"
+    )
     counts = (
         f"SELECT tenant_id, cohort, age, COUNT(*) FROM (SELECT DISTINCT f.tenant_id, f.subject, "
         f"f.cohort, {_period('x.ts', r.period)} - f.cohort AS age FROM ({first}) f JOIN ev x "
         f"ON x.tenant_id = f.tenant_id AND x.subject = f.subject AND x.pos >= f.pos{returns} "
-        f"WHERE {_period('x.ts', r.period)} >= f.cohort) d GROUP BY tenant_id, cohort, age ORDER BY 1, 2, 3"
+        f"WHERE {_period('x.ts', r.period)} >= f.cohort) d "
+        "GROUP BY tenant_id, cohort, age ORDER BY 1, 2, 3"
     )
     return sizes, counts
 
 
-async def _read(store: EventStore, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[int | str, ...]]:
-    return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in await store.fetchall(sql, params)]
+async def _read(
+    store: EventStore, sql: str, params: tuple[Any, ...] = ()
+) -> list[tuple[int | str, ...]]:
+    return [
+        tuple(int(v) if not isinstance(v, str) else v for v in row)
+        for row in await store.fetchall(sql, params)
+    ]
 
 
 async def _fill(store: EventStore, actions: list[tuple[str, str, int]], tenant: str) -> None:
     events = [
-        NewEvent(CAPTURED, {"event": name, "distinct_id": subject, "properties": {},
-                            "timestamp": datetime.fromtimestamp(ts / 1000, UTC).isoformat(),
-                            "ts_ms": ts, "uuid": str(uuid.uuid4())})
+        NewEvent(
+            CAPTURED,
+            {
+                "event": name,
+                "distinct_id": subject,
+                "properties": {},
+                "timestamp": datetime.fromtimestamp(ts / 1000, UTC).isoformat(),
+                "ts_ms": ts,
+                "uuid": str(uuid.uuid4()),
+            },
+        )
         for subject, name, ts in actions
     ]
     for start in range(0, len(events), 7):  # several appends, as batches arrive
-        await store.append(f"hw.analytics-{uuid.uuid4().hex}", events[start : start + 7], tenant_id=tenant)
+        await store.append(
+            f"hw.analytics-{uuid.uuid4().hex}", events[start : start + 7], tenant_id=tenant
+        )
     # The brute-force side reads a plain copy of the same actions, in log order.
     rows = [
         (e.tenant_id, e.data["distinct_id"], e.data["event"], e.data["ts_ms"], e.position)
@@ -128,20 +154,42 @@ async def _fill(store: EventStore, actions: list[tuple[str, str, int]], tenant: 
             )
 
 
-async def _projected(store: EventStore, tenants: tuple[str, str]) -> dict[str, list[tuple[int | str, ...]]]:
+async def _projected(
+    store: EventStore, tenants: tuple[str, str]
+) -> dict[str, list[tuple[int | str, ...]]]:
     where = "WHERE tenant_id IN (?, ?)"
     return {
-        "funnels": await _read(store, f"SELECT tenant_id, funnel, entry_day, step, n FROM {FUNNEL_COUNTS.ref} {where} ORDER BY 1, 2, 3, 4", tenants),
-        "ret_sizes": await _read(store, f"SELECT tenant_id, retention, cohort, n FROM {RET_SIZES.ref} {where} ORDER BY 1, 2, 3", tenants),
-        "ret_counts": await _read(store, f"SELECT tenant_id, retention, cohort, age, n FROM {RET_COUNTS.ref} {where} ORDER BY 1, 2, 3, 4", tenants),
-        "cohorts": await _read(store, f"SELECT tenant_id, cohort, n FROM {COHORT_SIZES.ref} {where} ORDER BY 1, 2", tenants),
+        "funnels": await _read(
+            store,
+            f"SELECT tenant_id, funnel, entry_day, step, n FROM {FUNNEL_COUNTS.ref} {where} "
+            "ORDER BY 1, 2, 3, 4",
+            tenants,
+        ),
+        "ret_sizes": await _read(
+            store,
+            f"SELECT tenant_id, retention, cohort, n FROM {RET_SIZES.ref} {where} ORDER BY 1, 2, 3",
+            tenants,
+        ),
+        "ret_counts": await _read(
+            store,
+            f"SELECT tenant_id, retention, cohort, age, n FROM {RET_COUNTS.ref} {where} "
+            "ORDER BY 1, 2, 3, 4",
+            tenants,
+        ),
+        "cohorts": await _read(
+            store,
+            f"SELECT tenant_id, cohort, n FROM {COHORT_SIZES.ref} {where} ORDER BY 1, 2",
+            tenants,
+        ),
     }
 
 
 async def _brute(store: EventStore) -> dict[str, list[tuple[int | str, ...]]]:
     funnels: list[tuple[int | str, ...]] = []
     for funnel in (FUNNEL, LONG):
-        funnels += [(t, funnel.id, d, s, n) for t, d, s, n in await _read(store, _brute_funnel(funnel))]
+        funnels += [
+            (t, funnel.id, d, s, n) for t, d, s, n in await _read(store, _brute_funnel(funnel))
+        ]
     sizes_out: list[tuple[int | str, ...]] = []
     counts_out: list[tuple[int | str, ...]] = []
     for r in DECLS.retention:
@@ -150,11 +198,16 @@ async def _brute(store: EventStore) -> dict[str, list[tuple[int | str, ...]]]:
         counts_out += [(t, r.id, c, a, n) for t, c, a, n in await _read(store, counts)]
     cohorts = await _read(
         store,
-        "SELECT tenant_id, 'two-b', COUNT(*) FROM (SELECT tenant_id, subject FROM ev WHERE name = 'b' "
+        "SELECT tenant_id, 'two-b', COUNT(*) FROM (SELECT tenant_id, subject FROM ev "
+        "WHERE name = 'b' "
         "GROUP BY tenant_id, subject HAVING COUNT(*) >= 2) m GROUP BY tenant_id ORDER BY 1",
     )
-    return {"funnels": sorted(funnels), "ret_sizes": sorted(sizes_out),
-            "ret_counts": sorted(counts_out), "cohorts": cohorts}
+    return {
+        "funnels": sorted(funnels),
+        "ret_sizes": sorted(sizes_out),
+        "ret_counts": sorted(counts_out),
+        "cohorts": cohorts,
+    }
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
@@ -166,7 +219,9 @@ async def test_projection_counters_equal_brute_force_sql_and_survive_a_rebuild(
     # brute-force copy ``ev`` holds only the current example's actions.
     async with store.transaction() as tx:
         await tx.execute("DROP TABLE IF EXISTS ev")
-        await tx.execute("CREATE TABLE ev (tenant_id TEXT, subject TEXT, name TEXT, ts BIGINT, pos BIGINT)")
+        await tx.execute(
+            "CREATE TABLE ev (tenant_id TEXT, subject TEXT, name TEXT, ts BIGINT, pos BIGINT)"
+        )
     tenants = (f"t1-{uuid.uuid4().hex[:8]}", f"t2-{uuid.uuid4().hex[:8]}")
     await _fill(store, data, tenants[0])
     await _fill(store, other, tenants[1])

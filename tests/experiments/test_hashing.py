@@ -58,8 +58,13 @@ def test_assignments_of_two_experiments_are_independent() -> None:
 def test_raising_traffic_from_10_to_50_percent_keeps_every_earlier_variant() -> None:
     weights = [1.0, 1.0, 2.0]
     subjects = [f"s{i}" for i in range(20_000)]
-    before = {s: pick_variant("growth", s, weights) for s in subjects if in_traffic("growth", s, 0.1)}
-    after = {s: pick_variant("growth", s, weights) for s in subjects if in_traffic("growth", s, 0.5)}
-    assert 1700 < len(before) < 2300 and 9500 < len(after) < 10_500
+    before = {
+        s: pick_variant("growth", s, weights) for s in subjects if in_traffic("growth", s, 0.1)
+    }
+    after = {
+        s: pick_variant("growth", s, weights) for s in subjects if in_traffic("growth", s, 0.5)
+    }
+    assert 1700 < len(before) < 2300
+    assert 9500 < len(after) < 10_500
     assert set(before) <= set(after)
     assert all(after[s] == variant for s, variant in before.items())

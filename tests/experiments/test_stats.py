@@ -31,8 +31,10 @@ def _peeked_aa_false_positive_rate(method: str) -> float:
 def test_daily_peeking_at_aa_tests_keeps_false_positives_at_alpha_with_the_default() -> None:
     sequential = _peeked_aa_false_positive_rate("sequential")
     naive = _peeked_aa_false_positive_rate("fixed")
-    print(f"A/A false positive rate, peeked daily for 30 days: sequential {sequential:.3f}, "
-          f"naive fixed-horizon {naive:.3f}")
+    print(
+        f"A/A false positive rate, peeked daily for 30 days: sequential {sequential:.3f}, "
+        f"naive fixed-horizon {naive:.3f}"
+    )
     assert sequential <= 0.055
     # The naive test, shown alongside, is what peeking does to a fixed-horizon test.
     assert naive >= 0.15
@@ -42,16 +44,16 @@ def test_sequential_interval_still_finds_a_real_effect() -> None:
     rng = np.random.default_rng(7)
     a = rng.binomial(1, 0.10, 20_000).astype(float)
     b = rng.binomial(1, 0.12, 20_000).astype(float)
-    interval = difference_interval(
-        a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b)
-    )
-    assert interval.significant and interval.low > 0
+    interval = difference_interval(a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b))
+    assert interval.significant
+    assert interval.low > 0
     assert interval.method == "sequential"
 
 
 def test_a_49_51_split_at_100k_subjects_is_flagged_and_50_50_is_not() -> None:
     flagged = sample_ratio_check([49_000, 51_000], [1, 1])
-    assert flagged.mismatch and flagged.p_value < 1e-6
+    assert flagged.mismatch
+    assert flagged.p_value < 1e-6
     fine = sample_ratio_check([50_100, 49_900], [1, 1])
     assert not fine.mismatch
 

@@ -5,7 +5,9 @@ events and the ``sources`` apps declare, and, given the ``ExperimentsModule``, a
 experiment results to the dashboard data.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the routes' dependency aliases are local to
+# the router factory (they close over the module), and FastAPI resolves annotations
+# by evaluating them, which works for locals only when they are real objects.
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta

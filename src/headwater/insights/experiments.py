@@ -6,7 +6,9 @@ any signed-in principal of the tenant may ask for a subject's variant (what an a
 frontend or backend does when it renders).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the routes' dependency aliases are local to
+# the router factory (they close over the module), and FastAPI resolves annotations
+# by evaluating them, which works for locals only when they are real objects.
 
 import asyncio
 import contextlib
