@@ -17,8 +17,8 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 EventName = Annotated[str, Field(min_length=1, max_length=200)]
 
 DAY_MS = 86_400_000
-#: A funnel may have this many steps; each event costs at most two statements per step
-#: it matches, so the cost per event is linear in the steps.
+#: A funnel may have this many steps. An event costs at most three statements per
+#: funnel whose steps it matches, however many steps that is (see ``projection``).
 MAX_STEPS = 50
 
 

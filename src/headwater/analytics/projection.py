@@ -117,126 +117,162 @@ TABLES = (
 )
 
 
-def _add(table: Table) -> str:
+def _add(table: Table, ref: str) -> str:
     """The ``ON CONFLICT`` tail that adds ``excluded.n`` to the row's ``n``."""
     keys = ", ".join(f'"{c}"' for c in table.primary_key)
-    return f'ON CONFLICT ({keys}) DO UPDATE SET "n" = {table.ref}."n" + excluded."n"'
+    return f'ON CONFLICT ({keys}) DO UPDATE SET "n" = {ref}."n" + excluded."n"'
+
+
+class _Sql:
+    """Every statement's text for one set of physical tables (live, or a rebuild's),
+    built once: handlers run per event, and building SQL per event cost more than
+    running it."""
+
+    def __init__(self, refs: tuple[str, ...]) -> None:
+        names = dict(zip((t.name for t in TABLES), refs, strict=True))
+        fs, fc = names["an_funnel_subjects"], names["an_funnel_counts"]
+        rs, ra = names["an_ret_subjects"], names["an_ret_active"]
+        rc, rz = names["an_ret_counts"], names["an_ret_sizes"]
+        cm, cz = names["an_cohort_members"], names["an_cohort_sizes"]
+        self._funnel_subjects = fs
+        # Entry: only the subject's first step-0 event (DO NOTHING keeps the first).
+        self.funnel_entry = (
+            f"INSERT INTO {fs} (tenant_id, funnel, subject, reached, t0, last_pos, entry_day) "
+            "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (tenant_id, funnel, subject) DO NOTHING"
+        )
+        self.funnel_count = (
+            f"INSERT INTO {fc} (tenant_id, funnel, entry_day, step, n) "
+            f"SELECT tenant_id, funnel, entry_day, reached, 1 FROM {fs} "
+            "WHERE tenant_id = ? AND funnel = ? AND subject = ? AND last_pos = ? "
+            + _add(FUNNEL_COUNTS, fc)
+        )
+        self._advance: dict[int, str] = {}
+        self.ret_entry = (
+            f"INSERT INTO {rs} (tenant_id, retention, subject, cohort, first_pos) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, retention, subject) DO NOTHING"
+        )
+        self.ret_size = (
+            f"INSERT INTO {rz} (tenant_id, retention, cohort, n) "
+            f"SELECT tenant_id, retention, cohort, 1 FROM {rs} "
+            "WHERE tenant_id = ? AND retention = ? AND subject = ? AND first_pos = ? "
+            + _add(RET_SIZES, rz)
+        )
+        self.ret_active = (
+            f"INSERT INTO {ra} (tenant_id, retention, subject, period, pos) "
+            f"SELECT tenant_id, retention, subject, ?, ? FROM {rs} "
+            "WHERE tenant_id = ? AND retention = ? AND subject = ? AND cohort <= ? "
+            "ON CONFLICT (tenant_id, retention, subject, period) DO NOTHING"
+        )
+        self.ret_count = (
+            f"INSERT INTO {rc} (tenant_id, retention, cohort, age, n) "
+            "SELECT s.tenant_id, s.retention, s.cohort, a.period - s.cohort, 1 "
+            f"FROM {ra} a JOIN {rs} s ON s.tenant_id = a.tenant_id "
+            "AND s.retention = a.retention AND s.subject = a.subject "
+            "WHERE a.tenant_id = ? AND a.retention = ? AND a.subject = ? AND a.period = ? "
+            "AND a.pos = ? " + _add(RET_COUNTS, rc)
+        )
+        self.cohort_member = (
+            f"INSERT INTO {cm} (tenant_id, cohort, subject, n, last_pos) "
+            "VALUES (?, ?, ?, 1, ?) ON CONFLICT (tenant_id, cohort, subject) "
+            f"DO UPDATE SET n = {cm}.n + 1, last_pos = excluded.last_pos"
+        )
+        # Counted once, by the event that brings the subject to exactly min_count.
+        self.cohort_size = (
+            f"INSERT INTO {cz} (tenant_id, cohort, n) "
+            f"SELECT tenant_id, cohort, 1 FROM {cm} WHERE tenant_id = ? AND cohort = ? "
+            "AND subject = ? AND n = ? AND last_pos = ? " + _add(COHORT_SIZES, cz)
+        )
+
+    def funnel_advance(self, matches: int) -> str:
+        """``reached = i`` means the subject waits for step i (0-based); ``last_pos < ?``
+        stops the event that just entered the subject from also moving it on."""
+        sql = self._advance.get(matches)
+        if sql is None:
+            marks = ", ".join("?" * matches)
+            sql = self._advance[matches] = (
+                f"UPDATE {self._funnel_subjects} SET reached = reached + 1, last_pos = ? "
+                "WHERE tenant_id = ? AND funnel = ? AND subject = ? "
+                f"AND reached IN ({marks}) AND last_pos < ? AND ? >= t0 AND ? <= t0 + ?"
+            )
+        return sql
+
+
+_SQL: dict[tuple[str, ...], _Sql] = {}
+
+
+def _sql() -> _Sql:
+    refs = tuple(t.ref for t in TABLES)
+    found = _SQL.get(refs)
+    if found is None:
+        found = _SQL[refs] = _Sql(refs)
+    return found
 
 
 class _Plan:
     """For each action name, the declarations it touches (precomputed once)."""
 
     def __init__(self, declarations: Declarations) -> None:
-        self.funnel_steps: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        # Action name -> (funnel, the step indices it matches, window), per funnel.
+        self.funnel_steps: dict[str, list[tuple[str, tuple[int, ...], int]]] = defaultdict(list)
         for funnel in declarations.funnels:
+            matches: dict[str, list[int]] = defaultdict(list)
             for index, step in enumerate(funnel.steps):
-                self.funnel_steps[step].append((funnel.id, index, funnel.window_ms))
+                matches[step].append(index)
+            for step, indices in matches.items():
+                self.funnel_steps[step].append((funnel.id, tuple(indices), funnel.window_ms))
         self.retention = declarations.retention
         self.cohorts: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for cohort in declarations.cohorts:
             self.cohorts[cohort.event].append((cohort.id, cohort.min_count))
 
 
-def _funnel(action: Action, funnel: str, index: int, window_ms: int) -> list[Statement]:
-    subjects, counts = FUNNEL_SUBJECTS.ref, FUNNEL_COUNTS.ref
+def _funnel(
+    sql: _Sql, action: Action, funnel: str, indices: tuple[int, ...], window_ms: int
+) -> list[Statement]:
+    """At most three statements, however many steps the funnel has or this action
+    matches: a subject waits for exactly one step, so one conditional UPDATE over the
+    matching indices moves it, and one INSERT counts what the event did."""
     key = (action.tenant_id, funnel, action.subject)
     pos, ts = action.position, action.ts_ms
-    if index == 0:
-        # Entry: only the subject's first step-0 event (DO NOTHING keeps the first).
-        move = Statement(
-            f"INSERT INTO {subjects} (tenant_id, funnel, subject, reached, t0, last_pos, entry_day)"
-            f" VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (tenant_id, funnel, subject) DO NOTHING",
-            [*key, ts, pos, ts // DAY_MS],
+    out: list[Statement] = []
+    if indices[0] == 0:
+        out.append(Statement(sql.funnel_entry, [*key, ts, pos, ts // DAY_MS]))
+    later = indices[1:] if indices[0] == 0 else indices
+    if later:
+        out.append(
+            Statement(sql.funnel_advance(len(later)), [pos, *key, *later, pos, ts, ts, window_ms])
         )
-    else:
-        # ``last_pos < ?``: one event moves a subject one step at most, even when the same
-        # action name is several steps of the funnel.
-        move = Statement(
-            f"UPDATE {subjects} SET reached = ?, last_pos = ? WHERE tenant_id = ? AND funnel = ? "
-            f"AND subject = ? AND reached = ? AND last_pos < ? AND ? >= t0 AND ? <= t0 + ?",
-            [index + 1, pos, *key, index, pos, ts, ts, window_ms],
-        )
-    count = Statement(
-        f"INSERT INTO {counts} (tenant_id, funnel, entry_day, step, n) "
-        f"SELECT tenant_id, funnel, entry_day, reached, 1 FROM {subjects} "
-        f"WHERE tenant_id = ? AND funnel = ? AND subject = ? AND reached = ? AND last_pos = ? "
-        + _add(FUNNEL_COUNTS),
-        [*key, index + 1, pos],
-    )
-    return [move, count]
+    out.append(Statement(sql.funnel_count, [*key, pos]))
+    return out
 
 
 def _retention(
-    action: Action, retention: str, period_kind: str, start: bool, returning: bool
+    sql: _Sql, action: Action, retention: str, period_kind: str, start: bool, returning: bool
 ) -> list[Statement]:
-    subjects, active = RET_SUBJECTS.ref, RET_ACTIVE.ref
     key = (action.tenant_id, retention, action.subject)
     pos = action.position
     period = period_of(action.ts_ms, period_kind)
     out: list[Statement] = []
     if start:
-        out.append(
-            Statement(
-                f"INSERT INTO {subjects} (tenant_id, retention, subject, cohort, first_pos) "
-                f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, retention, subject) DO NOTHING",
-                [*key, period, pos],
-            )
-        )
-        out.append(
-            Statement(
-                f"INSERT INTO {RET_SIZES.ref} (tenant_id, retention, cohort, n) "
-                f"SELECT tenant_id, retention, cohort, 1 FROM {subjects} "
-                f"WHERE tenant_id = ? AND retention = ? AND subject = ? AND first_pos = ? "
-                + _add(RET_SIZES),
-                [*key, pos],
-            )
-        )
+        out.append(Statement(sql.ret_entry, [*key, period, pos]))
+        out.append(Statement(sql.ret_size, [*key, pos]))
     if returning:
-        out.append(
-            Statement(
-                f"INSERT INTO {active} (tenant_id, retention, subject, period, pos) "
-                f"SELECT tenant_id, retention, subject, ?, ? FROM {subjects} "
-                f"WHERE tenant_id = ? AND retention = ? AND subject = ? AND cohort <= ? "
-                f"ON CONFLICT (tenant_id, retention, subject, period) DO NOTHING",
-                [period, pos, *key, period],
-            )
-        )
-        out.append(
-            Statement(
-                f"INSERT INTO {RET_COUNTS.ref} (tenant_id, retention, cohort, age, n) "
-                f"SELECT s.tenant_id, s.retention, s.cohort, a.period - s.cohort, 1 "
-                f"FROM {active} a JOIN {subjects} s ON s.tenant_id = a.tenant_id "
-                f"AND s.retention = a.retention AND s.subject = a.subject "
-                f"WHERE a.tenant_id = ? AND a.retention = ? AND a.subject = ? AND a.period = ? "
-                f"AND a.pos = ? " + _add(RET_COUNTS),
-                [*key, period, pos],
-            )
-        )
+        out.append(Statement(sql.ret_active, [period, pos, *key, period]))
+        out.append(Statement(sql.ret_count, [*key, period, pos]))
     return out
 
 
-def _cohort(action: Action, cohort: str, min_count: int) -> list[Statement]:
-    members = COHORT_MEMBERS.ref
+def _cohort(sql: _Sql, action: Action, cohort: str, min_count: int) -> list[Statement]:
     key = (action.tenant_id, cohort, action.subject)
     pos = action.position
     return [
-        Statement(
-            f"INSERT INTO {members} (tenant_id, cohort, subject, n, last_pos) "
-            f"VALUES (?, ?, ?, 1, ?) ON CONFLICT (tenant_id, cohort, subject) "
-            f"DO UPDATE SET n = {members}.n + 1, last_pos = excluded.last_pos",
-            [*key, pos],
-        ),
-        # Counted once, by the event that brings the subject to exactly min_count.
-        Statement(
-            f"INSERT INTO {COHORT_SIZES.ref} (tenant_id, cohort, n) "
-            f"SELECT tenant_id, cohort, 1 FROM {members} WHERE tenant_id = ? AND cohort = ? "
-            f"AND subject = ? AND n = ? AND last_pos = ? " + _add(COHORT_SIZES),
-            [*key, min_count, pos],
-        ),
+        Statement(sql.cohort_member, [*key, pos]),
+        Statement(sql.cohort_size, [*key, min_count, pos]),
     ]
 
 
 def statements_for(plan: _Plan, action: Action) -> list[Statement]:
+    sql = _sql()
     out = [
         ACTIONS.upsert(
             {
@@ -248,17 +284,15 @@ def statements_for(plan: _Plan, action: Action) -> list[Statement]:
             merge={"n": Merge.ADD},
         )
     ]
-    # Steps in declaration order: a subject's entry (step 0) is written before a later
-    # step of the same event is tried, which the ``last_pos < ?`` guard then refuses.
-    for funnel, index, window_ms in plan.funnel_steps.get(action.name, ()):
-        out += _funnel(action, funnel, index, window_ms)
+    for funnel, indices, window_ms in plan.funnel_steps.get(action.name, ()):
+        out += _funnel(sql, action, funnel, indices, window_ms)
     for retention in plan.retention:
         start = not retention.start_events or action.name in retention.start_events
         returning = not retention.return_events or action.name in retention.return_events
         if start or returning:
-            out += _retention(action, retention.id, retention.period, start, returning)
+            out += _retention(sql, action, retention.id, retention.period, start, returning)
     for cohort, min_count in plan.cohorts.get(action.name, ()):
-        out += _cohort(action, cohort, min_count)
+        out += _cohort(sql, action, cohort, min_count)
     return out
 
 
