@@ -191,3 +191,51 @@ def test_a_bad_batch_is_refused_whole_with_a_clear_4xx(
 def test_capture_needs_credentials(site: tuple[httpx.Client, Operator, Operator]) -> None:
     http, _, _ = site
     assert http.post("/analytics/batch", json={"batch": [_event("x", "v")]}).status_code == 401
+
+
+def test_experiments_are_managed_from_the_api_and_refuse_bad_input(
+    site: tuple[httpx.Client, Operator, Operator],
+) -> None:
+    http, alpha, _ = site
+    key = f"flag-{uuid.uuid4().hex[:6]}"
+    flag = {"key": key, "kind": "flag", "variants": [{"key": "off"}, {"key": "on"}], "traffic": 0.5}
+    data(http.put(f"/experiments/{key}", json=flag, headers=alpha.staff))
+    listed = data(http.get("/experiments", headers=alpha.staff))
+    assert any(e["key"] == key and e["status"] == "draft" for e in listed)
+    data(http.post(f"/experiments/{key}/start", headers=alpha.staff))
+    stopped = data(
+        http.post(f"/experiments/{key}/stop", json={"reason": "done"}, headers=alpha.staff)
+    )
+    assert stopped["status"] == "stopped"
+    assert stopped["stop_reason"] == "done"
+    # Stopping twice, a key that does not match the body, weights of zero, unknown fields.
+    assert error(
+        http.post(f"/experiments/{key}/stop", json={"reason": "x"}, headers=alpha.staff), 400
+    )
+    assert error(
+        http.put(f"/experiments/{key}", json={**flag, "key": "other"}, headers=alpha.staff), 400
+    )
+    zero = {**flag, "variants": [{"key": "a", "weight": 0}, {"key": "b", "weight": 0}]}
+    assert error(http.put(f"/experiments/{key}", json=zero, headers=alpha.staff), 422)
+    assert error(
+        http.put(f"/experiments/{key}", json={**flag, "colour": 1}, headers=alpha.staff), 422
+    )
+    error(http.get("/experiments/nope/results", headers=alpha.staff), 404)
+
+
+def test_the_admin_dashboard_lists_the_experiment_and_analytics_panels(
+    site: tuple[httpx.Client, Operator, Operator],
+) -> None:
+    http, alpha, _ = site
+    overview = data(http.get("/admin/api/overview", headers=alpha.admin))
+    ids = {panel["id"] for panel in overview["panels"]}
+    assert {
+        "experiment-results",
+        "analytics-actions",
+        "analytics-funnels",
+        "analytics-retention",
+    } <= ids
+    for panel in overview["panels"]:
+        if panel["id"].startswith(("experiment-", "analytics-")):
+            response = http.get(panel["source"], headers=alpha.admin)
+            assert response.status_code == 200, (panel["source"], response.text)
