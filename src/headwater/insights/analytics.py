@@ -51,8 +51,11 @@ class AnalyticsModule(Module):
         sources: Sequence[EventSource] = (),
         experiments: ExperimentsModule | None = None,
         capture_limit_per_minute: int = 600,
+        run_projection: bool = True,
     ) -> None:
-        """``capture_limit_per_minute``: batches per caller (up to 1,000 events each)."""
+        """``capture_limit_per_minute``: batches per caller (up to 1,000 events each).
+        ``run_projection=False`` makes a capture-only node: another node (or process)
+        keeps the counters, so capture never waits behind the projection's writes."""
         self.declarations = declarations or Declarations()
         self.sources = tuple(sources)
         self.experiments = experiments
@@ -60,6 +63,7 @@ class AnalyticsModule(Module):
         self.capture: Capture | None = None
         self.analytics: Analytics | None = None
         self.runner: ProjectionRunner | None = None
+        self.run_projection = run_projection
 
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
         return (EndpointLimit(CAPTURE_ROUTE, self.capture_limit, 60),)
@@ -67,6 +71,8 @@ class AnalyticsModule(Module):
     async def start(self, runtime: Runtime) -> None:
         self.capture = Capture(runtime.store)
         self.analytics = Analytics(runtime.store, self.declarations)
+        if not self.run_projection:
+            return
         self.runner = ProjectionRunner(
             runtime.store, analytics_projection(self.declarations, self.sources)
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -239,3 +240,24 @@ def test_the_admin_dashboard_lists_the_experiment_and_analytics_panels(
         if panel["id"].startswith(("experiment-", "analytics-")):
             response = http.get(panel["source"], headers=alpha.admin)
             assert response.status_code == 200, (panel["source"], response.text)
+
+
+def test_capture_is_rate_limited_per_caller_with_retry_after(tmp_path: Path) -> None:
+    env = {**ENV, "HEADWATER_RATE_LIMITS": "true"}
+    apps = ["tests.apps.formease._limited_node:analytics"]
+    with (
+        serve(
+            f"sqlite:///{tmp_path / 'events.db'}", workdir=tmp_path, apps=apps, env=env
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        root = _login(http, ROOT_EMAIL, ROOT_PASSWORD)
+        alpha = _operator(http, root, "Limited")
+        codes = [
+            http.post(
+                "/analytics/batch", json={"batch": [_event("x", "v")]}, headers=alpha.respondent
+            )
+            for _ in range(4)
+        ]
+        assert [r.status_code for r in codes] == [202, 202, 202, 429]
+        assert int(codes[-1].headers["retry-after"]) >= 1
