@@ -3,6 +3,7 @@ monitor's SRM alarm and guardrail stop, on every backend."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,3 +187,19 @@ async def test_srm_alerts_once_and_a_regressing_guardrail_stops_the_experiment(
     assert [a.rule for a in alerts] == ["experiment_srm"]
     assert alerts[0].value < 0.001
     assert await monitor.check_all() == []  # recorded once: no repeat alarm
+
+
+async def test_two_nodes_monitoring_at_once_stop_and_alert_once(store: EventStore) -> None:
+    experiments = Experiments(store)
+    spec = _spec(guardrails=[Guardrail(metric="submitted", bad_direction="decrease")])
+    await experiments.define("t1", spec)
+    await experiments.start("t1", "signup-form")
+    await _expose_and_convert(store, experiments, 600, {"control": 0.6, "short": 0.0})
+    first, second = Collected(), Collected()
+    await asyncio.gather(
+        ExperimentMonitor(Experiments(store), [first]).check_all(),
+        ExperimentMonitor(Experiments(store), [second]).check_all(),
+    )
+    assert len(first.alerts) + len(second.alerts) == 1
+    stops = [e async for e in store.read_all(types=["experiment.stopped"])]
+    assert len(stops) == 1

@@ -163,6 +163,8 @@ class Capture:
         raise AssertionError("unreachable")
 
     async def _not_stored(self, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        # One indexed read of the log's unique id column for the whole batch (the store's
+        # ``read_event`` would be one round trip per event).
         placeholders = ", ".join("?" * len(ids))
         params: list[Any] = [i if self.store.dialect == "postgresql" else str(i) for i in ids]
         rows = await self.store.fetchall(

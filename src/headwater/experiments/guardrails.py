@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from headwater.errors import ConcurrencyError
 from headwater.experiments.definitions import Experiment
 from headwater.experiments.results import compute_results
-from headwater.experiments.service import Experiments
+from headwater.experiments.service import Experiments, ExperimentStateError
 from headwater.experiments.stats import SRM_P_THRESHOLD
 from headwater.observability.alerts import Alert, AlertSink
 from headwater.observability.logging import get_logger
@@ -74,8 +74,10 @@ class ExperimentMonitor:
                 reason = f"guardrail {guardrail.metric} regressed in variant {variant}"
                 try:
                     await self.experiments.stop(experiment.tenant_id, key, reason=reason)
-                except ConcurrencyError:
-                    return await self._emit(alerts)  # stopped or changed meanwhile
+                except (ConcurrencyError, ExperimentStateError):
+                    # Another node's monitor (or an admin) stopped or changed it meanwhile:
+                    # that node raised the alert, this one stays quiet.
+                    return await self._emit(alerts)
                 alerts.append(
                     self._alert(
                         "experiment_guardrail",
