@@ -162,7 +162,8 @@ def capture_rate(url: str | None, seconds: float, clients: int, app: str) -> flo
                 proc.join()
             # All clients start together; the slowest one's time is the run's.
             total: float = sum(sent for sent, _ in done)
-            return total / max(elapsed for _, elapsed in done)
+            slowest: float = max(elapsed for _, elapsed in done)
+            return total / slowest
 
 
 async def store_append_rate(url: str | None, batches: int) -> float:
