@@ -102,6 +102,23 @@ class ExperimentsModule(Module):
     def admin_panels(self) -> Sequence[Panel]:
         return (
             Panel(
+                "experiment-definitions",
+                "Experiments and flags",
+                "table",
+                "/experiments/admin/definitions",
+                columns=(
+                    Column("key", "Key"),
+                    Column("kind", "Kind"),
+                    Column("status", "Status"),
+                    Column("variants", "Variants (weights)"),
+                    Column("traffic", "Traffic"),
+                    Column("targeting", "Targeting"),
+                    Column("started_at", "Started"),
+                    Column("stop_reason", "Stopped because"),
+                ),
+                refresh_on=("system.alert",),
+            ),
+            Panel(
                 "experiment-results",
                 "Experiments: results with always-valid intervals",
                 "table",
@@ -181,6 +198,26 @@ def experiments_router(module: ExperimentsModule) -> APIRouter:
             raise InvalidInput("the body's key must be the key in the path", key=key)
         found = await svc.define(actor.require_tenant(), spec, actor=actor.subject)
         return ok(found.describe())
+
+    @router.get("/admin/definitions")
+    async def admin_definitions(actor: Staff, svc: Service) -> Envelope[list[dict[str, Any]]]:
+        rows = []
+        for experiment in await svc.list(actor.require_tenant()):
+            spec = experiment.spec
+            targeting = spec.targeting.model_dump(exclude_defaults=True)
+            rows.append(
+                {
+                    "key": spec.key,
+                    "kind": spec.kind,
+                    "status": experiment.status,
+                    "variants": ", ".join(f"{v.key} ({v.weight:g})" for v in spec.variants),
+                    "traffic": spec.traffic,
+                    "targeting": ", ".join(f"{k}: {v}" for k, v in targeting.items()) or "all",
+                    "started_at": experiment.started_at,
+                    "stop_reason": experiment.stop_reason,
+                }
+            )
+        return ok(rows)
 
     @router.get("/admin/results")
     async def admin_results(actor: Staff, svc: Service) -> Envelope[list[dict[str, Any]]]:

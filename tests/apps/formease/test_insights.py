@@ -231,6 +231,7 @@ def test_the_admin_dashboard_lists_the_experiment_and_analytics_panels(
     overview = data(http.get("/admin/api/overview", headers=alpha.admin))
     ids = {panel["id"] for panel in overview["panels"]}
     assert {
+        "experiment-definitions",
         "experiment-results",
         "analytics-actions",
         "analytics-funnels",
