@@ -122,12 +122,16 @@ def _token(http: httpx.Client) -> str:
         return {"authorization": f"Bearer {got.json()['data']['access_token']}"}
 
     root = login(ROOT_EMAIL, ROOT_PASSWORD)
-    tenant = http.post("/admin/tenants", json={"name": "Bench"}, headers=root).json()["data"]["id"]
+    # Fresh names: a PostgreSQL capture store outlives one run (both runs share it).
+    suffix = uuid.uuid4().hex[:8]
+    made = http.post("/admin/tenants", json={"name": f"Bench {suffix}"}, headers=root)
+    tenant = made.json()["data"]["id"]
     acting = http.post("/auth/act-as", json={"tenant_id": tenant}, headers=root)
     admin = {"authorization": f"Bearer {acting.json()['data']['access_token']}"}
-    body = {"email": "sdk@bench.example", "password": PASSWORD, "roles": ["user"]}
+    email = f"sdk-{suffix}@bench.example"
+    body = {"email": email, "password": PASSWORD, "roles": ["user"]}
     http.post("/accounts", json=body, headers=admin).raise_for_status()
-    return login("sdk@bench.example", PASSWORD)["authorization"].split(" ", 1)[1]
+    return login(email, PASSWORD)["authorization"].split(" ", 1)[1]
 
 
 def capture_rate(url: str | None, seconds: float, clients: int, app: str) -> float:
