@@ -77,6 +77,13 @@ async def test_a_subject_keeps_its_first_variant_after_the_weights_change(
     assert fresh.payload == {"form": "v2"}
     exposures = [e async for e in store.read_all(types=[EXPOSURE])]
     assert len(exposures) == 5  # one per subject, never two
+    # Stopped: everyone is back to the default; started again: back to their variant.
+    await experiments.stop("t1", "signup-form", reason="enough")
+    assert await experiments.get_variant("t1", "signup-form", "s1") is None
+    await experiments.start("t1", "signup-form")
+    back = await experiments.get_variant("t1", "signup-form", "s1")
+    assert back is not None
+    assert back.variant == first["s1"].variant  # type: ignore[union-attr]
 
 
 def assert_same(variant: str, assignment: Any) -> bool:

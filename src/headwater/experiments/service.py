@@ -177,13 +177,15 @@ class Experiments:
         check_subject(subject)
         experiment = await self.get(tenant_id, key)
         spec = experiment.spec
+        if experiment.status != "running":
+            # Stopped (a guardrail saw harm) or not started: everyone gets the default,
+            # including subjects who saw a variant before.
+            return None
         stream = exposure_stream(tenant_id, key, subject)
         existing = await self._exposure(stream, tenant_id)
         if existing is not None:
             # Sticky: whatever the weights say now, the first variant seen is kept.
             return self._assignment(spec, existing.data["variant"], first=False)
-        if experiment.status != "running":
-            return None
         if not spec.targeting.admits(tenant_id, plan, attributes or {}):
             return None
         if not in_traffic(spec.hash_salt, subject, spec.traffic):
