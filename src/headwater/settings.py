@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=100, ge=10, le=1000)
     head_timeout: float = Field(default=10.0, gt=0, le=300)
     keepalive_timeout: float = Field(default=5.0, gt=0, le=3600)
+    #: Networks (CIDRs or addresses) that calls out may reach besides public addresses,
+    #: e.g. ``["127.0.0.1/32"]`` for a demo's local receiver. Empty: public only.
+    outbound_allow: list[str] = []
     #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
     hsts: bool = True
 
