@@ -126,7 +126,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapshot_every=50):
+# Snapshot version 2: scans are keyed by (device, scan id), no longer by scan id alone.
+class Invitation(
+    Aggregate[InvitationId], type_name="qrevent.Invitation", snapshot_every=50, snapshot_version=2
+):
     event_id: str = ""
     guest_ids: list[str] = []
     family_id: str | None = None
