@@ -10,13 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.formease.domain.forms import Form, FormId
-from apps.formease.domain.sessions import (
-    OpenSession,
-    SessionId,
-    SubmissionReceived,
-    Usage,
-    UsageId,
-)
+from apps.formease.domain.sessions import OpenSession, SessionId, SubmissionReceived
 from apps.formease.domain.users import FormUser, FormUserId, Plan, UserRole
 from headwater.domain import Command, CommandBus, Repository
 
@@ -88,10 +82,10 @@ class ViewFields(Command[int], name="formease.ViewFields"):
     known: list[str]
 
 
-class ReceiveSubmission(Command[int], name="formease.ReceiveSubmission"):
-    usage_id: UsageId
-    plan: Plan
+class SubmitSession(Command[int], name="formease.SubmitSession"):
+    session_id: SessionId
     submission: SubmissionReceived
+    visible: list[str]
 
 
 class CloseSession(Command[int], name="formease.CloseSession"):
@@ -144,9 +138,9 @@ def _view(command: ViewFields, session: OpenSession) -> int:
     return session.version
 
 
-def _receive(command: ReceiveSubmission, usage: Usage) -> int:
-    usage.receive(command.plan, command.submission)
-    return usage.submissions
+def _submit(command: SubmitSession, session: OpenSession) -> int:
+    session.submit(command.submission, command.visible)
+    return session.version
 
 
 def _close(command: CloseSession, session: OpenSession) -> int:
@@ -155,9 +149,9 @@ def _close(command: CloseSession, session: OpenSession) -> int:
 
 
 def make_bus(repository: Repository) -> CommandBus:
-    # Submissions of one owner serialise on the month's usage stream: allow the
-    # retries a burst needs, with a short jittered pause so the wait stays bounded.
-    bus = CommandBus(repository, max_attempts=16, backoff_seconds=0.0002)
+    # Each submission writes its own session's stream: respondents do not contend,
+    # and the bus's default retries cover a respondent racing themselves.
+    bus = CommandBus(repository)
     bus.register(RegisterUser, FormUser, _register)
     bus.register(UpdateUser, FormUser, _update)
     bus.register(CreateForm, FormUser, _create_form)
@@ -167,6 +161,6 @@ def make_bus(repository: Repository) -> CommandBus:
     bus.register(SetWebhook, Form, _set_webhook)
     bus.register(OpenForm, OpenSession, _open)
     bus.register(ViewFields, OpenSession, _view)
-    bus.register(ReceiveSubmission, Usage, _receive)
+    bus.register(SubmitSession, OpenSession, _submit)
     bus.register(CloseSession, OpenSession, _close)
     return bus

@@ -29,6 +29,7 @@ from headwater.jobs import Job, JobQueue, JobsModule
 from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
+from headwater.resilience.egress import EgressPolicy
 from headwater.runtime import Runtime
 from headwater.security.principal import Role
 
@@ -147,7 +148,8 @@ class FormEaseModule(Module):
         queue = runtime.services.get("jobs")
         if not isinstance(queue, JobQueue):
             raise InvalidInput("FormEase needs the jobs module (a core module) for its webhooks")
-        self._sender = WebhookSender(runtime.store, service, sender_client())
+        egress = EgressPolicy.of(runtime.settings.outbound_allow)
+        self._sender = WebhookSender(runtime.store, service, sender_client(egress))
         self._webhooks = WebhookDispatcher(runtime.store, service, queue)
         await self._webhooks.start()
 

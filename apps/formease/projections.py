@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from apps.formease.domain.sessions import FieldsViewed, SessionSubmitted, SubmissionReceived
 from apps.formease.domain.users import FormCreated, UserActive, UserRegistered, UserUpdated
+from apps.formease.usage import plan_usage
 from headwater.eventstore import RecordedEvent, Statement
 from headwater.projections import INTEGER, JSON, TEXT, TIMESTAMP, Column, Merge, Projection, Table
 
@@ -165,6 +166,7 @@ PROJECTIONS: Final = (
     completion,
     submissions,
     field_views,
+    plan_usage,
 )
 #: What each admin screen reads, for its freshness.
 USER_STATS_PROJECTIONS: Final = ("fe_users", "fe_user_days")

@@ -1,11 +1,13 @@
 """The FormEase service: what routes call. Loads, decides through the bus, and tells.
 
-Two writes span two streams (a form's slot on its owner's stream, then the form's
-own stream; a submission on the month's usage stream, then its session). The first
-write is the decision and the limit check; the second is derived from it and is
-idempotent, so a retry with the same ``Idempotency-Key`` finishes the job and never
-writes twice. The clock is read here, once: a command's ``at`` is part of what a
-repeat must match, so a retry reuses the instant its first run recorded.
+One write spans two streams (a form's slot on its owner's stream, then the form's
+own stream). The first write is the decision and the limit check; the second is
+derived from it and is idempotent, so a retry with the same ``Idempotency-Key``
+finishes the job and never writes twice. A submission is one append to its own
+session's stream; its plan limit is checked in that append's transaction by the
+usage read model (``apps.formease.usage``), so respondents never wait on each
+other. The clock is read here, once: a command's ``at`` is part of what a repeat
+must match, so a retry reuses the instant its first run recorded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,9 +26,9 @@ from apps.formease.commands import (
     EditForm,
     OpenForm,
     PublishForm,
-    ReceiveSubmission,
     RegisterUser,
     StartForm,
+    SubmitSession,
     UpdateUser,
     ViewFields,
     make_bus,
@@ -39,9 +40,16 @@ from apps.formease.domain.sessions import (
     SessionClosed,
     SessionId,
     SubmissionReceived,
-    UsageId,
 )
-from apps.formease.domain.users import FormUser, FormUserId, Plan, UserRole
+from apps.formease.domain.users import (
+    PLAN_LIMITS,
+    FormUser,
+    FormUserId,
+    Plan,
+    PlanLimitReached,
+    UserRole,
+)
+from apps.formease.usage import is_over_plan
 from headwater.domain import (
     Command,
     CommandBus,
@@ -51,14 +59,27 @@ from headwater.domain import (
     Repository,
 )
 from headwater.domain.idempotency import event_id
-from headwater.errors import ConcurrencyError, InvalidInput, MergeConflict, NotFound
+from headwater.errors import (
+    ConcurrencyError,
+    HeadwaterError,
+    InlineHandlerFailed,
+    InvalidInput,
+    MergeConflict,
+    NotFound,
+)
 from headwater.eventstore import EventStore
 
 R = TypeVar("R")
 NAMESPACE = uuid.UUID("8c5b3f3e-6a0f-4f0e-9b7e-2f1d2c3b4a59")
 Clock = Callable[[], datetime]
-#: How long a submission keeps retrying a contended usage stream before a 409.
-CONTENDED_SECONDS = 10.0
+
+
+class SubmissionConflict(HeadwaterError):
+    """The session changed under a submission over and over (a respondent racing
+    themselves): refused whole, without naming any stream; sending it again is safe."""
+
+    code = "submission_conflict"
+    http_status = 409
 
 
 def _utc_now() -> datetime:
@@ -212,60 +233,81 @@ class FormEase:
             actor=actor,
             tenant_id=tenant_id,
         )
-        prior = await self.store.read_event(event_id(context, 0))
+        prior = await self._prior_submission(context, answers)
         if prior is not None:
-            submission = SubmissionReceived.model_validate(prior.data)
-            if submission.answers != answers:
-                raise SessionClosed("this session was submitted already")
-        else:
-            if session.submission_id is not None:
-                raise SessionClosed("this session was submitted already")
-            form = await self.load_form(tenant_id, session.form_id)
-            pinned = form.version_of(session.form_version)
-            validate_answers(pinned["fields"], answers)
-            owner = await self.load_user(tenant_id, session.owner_id)
-            now = self.clock()
-            assert session.opened_at is not None
-            elapsed = max(0, int((now - session.opened_at).total_seconds() * 1000))
-            submission = SubmissionReceived(
-                submission_id=str(uuid.uuid5(NAMESPACE, f"submission:{session.id.value}")),
-                form_id=session.form_id,
-                owner_id=session.owner_id,
-                version=session.form_version,
-                session_id=session.id.value,
-                answers=answers,
-                completion_ms=elapsed,
-                at=now,
-            )
-            command = ReceiveSubmission(
-                usage_id=UsageId.of(session.owner_id, now), plan=owner.plan, submission=submission
-            )
-            await self._send_contended(command, context)
+            if session.submission_id is None:
+                # Recorded on a usage stream by an earlier version: close the session.
+                await self._close_legacy(tenant_id, session, prior, context)
+            return prior
+        if session.submission_id is not None:
+            raise SessionClosed("this session was submitted already")
+        form = await self.load_form(tenant_id, session.form_id)
+        visible = validate_answers(form.version_of(session.form_version)["fields"], answers)
+        owner = await self.load_user(tenant_id, session.owner_id)
+        now = self.clock()
+        assert session.opened_at is not None
+        elapsed = max(0, int((now - session.opened_at).total_seconds() * 1000))
+        limit = PLAN_LIMITS[owner.plan][1]
+        submission = SubmissionReceived(
+            submission_id=str(uuid.uuid5(NAMESPACE, f"submission:{session.id.value}")),
+            form_id=session.form_id,
+            owner_id=session.owner_id,
+            version=session.form_version,
+            session_id=session.id.value,
+            answers=answers,
+            completion_ms=elapsed,
+            at=now,
+            limit=limit,
+        )
+        command = SubmitSession(session_id=session.id, submission=submission, visible=visible)
+        try:
+            await self.bus.send(command, context)
+        except CommandIdReused:
+            # A twin submit of this session won (its clock differed): the first stands.
+            first = await self._prior_submission(context, answers)
+            if first is None:
+                raise
+            return first
+        except InlineHandlerFailed as exc:
+            if not is_over_plan(exc):
+                raise
+            raise PlanLimitReached(
+                f"the {owner.plan} plan allows {limit} submissions a month",
+                limit=limit,
+                plan=owner.plan.value,
+            ) from exc
+        except MergeConflict:
+            raise
+        except ConcurrencyError as exc:
+            # The message would name the session's stream: say what happened instead.
+            raise SubmissionConflict("the session changed while it was submitted") from exc
+        return submission
+
+    async def _prior_submission(
+        self, context: CommandContext, answers: dict[str, Any]
+    ) -> SubmissionReceived | None:
+        prior = await self.store.read_event(event_id(context, 0))
+        if prior is None:
+            return None
+        submission = SubmissionReceived.model_validate(prior.data)
+        if submission.answers != answers:
+            raise SessionClosed("this session was submitted already")
+        return submission
+
+    async def _close_legacy(
+        self,
+        tenant_id: str,
+        session: OpenSession,
+        submission: SubmissionReceived,
+        context: CommandContext,
+    ) -> None:
         form = await self.load_form(tenant_id, submission.form_id)
-        visible = validate_answers(form.version_of(submission.version)["fields"], answers)
+        fields = form.version_of(submission.version)["fields"]
+        visible = validate_answers(fields, submission.answers)
         close = CloseSession(
             session_id=session.id, submission_id=submission.submission_id, visible=visible
         )
         await self.bus.send(close, self._derived(context, "close"))
-        return submission
-
-    async def _send_contended(self, command: Command[R], context: CommandContext) -> None:
-        """Send to a hot stream (an owner's usage for the month) until it lands.
-
-        The bus retries a lost race a bounded number of times with growing pauses;
-        a burst of submissions for one owner can outlast that, so start again, with
-        the same command id (a repeat is never counted twice), until the deadline.
-        """
-        deadline = time.monotonic() + CONTENDED_SECONDS
-        while True:
-            try:
-                await self.bus.send(command, context)
-                return
-            except MergeConflict:
-                raise
-            except ConcurrencyError:
-                if time.monotonic() > deadline:
-                    raise
 
     @staticmethod
     def _derived(context: CommandContext, step: str) -> CommandContext:

@@ -32,8 +32,10 @@ import orjson
 
 from apps.formease.domain.sessions import SubmissionReceived
 from apps.formease.service import FormEase
+from headwater.errors import OutboundFailed
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.jobs import Backoff, Job, JobQueue
+from headwater.resilience.egress import EgressPolicy, failure_reason
 from headwater.resilience.outbound import OutboundPolicy, outbound_client
 from headwater.resilience.retry import RetryPolicy
 from headwater.security.opaque import equal_text
@@ -48,10 +50,6 @@ ATTEMPTS: Final = 12
 BACKOFF: Final = Backoff("exponential", base=0.5, max=600.0)
 #: Pause before the dispatcher resubscribes after the store failed under it.
 RESUME_PAUSE: Final = 1.0
-
-
-class WebhookRefused(Exception):
-    """The receiver answered, but not with a 2xx: the attempt failed."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -160,11 +158,18 @@ class WebhookSender:
             "x-formease-event": "submission.received",
             "x-formease-signature": sign(form.webhook["secret"], int(time.time()), body),
         }
-        response = await self.client.post(form.webhook["url"], content=body, headers=headers)
+        try:
+            response = await self.client.post(form.webhook["url"], content=body, headers=headers)
+        except Exception as exc:
+            # The job's last error is shown to the tenant: a short reason, never the
+            # receiver's answer, a traceback or a path (the log keeps the detail).
+            log.info("webhook delivery %s failed: %r", event.id, exc)
+            raise OutboundFailed(failure_reason(exc)) from exc
         if not response.is_success:
-            raise WebhookRefused(f"{form.webhook['url']} answered {response.status_code}")
+            raise OutboundFailed(f"HTTP {response.status_code}")
 
 
-def sender_client() -> httpx.AsyncClient:
-    """The resilient outbound client deliveries share (closed by the module's stop)."""
-    return outbound_client(_policy())
+def sender_client(egress: EgressPolicy) -> httpx.AsyncClient:
+    """The resilient, guarded outbound client deliveries share (closed by the module's
+    stop); ``egress`` is the operator's allow-list (``Settings.outbound_allow``)."""
+    return outbound_client(_policy(), egress=egress)

@@ -90,9 +90,21 @@ class Scan(Command[ScanResult], name="qrevent.Scan"):
     refusal: str | None
 
 
+class NoteReusedScanId(Command[None], name="qrevent.NoteReusedScanId"):
+    """Put a refused reuse of a device's ``scan_id`` on one invitation's audit trail."""
+
+    invitation_id: InvitationId
+    scan_id: str
+    event_id: str
+    gate: str
+    device: str
+    other_invitation_id: str
+
+
 class UndoScan(Command[str], name="qrevent.UndoScan"):
     invitation_id: InvitationId
     scan_id: str
+    device: str
     window_seconds: int
 
 
@@ -155,10 +167,15 @@ def build_bus(repository: Repository) -> CommandBus:
         _existing(invitation)
         return invitation.scan(**c.model_dump(exclude={"invitation_id"}))
 
+    @bus.handler(NoteReusedScanId, Invitation)
+    def note_reuse(c: NoteReusedScanId, invitation: Invitation) -> None:
+        _existing(invitation)
+        invitation.note_reused_scan_id(**c.model_dump(exclude={"invitation_id"}))
+
     @bus.handler(UndoScan, Invitation)
     def undo(c: UndoScan, invitation: Invitation) -> str:
         _existing(invitation)
-        return invitation.undo(c.scan_id, c.window_seconds)
+        return invitation.undo(c.scan_id, c.device, c.window_seconds)
 
     register_game_handlers(bus)
     # Imported late: the importer itself sends this module's guest and family commands.

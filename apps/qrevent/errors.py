@@ -31,6 +31,23 @@ class UnknownGate(InvalidInput):
     code = "unknown_gate"
 
 
+class ScanIdReused(InvalidInput):
+    """A device sent a ``scan_id`` it used before at this event, with another code.
+
+    Refused like an ``Idempotency-Key`` reused with another payload (422): answering
+    with the first scan's decision would show green for a code this scan did not read.
+    """
+
+    code = "scan_id_reused"
+    http_status: ClassVar[int] = 422
+
+
+class AmbiguousScanId(InvalidInput):
+    """An undo named a scan id that several devices sent at this event: say whose."""
+
+    code = "ambiguous_scan_id"
+
+
 class UndoWindowPassed(QrEventError):
     code = "undo_window_passed"
     http_status = 409

@@ -40,6 +40,8 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── Forbidden                    (403)
     │   └── TenantMismatch
     ├── RateLimited                  (429, with Retry-After)
+    ├── OutboundFailed               (a call out failed; the message is a short reason)
+    │   └── AddressNotAllowed        (the target resolves to a refused address)
     └── StoreUnavailable             (the backend cannot be reached or failed: 503)
         ├── SchemaNotMigrated
         ├── RebuildInProgress        (another rebuild of the projection is running)
@@ -509,3 +511,22 @@ class PermanentJobError(HeadwaterError):
     """Raised by a handler when retrying cannot help: the job goes to DEAD at once."""
 
     code = "permanent_job_error"
+
+
+class OutboundFailed(HeadwaterError):
+    """A call out (a webhook, an alert channel) failed.
+
+    The message is a short reason ("connection refused", "HTTP 500", "timed out")
+    that may be shown to the tenant who configured the target: never the receiver's
+    body, a traceback or a path of ours.
+    """
+
+    code = "outbound_failed"
+    http_status: ClassVar[int] = 502
+
+
+class AddressNotAllowed(OutboundFailed):
+    """The target is (or resolves to) loopback, private, link-local, multicast,
+    unspecified or otherwise not public, and no operator allowed it."""
+
+    code = "address_not_allowed"

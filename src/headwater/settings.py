@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     apps: list[str] = []
     #: Request bodies larger than this get 413.
     max_body_bytes: int = 1024 * 1024
+    #: Request heads under ``headwater serve`` (see ``headwater.http.heads``): bytes of
+    #: request line and headers, header fields, seconds to finish a head (from
+    #: connecting, or its first byte), seconds an idle keep-alive connection stays open.
+    max_head_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=10, le=1000)
+    head_timeout: float = Field(default=10.0, gt=0, le=300)
+    keepalive_timeout: float = Field(default=5.0, gt=0, le=3600)
+    #: Networks (CIDRs or addresses) that calls out may reach besides public addresses,
+    #: e.g. ``["127.0.0.1/32"]`` for a demo's local receiver. Empty: public only.
+    outbound_allow: list[str] = []
     #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
     hsts: bool = True
 

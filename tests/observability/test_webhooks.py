@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
+from headwater.errors import OutboundFailed
 from headwater.observability import (
     Alert,
     AlertEvaluator,
@@ -22,8 +23,11 @@ from headwater.observability import (
 )
 from headwater.observability.webhooks import SIGNATURE_HEADER
 from headwater.resilience import NO_RETRY, OutboundPolicy
+from headwater.resilience.egress import EgressPolicy
 
 SECRET = "whsec-test"
+#: The receivers here listen on loopback, which only an operator's allow-list opens.
+LOOPBACK = EgressPolicy.of(["127.0.0.1/32"])
 
 
 @dataclass
@@ -65,7 +69,7 @@ async def test_a_signed_alert_webhook_verifies_at_the_receiver(
     receiver: tuple[str, Received],
 ) -> None:
     url, received = receiver
-    sink = WebhookAlertSink([Webhook(url, SECRET)])
+    sink = WebhookAlertSink([Webhook(url, SECRET)], egress=LOOPBACK)
     rule = AlertRule("cpu", "cpu_percent", fire_above=80, resolve_below=60, for_samples=1)
     try:
         alerts = await AlertEvaluator([rule], [sink]).evaluate({"cpu_percent": 97.0})
@@ -93,7 +97,9 @@ async def test_a_failing_receiver_is_reported_not_raised_past_the_evaluator(
     received.status = 500
     failed: list[str] = []
     policy = OutboundPolicy(timeout=2.0, retry=NO_RETRY)
-    sink = WebhookAlertSink([Webhook(url, SECRET)], policy=policy, on_failure=failed.append)
+    sink = WebhookAlertSink(
+        [Webhook(url, SECRET)], policy=policy, on_failure=failed.append, egress=LOOPBACK
+    )
     rule = AlertRule("cpu", "cpu_percent", fire_above=80, resolve_below=60, for_samples=1)
     try:
         alerts = await AlertEvaluator([rule], [sink]).evaluate({"cpu_percent": 99.0})
@@ -101,6 +107,23 @@ async def test_a_failing_receiver_is_reported_not_raised_past_the_evaluator(
         await sink.aclose()
     assert [a.status for a in alerts] == ["firing"]
     assert failed == [url]
+
+
+@pytest.mark.anyio
+async def test_an_alert_webhook_to_loopback_is_refused_unless_the_operator_allows_it(
+    receiver: tuple[str, Received],
+) -> None:
+    url, received = receiver
+    failed: list[str] = []
+    sink = WebhookAlertSink([Webhook(url, SECRET)], on_failure=failed.append)
+    try:
+        with pytest.raises(OutboundFailed) as refused:
+            await sink.emit(Alert("r", "firing", "m", 1.0, 0.5, "warning", "s", "now"))
+    finally:
+        await sink.aclose()
+    assert refused.value.message == f"alert webhook delivery failed: {url}: address not allowed"
+    assert failed == [url]
+    assert received.bodies == []
 
 
 def test_an_old_signature_is_refused_as_a_replay() -> None:

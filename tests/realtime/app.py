@@ -49,3 +49,8 @@ CONFIG = RealtimeConfig(
 
 realtime = realtime_module(CONFIG, admin_events=ADMIN_EVENTS, topics=[COUNTER])
 appender = AppendModule(authenticator)
+
+#: For the stalled-client test: a queue that never fills, so only the send timeout
+#: can close a client that stopped reading.
+STALLING = RealtimeConfig(max_queue=1_000_000, send_timeout=2.0, sweep_interval=0.2)
+stalling = realtime_module(STALLING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,7 +109,6 @@ async def test_sse_sends_keep_alive_comments(node: RunningServer) -> None:
     ("token", "channel", "headers", "status", "code"),
     [
         ("forged", "tenant", {}, 401, "unauthorized"),
-        ("eve-token", "stream:{acme_stream}", {}, 403, "forbidden"),
         ("bob-token", "tenant", {}, 403, "forbidden"),
         ("alice-token", "nope:1", {}, 400, "unknown_channel"),
         ("alice-token", "tenant", {"Last-Event-ID": "abc"}, 400, "validation_failed"),
@@ -145,3 +145,20 @@ async def test_plain_get_on_the_websocket_url_says_upgrade(node: RunningServer) 
     assert "from_position" in description
     assert "4008" in description
     assert "/realtime/sse" in schema["paths"]
+
+
+async def test_sse_answers_another_tenants_stream_like_an_unknown_one(node: RunningServer) -> None:
+    acme_stream = unique("order")
+    await append(node, acme_stream, 1)
+    for channel in (f"stream:{acme_stream}", f"stream:{unique('nothing')}"):
+        async with sse(node, channel, token="eve-token", **{"Last-Event-ID": "0"}) as events:
+            assert (await events.next())["event"] == "welcome"
+            assert (await events.next())["event"] == "subscribed"
+    # Nor do live events of acme's stream reach eve.
+    async with sse(node, f"stream:{acme_stream}", token="eve-token") as events:
+        await events.next()
+        await events.next()
+        await append(node, acme_stream, 1)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await events.events(1)

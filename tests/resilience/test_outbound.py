@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 import pytest
 
@@ -12,6 +14,7 @@ from headwater.resilience import (
     RetryPolicy,
     outbound_client,
 )
+from headwater.resilience.egress import IPAddress
 
 pytestmark = pytest.mark.anyio
 
@@ -22,9 +25,15 @@ POLICY = OutboundPolicy(
 )
 
 
+async def public(host: str, port: int) -> list[IPAddress]:
+    """The example names resolve to a public address (documentation ranges are not)."""
+    return [ipaddress.ip_address("93.184.215.14")]
+
+
 def receiver(statuses: list[int], seen: list[str]) -> httpx.MockTransport:
     def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(f"{request.method} {request.url.host} {request.content.decode()}")
+        # The guard connects to the address it checked; the name stays in Host.
+        seen.append(f"{request.method} {request.headers['host']} {request.content.decode()}")
         return httpx.Response(statuses.pop(0) if statuses else 200)
 
     return httpx.MockTransport(handle)
@@ -32,7 +41,7 @@ def receiver(statuses: list[int], seen: list[str]) -> httpx.MockTransport:
 
 async def test_a_webhook_with_an_idempotency_key_is_retried_until_it_lands() -> None:
     seen: list[str] = []
-    async with outbound_client(POLICY, inner=receiver([503, 502], seen)) as client:
+    async with outbound_client(POLICY, inner=receiver([503, 502], seen), resolver=public) as client:
         response = await client.post(
             "https://hooks.example/in", content=b"evt", headers={"Idempotency-Key": "d-1"}
         )
@@ -42,7 +51,7 @@ async def test_a_webhook_with_an_idempotency_key_is_retried_until_it_lands() -> 
 
 async def test_a_post_without_a_key_is_not_repeated() -> None:
     seen: list[str] = []
-    async with outbound_client(POLICY, inner=receiver([503], seen)) as client:
+    async with outbound_client(POLICY, inner=receiver([503], seen), resolver=public) as client:
         response = await client.post("https://hooks.example/in", content=b"x")
     assert response.status_code == 503  # what the receiver said, not an exception
     assert len(seen) == 1
@@ -52,12 +61,14 @@ async def test_a_dead_host_opens_its_own_breaker_only() -> None:
     seen: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.host)
-        if request.url.host == "dead.example":
+        seen.append(request.headers["host"])
+        if request.headers["host"] == "dead.example":
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200)
 
-    async with outbound_client(POLICY, inner=httpx.MockTransport(handle)) as client:
+    async with outbound_client(
+        POLICY, inner=httpx.MockTransport(handle), resolver=public
+    ) as client:
         with pytest.raises(httpx.ConnectError):
             await client.get("https://dead.example/")  # 3 attempts: the breaker opens
         with pytest.raises(CircuitOpen):

@@ -7,8 +7,10 @@ submission counts as views exactly the visible fields not reported before: the
 views of a field can never fall below its completions, and drop-off never goes
 negative, whatever branch was taken.
 
-Submissions themselves are recorded on the owner's usage stream for the month, so
-the monthly limit is checked and the submission written under one expected version.
+A submission is recorded on its session's stream, with the session's close, in one
+append: respondents never contend with each other. The owner's monthly limit travels
+in the event and is enforced, in the same transaction, by the usage read model
+(``apps.formease.usage``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from apps.formease.domain.users import PLAN_LIMITS, Plan, PlanLimitReached
 from headwater.domain import Aggregate, AggregateId, Event, when
 from headwater.errors import HeadwaterError, InvalidInput, NotFound
 
@@ -31,6 +32,9 @@ class SessionId(AggregateId, prefix="feopen"):
 
 
 class UsageId(AggregateId, prefix="feusage"):
+    """Streams of one owner's month: where submissions were once recorded (the demo
+    still seeds its history there). New submissions go to their session's stream."""
+
     @classmethod
     def of(cls, owner_id: str, at: datetime) -> UsageId:
         return cls(f"{owner_id}.{at:%Y%m}")
@@ -66,6 +70,9 @@ class SubmissionReceived(Event, type="formease.SubmissionReceived"):
     answers: dict[str, Any]
     completion_ms: int
     at: datetime
+    #: The owner's monthly limit when it was received (None: unlimited); the usage
+    #: read model refuses the append that would pass it.
+    limit: int | None = None
 
 
 class OpenSession(Aggregate[SessionId], type_name="formease.Session"):
@@ -95,7 +102,24 @@ class OpenSession(Aggregate[SessionId], type_name="formease.Session"):
         if new:
             self.record(FieldsViewed(form_id=self.form_id, version=self.form_version, fields=new))
 
+    def submit(self, submission: SubmissionReceived, visible: list[str]) -> None:
+        """Record the submission and close the session: one decision, one append."""
+        self.require_open()
+        newly = [f for f in visible if f not in self.viewed]
+        self.record(submission)
+        self.record(
+            SessionSubmitted(
+                form_id=self.form_id,
+                version=self.form_version,
+                submission_id=submission.submission_id,
+                visible=visible,
+                newly_viewed=newly,
+            )
+        )
+
     def close(self, submission_id: str, visible: list[str]) -> None:
+        """Close a session whose submission was recorded on a usage stream (before
+        submissions moved to the session's own stream)."""
         if self.submission_id == submission_id:
             return  # the retry of a submission whose session step did not finish
         self.require_open()
@@ -124,26 +148,6 @@ class OpenSession(Aggregate[SessionId], type_name="formease.Session"):
         self.submission_id = event.submission_id
         self.viewed = [*self.viewed, *event.newly_viewed]
 
-
-class Usage(Aggregate[UsageId], type_name="formease.Usage", snapshot_every=200):
-    """One owner's submissions in one calendar month (UTC).
-
-    One submission per session is the command bus's job: the submit command's id is
-    derived from the session, so a second submit replays the first.
-    """
-
-    submissions: int = 0
-
-    def receive(self, plan: Plan, submission: SubmissionReceived) -> None:
-        limit = PLAN_LIMITS[plan][1]
-        if limit is not None and self.submissions >= limit:
-            raise PlanLimitReached(
-                f"the {plan} plan allows {limit} submissions a month",
-                limit=limit,
-                plan=plan.value,
-            )
-        self.record(submission)
-
     @when(SubmissionReceived)
     def _received(self, event: SubmissionReceived) -> None:
-        self.submissions += 1
+        pass  # the SessionSubmitted beside it closes the session

@@ -68,9 +68,23 @@ class ScanRefused(_Scan, type="qrevent.ScanRefused"):
     reason: str
 
 
+class ScanIdReused(_Scan, type="qrevent.ScanIdReused"):
+    """A scanner sent a ``scan_id`` it had used before with another code or event.
+
+    Recorded on both invitations involved (the first scan's and the one the new code
+    names), so each audit trail shows the attempt; it changes nobody's presence.
+    """
+
+    reason: str
+    #: The invitation on the other side of the collision ("" if the code named none).
+    other_invitation_id: str
+
+
 class ScanUndone(Event, type="qrevent.ScanUndone"):
     event_id: str
     scan_id: str
+    #: Which device's scan (scan ids are per device); "" in events written before.
+    device: str = ""
     direction: Direction
     gate: str
     guest_ids: list[str]
@@ -79,6 +93,7 @@ class ScanUndone(Event, type="qrevent.ScanUndone"):
 
 
 class ScanRecord(BaseModel):
+    scan_id: str = ""
     direction: Direction
     gate: str
     device: str
@@ -101,18 +116,28 @@ class ScanResult(BaseModel):
     first_scan_id: str | None = None
 
 
+def scan_key(device: str, scan_id: str) -> str:
+    """A scan's identity on an invitation: scan ids are chosen per device, so two
+    devices may both send ``1``. (Device tokens hold no space, so the key is unambiguous.)"""
+    return f"{device} {scan_id}"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapshot_every=50):
+# Snapshot version 2: scans are keyed by (device, scan id), no longer by scan id alone.
+class Invitation(
+    Aggregate[InvitationId], type_name="qrevent.Invitation", snapshot_every=50, snapshot_version=2
+):
     event_id: str = ""
     guest_ids: list[str] = []
     family_id: str | None = None
     revoked: bool = False
-    #: guest id → the scan that let them in (present only while inside).
+    #: guest id → the key (``scan_key``) of the scan that let them in, while inside.
     inside: dict[str, str] = {}
     ever_in: list[str] = []
+    #: scan_key → the scan.
     scans: dict[str, ScanRecord] = {}
 
     def issue(self, event_id: str, guest_ids: list[str], family_id: str | None) -> None:
@@ -167,7 +192,7 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
         entering = [g for g in members if g not in self.inside]
         if not entering:
             first = self.scans[self.inside[members[0]]]
-            first_id = self.inside[members[0]]
+            first_id = first.scan_id
             self.record(
                 DoubleEntryDetected(
                     guest_ids=members,
@@ -190,18 +215,37 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
         self.record(GuestsAdmitted(guest_ids=entering, first_time=first_time, **common))
         return result.model_copy(update={"decision": "admitted", "guest_ids": entering})
 
-    def undo(self, scan_id: str, window_seconds: int) -> str:
-        scan = self.scans.get(scan_id)
+    def note_reused_scan_id(
+        self, *, scan_id: str, event_id: str, gate: str, device: str, other_invitation_id: str
+    ) -> None:
+        """Put a refused reuse of ``scan_id`` on this invitation's audit trail."""
+        received = now_iso()
+        self.record(
+            ScanIdReused(
+                event_id=event_id,
+                scan_id=scan_id,
+                gate=gate,
+                device=device,
+                scanned_at=received,
+                received_at=received,
+                reason="scan_id_reused",
+                other_invitation_id=other_invitation_id,
+            )
+        )
+
+    def undo(self, scan_id: str, device: str, window_seconds: int) -> str:
+        key = scan_key(device, scan_id)
+        scan = self.scans.get(key)
         if scan is None:
             raise NothingToUndo("this scan admitted or let out nobody", scan_id=scan_id)
         if scan.undone:
             return "undone"  # a repeated undo is the same undo
         # Only the latest scan of each guest can be undone: undoing an earlier one
         # would leave a later exit or entry standing on nothing.
-        current = all(self.inside.get(g) == scan_id for g in scan.guest_ids)
+        current = all(self.inside.get(g) == key for g in scan.guest_ids)
         if scan.direction == "out":
             current = all(
-                g not in self.inside and self._last_scan(g) == scan_id for g in scan.guest_ids
+                g not in self.inside and self._last_scan(g) == key for g in scan.guest_ids
             )
         if not current:
             raise NothingToUndo("a later scan of the same guests stands", scan_id=scan_id)
@@ -212,6 +256,7 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
             ScanUndone(
                 event_id=self.event_id,
                 scan_id=scan_id,
+                device=device,
                 direction=scan.direction,
                 gate=scan.gate,
                 guest_ids=scan.guest_ids,
@@ -223,9 +268,9 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
 
     def _last_scan(self, guest_id: str) -> str | None:
         last = None
-        for scan_id, scan in self.scans.items():  # dicts keep the log's order
+        for key, scan in self.scans.items():  # dicts keep the log's order
             if guest_id in scan.guest_ids and not scan.undone:
-                last = scan_id
+                last = key
         return last
 
     @when(InvitationIssued)
@@ -240,14 +285,16 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
 
     @when(GuestsAdmitted)
     def _admitted(self, event: GuestsAdmitted) -> None:
-        self.inside = {**self.inside, **dict.fromkeys(event.guest_ids, event.scan_id)}
+        key = scan_key(event.device, event.scan_id)
+        self.inside = {**self.inside, **dict.fromkeys(event.guest_ids, key)}
         self.ever_in = [*self.ever_in, *event.first_time]
-        self.scans = {**self.scans, event.scan_id: _record(event, "in", event.first_time)}
+        self.scans = {**self.scans, key: _record(event, "in", event.first_time)}
 
     @when(GuestsExited)
     def _exited(self, event: GuestsExited) -> None:
         self.inside = {g: s for g, s in self.inside.items() if g not in event.guest_ids}
-        self.scans = {**self.scans, event.scan_id: _record(event, "out", [])}
+        key = scan_key(event.device, event.scan_id)
+        self.scans = {**self.scans, key: _record(event, "out", [])}
 
     @when(DoubleEntryDetected)
     def _double(self, event: DoubleEntryDetected) -> None:
@@ -257,10 +304,17 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
     def _refused(self, event: ScanRefused) -> None:
         pass
 
+    @when(ScanIdReused)
+    def _reused(self, event: ScanIdReused) -> None:
+        pass  # an audit entry only
+
     @when(ScanUndone)
     def _undone(self, event: ScanUndone) -> None:
-        scan = self.scans[event.scan_id].model_copy(update={"undone": True})
-        self.scans = {**self.scans, event.scan_id: scan}
+        key = scan_key(event.device, event.scan_id)
+        if not event.device:  # written before scans were keyed by device: find it by id
+            key = next(k for k, s in self.scans.items() if s.scan_id == event.scan_id)
+        scan = self.scans[key].model_copy(update={"undone": True})
+        self.scans = {**self.scans, key: scan}
         if event.direction == "in":
             self.inside = {g: s for g, s in self.inside.items() if g not in event.guest_ids}
             self.ever_in = [g for g in self.ever_in if g not in event.first_time]
@@ -274,9 +328,9 @@ class Invitation(Aggregate[InvitationId], type_name="qrevent.Invitation", snapsh
 
     def _last_admission(self, guest_id: str) -> str | None:
         last = None
-        for scan_id, scan in self.scans.items():
+        for key, scan in self.scans.items():
             if scan.direction == "in" and guest_id in scan.guest_ids and not scan.undone:
-                last = scan_id
+                last = key
         return last
 
 
@@ -284,6 +338,7 @@ def _record(
     event: GuestsAdmitted | GuestsExited, direction: Direction, first: list[str]
 ) -> ScanRecord:
     return ScanRecord(
+        scan_id=event.scan_id,
         direction=direction,
         gate=event.gate,
         device=event.device,

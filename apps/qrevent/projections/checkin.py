@@ -32,11 +32,19 @@ SCANS = Table(
         "guest_ids": JSON,
         "alert": Column(BOOLEAN, default=False),
         "undone": Column(BOOLEAN, default=False),
+        #: "scan" for a scan's own row; "reuse" for a refused reuse of its scan id,
+        #: which sits on both invitations' trails beside the scan it collided with.
+        "kind": Column(TEXT, default="scan"),
         "position": INTEGER,
     },
-    # Scan ids are chosen by scanners: unique per organizer, not across organizers.
-    primary_key=("tenant_id", "scan_id"),
-    indexes=[("tenant_id", "invitation_id", "position"), ("tenant_id", "event_id", "position")],
+    # One row per event: scan ids are chosen by each device, so neither the scan id
+    # nor (scan id, device) is unique across the log, and a reuse needs its own row.
+    primary_key=("tenant_id", "position"),
+    indexes=[
+        ("tenant_id", "invitation_id", "position"),
+        ("tenant_id", "event_id", "position"),
+        ("tenant_id", "event_id", "device", "scan_id"),
+    ],
     tenant_column="tenant_id",
 )
 COUNTS = Table(
@@ -148,13 +156,24 @@ def _refused(event: RecordedEvent) -> Statement:
     return _scan_row(event, "refused")
 
 
+@checkin.on(inv.ScanIdReused)
+def _reused(event: RecordedEvent) -> Statement:
+    return _scan_row(event, "refused", kind="reuse")
+
+
 @checkin.on(inv.ScanUndone)
 def _undone(event: RecordedEvent) -> Iterator[Statement]:
     data = event.data
     guests, first = data["guest_ids"], data["first_time"]
-    yield SCANS.update(
-        {"undone": True}, where={"tenant_id": tenant(event), "scan_id": data["scan_id"]}
-    )
+    where = {
+        "tenant_id": tenant(event),
+        "invitation_id": aggregate_id(event),
+        "scan_id": data["scan_id"],
+        "kind": "scan",
+    }
+    if data.get("device"):  # absent from undos written before scan ids were per device
+        where["device"] = data["device"]
+    yield SCANS.update({"undone": True}, where=where)
     if data["direction"] == "in":
         yield _counts(event, checked_in=-len(first), inside=-len(guests), alerts=0)
         yield _gate(event, admitted=-len(guests), exited=0)

@@ -112,12 +112,21 @@ def serve(
 
     import uvicorn
 
+    from headwater.http.heads import HeadLimits, bounded_protocol
+
     # Settings are read once, from the environment, by the app factory in each worker;
     # options given here are passed the same way.
     if url:
         os.environ["HEADWATER_DATABASE_URL"] = url
     if app_path:
         os.environ["HEADWATER_APPS"] = json.dumps(app_path)
+    settings = Settings.from_env()
+    limits = HeadLimits(
+        max_head_bytes=settings.max_head_bytes,
+        max_headers=settings.max_headers,
+        head_timeout=settings.head_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+    )
     uvicorn.run(
         "headwater.http.server:build_from_env",
         factory=True,
@@ -126,11 +135,20 @@ def serve(
         log_level=log_level,
         proxy_headers=True,
         server_header=False,
+        # httptools with bounded heads (size, count, time): uvicorn bounds none of them.
+        http=bounded_protocol(limits),
+        timeout_keep_alive=limits.keepalive_timeout,  # type: ignore[arg-type]
         # The sans-I/O websockets implementation, without per-message deflate: with
         # deflate a connection holds ~40 KB more of compressor state, idle or not.
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=65536,
+        # No protocol-level keep-alive pings: liveness is the realtime layer's own
+        # (heartbeats, idle and send timeouts). A ping unanswered by a client that
+        # stopped reading would close it with a bare 1011 before its 4008 and
+        # ``resync_from`` (which wait for the transport) could reach it.
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         # Open SSE streams and WebSockets would otherwise hold shutdown forever.
         timeout_graceful_shutdown=5,
     )

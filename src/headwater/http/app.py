@@ -17,6 +17,7 @@ from headwater.http.middleware.body_limit import BodyLimitMiddleware
 from headwater.http.middleware.compression import CompressionMiddleware
 from headwater.http.middleware.error_boundary import ErrorBoundaryMiddleware
 from headwater.http.middleware.etag import ETagMiddleware
+from headwater.http.middleware.json_unicode import JsonUnicodeMiddleware
 from headwater.http.middleware.request_id import RequestIdMiddleware
 from headwater.http.middleware.security_headers import SecurityHeadersMiddleware
 from headwater.http.pagination import CursorCodec
@@ -177,6 +178,8 @@ def create_app(
     for module in reversed(modules):
         for entry in reversed(module.middleware()):
             app.add_middleware(entry.cls, *entry.args, **entry.kwargs)
+    # Inside the body limit: it buffers JSON bodies, which must be bounded first.
+    app.add_middleware(JsonUnicodeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CompressionMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)

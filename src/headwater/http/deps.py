@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from headwater.errors import HeadwaterError, StoreUnavailable, Unauthorized
@@ -60,6 +60,16 @@ CONFLICT: Final[dict[int | str, dict[str, Any]]] = {
 NOT_FOUND: Final[dict[int | str, dict[str, Any]]] = {
     404: {"model": ErrorBody, "description": "Not found in the caller's tenant"},
 }
+
+
+async def no_store(response: Response) -> None:
+    """Answers that carry credentials (tokens, API keys) must not be kept by any cache
+    between the client and us, nor by the browser's (RFC 6749 §5.1 asks the same)."""
+    response.headers["cache-control"] = "no-store"
+
+
+#: For the routers whose answers can hold a credential: ``dependencies=[NO_STORE]``.
+NO_STORE = Depends(no_store)
 
 
 def runtime_of(request: Request) -> Runtime:

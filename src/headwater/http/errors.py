@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from fastapi import FastAPI, Request
@@ -79,7 +79,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = ErrorBody(
-        error=ErrorDetail(code=code, message=message, details=details or {}),
+        error=ErrorDetail(code=code, message=_text(message), details=_jsonable(details or {})),
         meta=Meta(request_id=request_id_of(request)),
     )
     return Response(
@@ -100,7 +100,7 @@ async def _headwater_error(request: Request, exc: Exception) -> Response:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after))), **(headers or {})}
     if isinstance(exc, errors.Unauthorized):
         headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
-    return error_response(request, status, exc.code, exc.message, _jsonable(exc.details), headers)
+    return error_response(request, status, exc.code, exc.message, exc.details, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -121,9 +121,40 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, code, message, headers=exc.headers)
 
 
-def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(orjson.dumps(details, default=str))
-    return out
+#: orjson's integer range: a larger one (e.g. a path parameter of 10**20 echoed in an
+#: error's details) would fail serialisation and turn any 4xx into a 500.
+_INT_LIMIT: Final = 2**63
+
+
+def _text(value: str) -> str:
+    """``value`` as valid UTF-8: a lone surrogate (``"\ud800"``) becomes its escape."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """Anything an error may carry, made serialisable, so an error answer never fails.
+
+    Big integers, bytes, text with lone surrogates, non-finite floats, odd keys and
+    arbitrary objects all become plain JSON (ints beyond 64 bits and unknown objects as
+    text); nesting is cut at a depth no real detail reaches.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -_INT_LIMIT <= value < _INT_LIMIT else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if depth >= 20:
+        return "..."
+    if isinstance(value, Mapping):
+        return {_text(str(k)): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v, depth + 1) for v in value]
+    return _text(str(value))
 
 
 #: The errors any operation that takes input can answer, whatever its route declares:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self
 
-from headwater.errors import InvalidJob, PermanentJobError
+from headwater.errors import InvalidJob, OutboundFailed, PermanentJobError
 from headwater.jobs.acks import OutcomeWriter
 from headwater.jobs.job import Job, JobState
 from headwater.jobs.metrics import JobEvent, JobEventKind, emit
@@ -103,7 +103,13 @@ class _Run:
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: message`` first, then the traceback, within MAX_ERROR_CHARS."""
+    """``Type: message`` first, then the traceback, within MAX_ERROR_CHARS.
+
+    A failed call out (``OutboundFailed``) is only its short reason: a job's last
+    error is shown to its tenant, who set the target and must not see our code.
+    """
+    if isinstance(exc, OutboundFailed):
+        return exc.message[:MAX_ERROR_CHARS]
     head = f"{type(exc).__name__}: {exc}"
     trace = "".join(traceback.format_exception(exc))
     room = MAX_ERROR_CHARS - len(head) - 1

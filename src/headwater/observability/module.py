@@ -43,6 +43,7 @@ from headwater.observability.middleware import ObservabilityMiddleware
 from headwater.observability.sampler import SystemSampler
 from headwater.observability.tracing import Tracer
 from headwater.observability.webhooks import Webhook, WebhookAlertSink
+from headwater.resilience.egress import EgressPolicy
 from headwater.runtime import Runtime
 
 SERVICE_NAME = "observability"
@@ -128,6 +129,8 @@ class ObservabilityModule(Module):
         )
 
     async def start(self, runtime: Runtime) -> None:
+        if self.webhook_sink is not None:
+            self.webhook_sink.egress = EgressPolicy.of(runtime.settings.outbound_allow)
         if self.log_level is not None:
             configure_logging(self.log_level)
         self.runtime = runtime

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
+from headwater.errors import OutboundFailed
 from headwater.observability.alerts import Alert
 from headwater.observability.tracing import inject
+from headwater.resilience.egress import EgressPolicy, failure_reason
 from headwater.resilience.outbound import OutboundPolicy, outbound_client
 from headwater.security.opaque import equal_text
 
@@ -69,10 +71,13 @@ class WebhookAlertSink:
     client: httpx.AsyncClient | None = None
     #: Called with the URL of each failed delivery (the module counts them in metrics).
     on_failure: Callable[[str], None] | None = None
+    #: Where deliveries may go besides public addresses (the module sets the operator's
+    #: ``Settings.outbound_allow`` at start).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:
-            self.client = outbound_client(self.policy)
+            self.client = outbound_client(self.policy, egress=self.egress)
         return self.client
 
     async def emit(self, alert: Alert) -> None:
@@ -90,15 +95,14 @@ class WebhookAlertSink:
             try:
                 response = await self._client().post(hook.url, content=body, headers=headers)
                 if response.status_code >= 300:
-                    raise httpx.HTTPStatusError(
-                        f"HTTP {response.status_code}", request=response.request, response=response
-                    )
+                    raise OutboundFailed(f"HTTP {response.status_code}")
             except Exception as exc:
                 if self.on_failure is not None:
                     self.on_failure(hook.url)
-                errors.append(f"{hook.url}: {exc!r}")
+                # A short reason: never the receiver's body (the log has the cause).
+                errors.append(f"{hook.url}: {failure_reason(exc)}")
         if errors:
-            raise RuntimeError("alert webhook delivery failed: " + "; ".join(errors))
+            raise OutboundFailed("alert webhook delivery failed: " + "; ".join(errors))
 
     async def aclose(self) -> None:
         if self.client is not None:

@@ -12,6 +12,10 @@ class RealtimeConfig:
     #: Frames waiting for one slow connection before it is closed with 4008. Frames are
     #: shared between connections, so this bounds entries, not copies of messages.
     max_queue: int = 1024
+    #: Seconds a frame may wait for a client that stopped reading before it is closed
+    #: with 4008 (and ``resync_from``), even if its queue never fills; well below any
+    #: protocol keep-alive that would drop it with a bare 1011 first.
+    send_timeout: float = 15.0
     #: Live frames held per subscription while its history is read; past this the
     #: buffer is dropped and history is read further from the store instead.
     catchup_buffer: int = 10_000

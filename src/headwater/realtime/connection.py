@@ -119,6 +119,7 @@ class Connection:
         "_max_queue",
         "_open",
         "_pending",
+        "_pending_since",
         "_queue",
         "_resync_cap",
         "_room",
@@ -165,6 +166,8 @@ class Connection:
         #: Frames behind a send in flight; created on first backlog (most never have one).
         self._queue: deque[tuple[Frame, Subscription | None]] | None = None
         self._pending: _PendingSend | None = None
+        #: When the send in flight suspended (the transport stopped taking data).
+        self._pending_since = 0.0
         self._close_reason = ""
         self._close_sent = False
         #: Set by a rewind of the log: no resync position may be above it.
@@ -244,6 +247,10 @@ class Connection:
             await waiter
         self.push(frame, sub)
 
+    def stalled_for(self, now: float) -> float:
+        """Seconds the send in flight has waited for the client to read (0: none waits)."""
+        return now - self._pending_since if self._pending is not None else 0.0
+
     def resync_position(self) -> int:
         """Where a client must resume so that it misses nothing: the lowest delivered."""
         positions = [s.delivered for s in self.subscriptions.values() if s.ordered]
@@ -262,7 +269,12 @@ class Connection:
         """Queue the close frame behind the send in flight; drop everything else.
 
         For 4008 the reason is ``{"resync_from": P}``, computed when the close frame
-        is actually sent: the send in flight may still deliver one more event.
+        is actually sent. A 4008 does not wait behind a send in flight: that send is
+        stuck on a client that stopped reading, and the close must be the next thing
+        the client finds when it reads again. It is abandoned, so its frame does not
+        count as delivered: P may only be lower than what the client got (a repeat it
+        drops by position), never higher (a gap). (uvicorn's send waits for the
+        transport to take data before writing anything, so the frame is not sent.)
         """
         if self._state not in _OPEN:
             return
@@ -271,6 +283,9 @@ class Connection:
         self._close_reason = reason
         self._queue = None
         self._wake_room()
+        if self._pending is not None and code == CloseCode.TOO_SLOW:
+            pending, self._pending = self._pending, None
+            pending.cancel()
         if self._pending is None:
             self._send_close()
 
@@ -303,6 +318,7 @@ class Connection:
             self._failed(exc)
             return
         self._pending = _PendingSend(self, coro, yielded, frame, sub)
+        self._pending_since = self._clock()
 
     def _resumed(self, pending: _PendingSend, exc: Exception | None) -> None:
         self._pending = None

@@ -297,22 +297,19 @@ class Hub:
 
     async def authorize(self, principal: Principal, channel: Channel) -> bool:
         """May ``principal`` follow ``channel``? Its kind's policy, or a rule an app gave
-        the security layer's registry (``also_allow``); never a security stream; and a
-        named stream must not belong to another tenant.
+        the security layer's registry (``also_allow``); never a security stream.
+
+        Whether a named stream exists, or is another tenant's, is not asked: every
+        subscription is scoped by the principal's tenant (fan-out and catch-up filter
+        on it), so another tenant's stream delivers nothing, exactly like a stream
+        that does not exist yet; refusing it would tell the caller that it exists.
         """
         if is_reserved_channel(channel.name):
             return False
         allowed = await self.channels.authorize(principal, channel)
         if not allowed and self._also_allow is not None:
             allowed = self._also_allow(principal, channel.name) is True
-        if not allowed:
-            return False
-        if channel.kind == STREAM and channel.key is not None:
-            first = self.store.read_stream(channel.key, limit=1)
-            async with contextlib.aclosing(cast(AsyncGenerator[RecordedEvent], first)) as events:
-                async for event in events:
-                    return event.tenant_id == principal.tenant_id
-        return True
+        return allowed
 
     # --- subscriptions ----------------------------------------------------------------
 

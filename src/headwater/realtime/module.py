@@ -49,8 +49,11 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 ChannelsQuery = Annotated[
     list[str], Query(min_length=1, description="A channel to follow (repeatable)")
 ]
+#: Positions are 64-bit in both stores; a larger one is a 422, not an overflow later.
+_MAX_POSITION: Final = 2**63 - 1
 FromPositionQuery = Annotated[
-    int | None, Query(ge=0, description="Resume after this position (Last-Event-ID wins)")
+    int | None,
+    Query(ge=0, le=_MAX_POSITION, description="Resume after this position (Last-Event-ID wins)"),
 ]
 LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
 

@@ -66,6 +66,10 @@ class Sweeper:
                     conn.close(CloseCode.UNAUTHORIZED, "authentication timeout")
             elif not conn.is_authenticated:
                 continue
+            elif conn.stalled_for(now) > config.send_timeout:
+                # Before the idle check: a client that stopped reading has usually
+                # stopped writing too, and 4008 tells it where to resume.
+                conn.close(CloseCode.TOO_SLOW)
             elif now - conn.last_received > config.idle_timeout:
                 conn.close(CloseCode.IDLE_TIMEOUT, "idle timeout")
             elif conn.expires_at is not None and wall >= conn.expires_at:

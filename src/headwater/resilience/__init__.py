@@ -15,6 +15,7 @@ from headwater.resilience.breaker import (
     IllegalTransition,
 )
 from headwater.resilience.bulkhead import Bulkhead
+from headwater.resilience.egress import EgressPolicy, GuardedTransport, failure_reason
 from headwater.resilience.guard import Guard, with_timeout
 from headwater.resilience.outbound import OutboundPolicy, ResilientTransport, outbound_client
 from headwater.resilience.redis import REDIS_DOWN, RedisOptions, connect_redis, redis_guard
@@ -30,13 +31,16 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpen",
     "CircuitState",
+    "EgressPolicy",
     "Guard",
+    "GuardedTransport",
     "IllegalTransition",
     "OutboundPolicy",
     "RedisOptions",
     "ResilientTransport",
     "RetryPolicy",
     "connect_redis",
+    "failure_reason",
     "outbound_client",
     "redis_guard",
     "with_timeout",

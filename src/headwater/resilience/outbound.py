@@ -2,8 +2,12 @@
 
 ::
 
-    async with outbound_client() as client:
+    async with outbound_client(egress=EgressPolicy.of(settings.outbound_allow)) as client:
         await client.post(url, content=body, headers={"Idempotency-Key": delivery_id})
+
+Under everything sits ``egress.GuardedTransport``: only public addresses (or networks
+an operator allowed), checked on every redirect hop and connected to as checked,
+answers read up to a bound (see ``headwater.resilience.egress``).
 
 ``ResilientTransport`` wraps any httpx transport and gives each destination host its
 own ``Guard``: a breaker per host (one dead receiver must not stop deliveries to
@@ -24,6 +28,7 @@ import httpx
 from headwater.errors import CallTimeout
 from headwater.resilience.breaker import BreakerConfig, CircuitBreaker
 from headwater.resilience.bulkhead import Bulkhead
+from headwater.resilience.egress import EgressPolicy, GuardedTransport, Resolver, resolve
 from headwater.resilience.guard import Guard
 from headwater.resilience.retry import RetryPolicy
 
@@ -98,14 +103,35 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+#: Redirects followed; each hop is checked by the egress guard like the first.
+MAX_REDIRECTS = 3
+
+
 def outbound_client(
     policy: OutboundPolicy | None = None,
     *,
+    egress: EgressPolicy | None = None,
     inner: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = resolve,
     **client_options: object,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` whose every request goes through ``ResilientTransport``."""
-    transport = ResilientTransport(
-        inner=inner or httpx.AsyncHTTPTransport(), policy=policy or OutboundPolicy()
+    """An ``httpx.AsyncClient`` whose every request goes through ``ResilientTransport``
+    over the egress guard (``egress``: public addresses only unless it allows more).
+
+    ``inner`` replaces the network transport (a test's ``MockTransport``), never the
+    guard; ``resolver`` replaces name resolution (a test's fixed answers).
+    """
+    policy = policy or OutboundPolicy()
+    guarded = GuardedTransport(
+        inner=inner or httpx.AsyncHTTPTransport(),
+        policy=egress or EgressPolicy(),
+        resolver=resolver,
     )
-    return httpx.AsyncClient(transport=transport, **client_options)  # type: ignore[arg-type]
+    transport = ResilientTransport(inner=guarded, policy=policy)
+    options: dict[str, object] = {
+        "follow_redirects": True,
+        "max_redirects": MAX_REDIRECTS,
+        "timeout": httpx.Timeout(policy.timeout),
+        **client_options,
+    }
+    return httpx.AsyncClient(transport=transport, **options)  # type: ignore[arg-type]

@@ -28,6 +28,9 @@ ENV = {
     "HEADWATER_BOOTSTRAP_ADMIN_EMAIL": ROOT_EMAIL,
     "HEADWATER_BOOTSTRAP_ADMIN_PASSWORD": ROOT_PASSWORD,
     "HEADWATER_FAST_PASSWORD_HASHING": "true",
+    # Webhook receivers in these tests listen on 127.0.0.2; the rest of loopback stays
+    # refused, as every private address is (see test_webhooks).
+    "HEADWATER_OUTBOUND_ALLOW": '["127.0.0.2/32"]',
     "PYTHONPATH": os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p),
 }
 APPS = ["apps.formease.module:module", "apps.formease.module:realtime"]

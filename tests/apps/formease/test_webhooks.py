@@ -51,11 +51,11 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)  # the allow-listed address
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
+        yield state, f"http://127.0.0.2:{server.server_address[1]}/hook"
     finally:
         server.shutdown()
         server.server_close()
@@ -104,3 +104,71 @@ def test_a_failing_receiver_gets_the_submission_once_with_a_valid_signature(
         headers=a.staff,
     )
     assert bad.status_code == 400
+
+
+class Target(ThreadingHTTPServer):
+    """A plain HTTP server that records the paths it is asked for."""
+
+    def __init__(self, host: str, answer: tuple[int, dict[str, str]]) -> None:
+        self.hits: list[str] = []
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                target.hits.append(self.path)
+                self.send_response(answer[0])
+                for name, value in answer[1].items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__((host, 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def test_a_tenant_cannot_make_the_server_call_loopback_private_or_link_local(
+    world: World,
+) -> None:
+    http, b = world.http, world.b
+    inside = Target("127.0.0.1", (200, {}))  # an internal service on loopback
+    inside_url = f"http://127.0.0.1:{inside.server_address[1]}/internal"
+    # Allowed, but answers with a redirect to the internal service.
+    bounce = Target("127.0.0.2", (307, {"location": inside_url}))
+    targets = [
+        inside_url,
+        f"http://localhost:{inside.server_address[1]}/internal",
+        f"http://[::1]:{inside.server_address[1]}/internal",
+        "http://10.0.0.1/hook",
+        "http://192.168.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        f"http://127.0.0.2:{bounce.server_address[1]}/hook",
+    ]
+    try:
+        user = new_user(http, b, "premium")
+        for url in targets:
+            form = published_form(http, b, user)
+            hook = {"url": url, "secret": SECRET}
+            data(http.put(f"/formease/forms/{form}/webhook", json=hook, headers=b.staff))
+            data(submit(http, b, open_form(http, b, form)["token"], {"name": "Eve"}), 201)
+        deadline = time.monotonic() + 30
+        errors: list[str] = []
+        while time.monotonic() < deadline:
+            jobs = data(http.get("/admin/api/jobs", headers=b.admin))["jobs"]
+            errors = [j["last_error"] for j in jobs if j["name"] == "formease.webhook"]
+            if len(errors) == len(targets) and all(errors):
+                break
+            time.sleep(0.2)
+    finally:
+        inside.stop()
+        bounce.stop()
+    assert inside.hits == []  # nothing reached the internal service, by any route
+    assert len(bounce.hits) >= 1  # the allowed hop was called; its redirect was not followed
+    # What the tenant sees: a short reason, never a traceback, a path or a body.
+    assert sorted(errors) == ["address not allowed"] * len(targets)

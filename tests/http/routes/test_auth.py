@@ -263,3 +263,16 @@ def test_revocations_reach_other_nodes_within_the_cache_time(tmp_path: Path) -> 
         assert error(node_a.get("/auth/me", headers=headers)) == "token_revoked"  # at once
         time.sleep(0.35)
         assert error(node_b.get("/auth/me", headers=headers)) == "token_revoked"  # within 0.3 s
+
+
+def test_every_answer_carrying_tokens_or_keys_is_no_store(client: TestClient) -> None:
+    logged_in = client.post("/auth/login", json={"email": ROOT_EMAIL, "password": ROOT_PASSWORD})
+    assert logged_in.status_code == 200
+    refreshed = client.post(
+        "/auth/refresh", json={"refresh_token": logged_in.json()["data"]["refresh_token"]}
+    )
+    assert refreshed.status_code == 200
+    tenant = client.post("/admin/tenants", json={"name": "Cache Co"}, headers=root_headers(client))
+    assert tenant.status_code == 201
+    for answer in (logged_in, refreshed, tenant):
+        assert answer.headers["cache-control"] == "no-store", answer.request.url

@@ -3,9 +3,9 @@ and per-field drop-off of one version."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from apps.formease import queries
 from apps.formease.api.deps import FormEaseService, IdempotencyKey, StaffActor
@@ -15,6 +15,7 @@ from apps.formease.domain.fields import ordered
 from apps.formease.domain.forms import FormId, diff_versions
 from headwater.errors import InvalidInput
 from headwater.http.deps import AUTH_ERRORS, CONFLICT, NOT_FOUND
+from headwater.http.params import MAX_INT64
 from headwater.http.responses import Envelope, ok
 
 router = APIRouter(prefix="/formease/forms", tags=["formease"], responses=AUTH_ERRORS)
@@ -113,7 +114,10 @@ async def list_versions(
 
 @router.get("/{form_id}/versions/{version}", responses=NOT_FOUND)
 async def get_version(
-    form_id: str, version: int, actor: StaffActor, service: FormEaseService
+    form_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_INT64)],
+    actor: StaffActor,
+    service: FormEaseService,
 ) -> Envelope[dict[str, Any]]:
     form = await service.load_form(actor.tenant_id, form_id)
     return ok({"version": version, **form.version_of(version)})
@@ -124,8 +128,8 @@ async def diff(
     form_id: str,
     actor: StaffActor,
     service: FormEaseService,
-    from_version: int = Query(alias="from", ge=1),
-    to_version: int = Query(alias="to", ge=1),
+    from_version: int = Query(alias="from", ge=1, le=MAX_INT64),
+    to_version: int = Query(alias="to", ge=1, le=MAX_INT64),
 ) -> Envelope[dict[str, Any]]:
     form = await service.load_form(actor.tenant_id, form_id)
     return ok(diff_versions(form.version_of(from_version), form.version_of(to_version)))
@@ -136,7 +140,7 @@ async def dropoff(
     form_id: str,
     actor: StaffActor,
     service: FormEaseService,
-    version: int = Query(ge=1),
+    version: int = Query(ge=1, le=MAX_INT64),
 ) -> Envelope[dict[str, Any]]:
     """Per field of one version: sessions that saw it, submissions that completed with
     it shown, and the difference (never negative: a submission counts its unseen

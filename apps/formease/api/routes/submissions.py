@@ -20,13 +20,13 @@ from apps.formease import queries
 from apps.formease.api.deps import AppRuntime, FormEaseService, StaffActor
 from apps.formease.service import FormEase
 from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, NOT_FOUND
+from headwater.http.params import MAX_INT64
 from headwater.http.responses import Page, page
 
 router = APIRouter(prefix="/formease/submissions", tags=["formease"], responses=AUTH_ERRORS)
 
 #: A version filter past the column's range (BIGINT, SQLite's INTEGER) is a 422, not an
 #: overflow in the driver.
-MAX_VERSION = 2**63 - 1
 
 EXPORT_COLUMNS = (
     "submission_id",
@@ -51,7 +51,7 @@ async def _checked(service: FormEase, tenant_id: str, filters: queries.Submissio
 async def _filters(
     form_id: str | None = Query(default=None, max_length=100),
     owner_id: str | None = Query(default=None, max_length=100),
-    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
+    version: int | None = Query(default=None, ge=1, le=MAX_INT64),
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> queries.SubmissionFilters:

@@ -20,6 +20,7 @@ from apps.qrevent.qrcode import MEDIA_TYPES, render
 from apps.qrevent.queries import one, rows
 from headwater.errors import InvalidInput
 from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
+from headwater.http.params import MAX_INT64
 from headwater.http.responses import Envelope, ok
 
 router = APIRouter(prefix="/api", tags=["qrevent: invitations"], responses=AUTH_ERRORS)
@@ -208,7 +209,7 @@ async def revocations(
     staff: Staff,
     services: Services,
     store: Store,
-    since: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
 ) -> Envelope[RevocationList]:
     """What scanners sync to refuse revoked codes offline."""
     tenant = staff.require_tenant()

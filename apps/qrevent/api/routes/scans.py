@@ -1,31 +1,40 @@
 """The door: scans (online and offline batches), undo, alerts.
 
-A scan's ``scan_id`` is chosen by the scanner and names the command: sending it
-again, by retry or by re-uploading an offline batch, returns the first decision and
-writes nothing. Every scan that names a real invitation is recorded on it, refused
-ones with their reason, so the invitation's audit trail is complete.
+A scan's ``scan_id`` is chosen by the scanner; with the event and the device it
+names the command: sending it again, by retry or by re-uploading an offline batch,
+returns the first decision and writes nothing. The command is bound to what was
+scanned (code, direction, gate, guests): the same scan id sent with anything else,
+say by a device whose counter restarted, is refused with 422 ``scan_id_reused`` and
+noted on both invitations' audit trails, never answered with the first scan's
+decision (which would show green for a code this scan did not read). Every scan
+that names a real invitation is recorded on it, refused ones with their reason, so
+the invitation's audit trail is complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import Services, Store, context, load_event
 from apps.qrevent.api.routes.invitations import ScanView
-from apps.qrevent.commands import Scan, UndoScan
+from apps.qrevent.commands import NoteReusedScanId, Scan, UndoScan
 from apps.qrevent.domain.ids import InvitationId
 from apps.qrevent.domain.invitation import Direction, ScanResult
-from apps.qrevent.errors import NotInTenant, UnknownGate
+from apps.qrevent.errors import AmbiguousScanId, NotInTenant, ScanIdReused, UnknownGate
 from apps.qrevent.projections.checkin import SCANS
 from apps.qrevent.projections.directory import INVITATIONS
-from apps.qrevent.queries import one
+from apps.qrevent.queries import one, rows
 from apps.qrevent.services import QrEventServices
-from headwater.domain import idempotency
-from headwater.eventstore import EventStore
+from headwater.domain import CommandContext, idempotency
+from headwater.eventstore import EventStore, RecordedEvent
 from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
 from headwater.http.responses import Envelope, ok
 from headwater.security.principal import Principal
@@ -34,7 +43,10 @@ router = APIRouter(
     prefix="/api/events/{event_id}", tags=["qrevent: check-in"], responses=AUTH_ERRORS
 )
 
-Token = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w:.-]+$")]
+TOKEN: Final = r"^[\w:.-]+$"
+Token = Annotated[str, Field(min_length=1, max_length=100, pattern=TOKEN)]
+#: Metadata key of a scan's events: the digest of what was scanned (see ``_request``).
+SCANNED: Final = "qrevent_scanned"
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -79,12 +91,24 @@ async def decide(
     event_id = event["event_id"]
     if body.gate not in event["gates"]:
         raise UnknownGate(f"unknown gate {body.gate!r}", gates=event["gates"])
-    ctx = context(staff, f"scan:{body.scan_id}")
+    device = body.device or staff.subject
+    # A JSON list: the parts may hold ":" themselves, and must not run into each other.
+    key = orjson.dumps(["scan", event_id, device, body.scan_id]).decode()
+    ctx = context(staff, key)
+    scanned = _request(body)
+    ctx = replace(ctx, metadata={**ctx.metadata, SCANNED: scanned})
     prior = await store.read_event(idempotency.event_id(ctx, 0))
+    verified = services.signer.verify(tenant, body.code)
     if prior is not None and prior.tenant_id == tenant:
+        if prior.metadata.get(SCANNED) != scanned:
+            await _note_reuse(services, staff, ctx, prior, verified.invitation_id, body, device)
+            raise ScanIdReused(
+                "this device sent this scan id at this event already, for another scan",
+                scan_id=body.scan_id,
+                device=device,
+            )
         # The first decision stands, even if the event has closed since.
         return ScanResult.model_validate(prior.metadata[idempotency.RESULT])
-    verified = services.signer.verify(tenant, body.code)
     unrecorded = ScanResult(
         scan_id=body.scan_id, invitation_id=verified.invitation_id or "", decision="refused"
     )
@@ -107,7 +131,7 @@ async def decide(
         event_id=event_id,
         direction=body.direction,
         gate=body.gate,
-        device=body.device or staff.subject,
+        device=device,
         scanned_at=None if body.scanned_at is None else body.scanned_at.isoformat(),
         guest_ids=body.guest_ids,
         refusal=refusal,
@@ -143,18 +167,75 @@ async def scan_batch(
     return ok([results[i] for i in range(len(body.scans))])
 
 
+def _request(body: ScanIn) -> str:
+    """What a scan id is bound to: a repeat must carry the same, or it is another scan.
+
+    ``scanned_at`` is left out: a scanner resending an online scan may stamp it anew.
+    """
+    scanned = [body.code, body.direction, body.gate, body.guest_ids]
+    return hashlib.sha256(orjson.dumps(scanned)).hexdigest()
+
+
+async def _note_reuse(
+    services: QrEventServices,
+    staff: Principal,
+    ctx: CommandContext,
+    prior: RecordedEvent,
+    named: str | None,
+    body: ScanIn,
+    device: str,
+) -> None:
+    """Note the refused reuse on the first scan's invitation and on the one the new
+    code names (if it names one of this organizer's). Each note's command id comes
+    from the reuse itself, so a resent refused scan is noted once."""
+    first = ScanResult.model_validate(prior.metadata[idempotency.RESULT]).invitation_id
+    targets = [(first, named or "")]
+    if named is not None and named != first:
+        targets.append((named, first))
+    for invitation, other in targets:
+        note = NoteReusedScanId(
+            invitation_id=InvitationId(invitation),
+            scan_id=body.scan_id,
+            event_id=prior.data["event_id"],
+            gate=body.gate,
+            device=device,
+            other_invitation_id=other,
+        )
+        note_key = f"reuse:{ctx.command_id}:{ctx.metadata[SCANNED]}:{invitation}"
+        # NotInTenant: the code names an invitation this organizer does not have.
+        with contextlib.suppress(NotInTenant):
+            await services.bus.send(note, context(staff, note_key))
+
+
 @router.post("/scans/{scan_id}/undo", response_model=Envelope[UndoView], responses=NOT_FOUND)
 async def undo_scan(
-    event_id: str, scan_id: str, staff: Staff, services: Services, store: Store
+    event_id: str,
+    scan_id: str,
+    staff: Staff,
+    services: Services,
+    store: Store,
+    device: Annotated[str | None, Query(min_length=1, max_length=100, pattern=TOKEN)] = None,
 ) -> Envelope[UndoView]:
+    """Undo a scan. Scan ids are per device: ``device`` says whose, and is needed only
+    when several devices sent this scan id at this event."""
     tenant = staff.require_tenant()
     event = await load_event(store, tenant, event_id)
-    row = await one(store, SCANS, {"tenant_id": tenant, "scan_id": scan_id})
-    if row is None or row["event_id"] != event_id:
+    where = {"tenant_id": tenant, "event_id": event_id, "scan_id": scan_id, "kind": "scan"}
+    if device is not None:
+        where["device"] = device
+    found = await rows(store, SCANS, where)
+    if not found:
         raise NotInTenant("no such scan at this event", scan_id=scan_id)
+    if len(found) > 1:
+        raise AmbiguousScanId(
+            "several devices sent this scan id; say which with ?device=",
+            devices=sorted(r["device"] for r in found),
+        )
+    row = found[0]
     command = UndoScan(
         invitation_id=InvitationId(row["invitation_id"]),
         scan_id=scan_id,
+        device=row["device"],
         window_seconds=event["undo_window_seconds"],
     )
     result = await services.bus.send(command, context(staff))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from headwater.http.deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
+    NO_STORE,
     NOT_FOUND,
     AppRuntime,
     SecurityService,
@@ -20,7 +21,12 @@ from headwater.http.routes.paging import Cursor, Limit, keyset_page
 from headwater.http.routes.views import ApiKeyView, NewApiKeyView
 from headwater.security.principal import Role
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"], responses={**AUTH_ERRORS, **BAD_REQUEST})
+router = APIRouter(
+    prefix="/api-keys",
+    tags=["api keys"],
+    responses={**AUTH_ERRORS, **BAD_REQUEST},
+    dependencies=[NO_STORE],
+)
 
 KeyId = Annotated[str, Path(min_length=1, max_length=64)]
 

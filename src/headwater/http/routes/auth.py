@@ -13,7 +13,13 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.errors import Forbidden, Unauthorized
-from headwater.http.deps import AUTH_ERRORS, PlatformAdmin, RequirePrincipal, SecurityService
+from headwater.http.deps import (
+    AUTH_ERRORS,
+    NO_STORE,
+    PlatformAdmin,
+    RequirePrincipal,
+    SecurityService,
+)
 from headwater.http.responses import Envelope, ErrorBody, ok
 from headwater.http.routes.views import (
     AccessTokenView,
@@ -24,7 +30,7 @@ from headwater.http.routes.views import (
 from headwater.security.accounts import AccountRecord
 from headwater.security.principal import ANONYMOUS, Principal
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[NO_STORE])
 
 BAD_LOGIN: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "invalid_credentials, for every cause"}

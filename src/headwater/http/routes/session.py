@@ -11,13 +11,13 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from headwater.errors import Forbidden
-from headwater.http.deps import AUTH_ERRORS, RequirePrincipal, SecurityService
+from headwater.http.deps import AUTH_ERRORS, NO_STORE, RequirePrincipal, SecurityService
 from headwater.http.responses import Envelope, ok
 from headwater.http.routes.auth import BAD_LOGIN, LoginRequest
 from headwater.http.routes.views import AccountView, Done
 from headwater.security.config import SecurityConfig
 
-router = APIRouter(prefix="/auth/session", tags=["session"])
+router = APIRouter(prefix="/auth/session", tags=["session"], dependencies=[NO_STORE])
 
 
 class SessionView(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from headwater.http.deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
+    NO_STORE,
     NOT_FOUND,
     AppRuntime,
     PlatformAdmin,
@@ -20,7 +21,9 @@ from headwater.http.responses import Envelope, Page, ok, page
 from headwater.http.routes.paging import Cursor, Limit, keyset_page
 from headwater.http.routes.views import TenantView
 
-router = APIRouter(tags=["tenants"], responses={**AUTH_ERRORS, **BAD_REQUEST})
+router = APIRouter(
+    tags=["tenants"], responses={**AUTH_ERRORS, **BAD_REQUEST}, dependencies=[NO_STORE]
+)
 
 TenantPath = Annotated[str, Path(min_length=1, max_length=64)]
 
