@@ -34,6 +34,25 @@ class Settings(BaseSettings):
     #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
     hsts: bool = True
 
+    # --- PostgreSQL links (seconds; see ``headwater.eventstore.PostgresTimeouts``) ----
+    # The defaults fail a request in a few seconds when the database is unreachable.
+    #: Open one connection.
+    database_connect_timeout: float = 2.0
+    #: Wait for a pooled connection when every one is busy or none can be made.
+    database_pool_timeout: float = 2.0
+    #: One read, query or statement, the wait for its connection included.
+    database_query_timeout: float = 3.0
+    #: One group commit of appends.
+    database_append_timeout: float = 3.0
+    #: One migration statement.
+    database_migration_timeout: float = 300.0
+    #: Silence on the LISTEN connection before a heartbeat checks it.
+    database_listen_heartbeat: float = 3.0
+    #: Unacknowledged data after which the kernel fails a connection.
+    database_tcp_user_timeout: float = 5.0
+    #: Pooled connections are replaced after this long.
+    database_pool_max_lifetime: float = 1800.0
+
     # --- security (None: the defaults in ``headwater.security.config``) ---------------
     access_token_seconds: int | None = None
     refresh_token_seconds: int | None = None
