@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from headwater.errors import InvalidInput, SchemaNotMigrated, StoreUnavailable
 from headwater.eventstore.migrations import apply_migrations, event_store_migrations
 from headwater.eventstore.postgres_writer import (
+    DEFAULT_APPEND_TIMEOUT,
     AppendRequest,
     Connection,
     GroupCommitWriter,
@@ -150,12 +151,22 @@ class PostgresEventStore(EventStore):
         schema: str = "public",
         pool_size: int = 10,
         connect_timeout: float = 10.0,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT,
     ) -> None:
         super().__init__()
         if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
             raise InvalidInput(f"schema must be a plain SQL identifier, not {schema!r}")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidInput(f"pool_size must be a positive integer, not {pool_size!r}")
+        if (
+            isinstance(append_timeout, bool)
+            or not isinstance(append_timeout, int | float)
+            or not 0 < append_timeout < float("inf")
+        ):
+            raise InvalidInput(f"append_timeout must be a positive number, not {append_timeout!r}")
+        #: Seconds an append may wait for its group commit before it is reported
+        #: indeterminate (AppendIndeterminate) and its connection discarded.
+        self.append_timeout = float(append_timeout)
         self.schema = schema
         self._channel = notify_channel(schema)
         self._conninfo = conninfo
@@ -184,9 +195,16 @@ class PostgresEventStore(EventStore):
         migrate: bool = False,
         pool_size: int = 10,
         connect_timeout: float = 10.0,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT,
     ) -> PostgresEventStore:
         """Connect, migrate (or check that the schema is migrated), start the writer."""
-        store = cls(conninfo, schema=schema, pool_size=pool_size, connect_timeout=connect_timeout)
+        store = cls(
+            conninfo,
+            schema=schema,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            append_timeout=append_timeout,
+        )
         try:
             try:
                 await store._pool.open(wait=True, timeout=connect_timeout)
@@ -201,6 +219,7 @@ class PostgresEventStore(EventStore):
                 store._channel,
                 store._inline_handlers,
                 store._notifier.notify,
+                append_timeout=store.append_timeout,
             )
         except BaseException:
             await store.close()
@@ -244,9 +263,10 @@ class PostgresEventStore(EventStore):
         return conn
 
     async def _connect_writer(self) -> Connection:
-        # The writer holds the hw_head lock, which every node's appends wait for. With
-        # inline handlers it sits idle in a transaction while Python runs them; should
-        # this process freeze there, the server ends the transaction and frees the lock.
+        # The writer holds the hw_head lock, which every node's appends wait for. On its
+        # slow path (handlers that cannot be prepared ahead) it sits idle in a transaction
+        # while Python runs them; should this process freeze or its link go silent there,
+        # the server ends the transaction and frees the lock.
         return await self._connect(f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}")
 
     def _check_open(self) -> None:
