@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
@@ -186,6 +187,7 @@ class PostgresEventStore(EventStore):
         schema: str = "public",
         pool_size: int = 10,
         timeouts: PostgresTimeouts | None = None,
+        append_timeout: float | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
@@ -193,7 +195,13 @@ class PostgresEventStore(EventStore):
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidInput(f"pool_size must be a positive integer, not {pool_size!r}")
         self.schema = schema
-        self.timeouts = timeouts or PostgresTimeouts()
+        timeouts = timeouts or PostgresTimeouts()
+        if append_timeout is not None:  # checked like every other timeout
+            timeouts = dataclasses.replace(timeouts, append=append_timeout)
+        self.timeouts = timeouts
+        #: Seconds an append may wait for its group commit before it is reported
+        #: indeterminate (AppendIndeterminate) and its connection discarded.
+        self.append_timeout = timeouts.append
         self._channel = notify_channel(schema)
         self._conninfo = conninfo
         self._kwargs = connection_options(conninfo, schema, self.timeouts)
@@ -228,9 +236,16 @@ class PostgresEventStore(EventStore):
         migrate: bool = False,
         pool_size: int = 10,
         timeouts: PostgresTimeouts | None = None,
+        append_timeout: float | None = None,
     ) -> PostgresEventStore:
         """Connect, migrate (or check that the schema is migrated), start the writer."""
-        store = cls(conninfo, schema=schema, pool_size=pool_size, timeouts=timeouts)
+        store = cls(
+            conninfo,
+            schema=schema,
+            pool_size=pool_size,
+            timeouts=timeouts,
+            append_timeout=append_timeout,
+        )
         try:
             await store._pool.open()
             if migrate:
@@ -242,6 +257,7 @@ class PostgresEventStore(EventStore):
                 store._channel,
                 store._inline_handlers,
                 store._notifier.notify,
+                append_timeout=store.append_timeout,
             )
         except BaseException:
             await store.close()
@@ -272,9 +288,10 @@ class PostgresEventStore(EventStore):
         return conn
 
     async def _connect_writer(self) -> Connection:
-        # The writer holds the hw_head lock, which every node's appends wait for. With
-        # inline handlers it sits idle in a transaction while Python runs them; should
-        # this process freeze there, the server ends the transaction and frees the lock.
+        # The writer holds the hw_head lock, which every node's appends wait for. On its
+        # slow path (handlers that cannot be prepared ahead) it sits idle in a transaction
+        # while Python runs them; should this process freeze or its link go silent there,
+        # the server ends the transaction and frees the lock.
         return await self._connect(f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}")
 
     def _check_open(self) -> None:
