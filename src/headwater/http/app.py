@@ -195,6 +195,9 @@ def create_app(
     for module in reversed(modules):
         for entry in reversed(module.middleware()):
             app.add_middleware(entry.cls, *entry.args, **entry.kwargs)
+    # Around the modules' middleware too, so an error one of them raises (the store
+    # unreachable while authenticating, say) gets the standard body, not a bare 500.
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CompressionMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
