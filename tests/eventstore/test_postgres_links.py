@@ -19,7 +19,7 @@ import pytest
 from headwater.errors import StoreUnavailable
 from headwater.eventstore import NewEvent, PostgresTimeouts, RecordedEvent
 from headwater.eventstore.postgres import PostgresEventStore
-from headwater.testing.fault_proxy import FaultProxy
+from headwater.testing.fault_proxy import FaultProxy, Link
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -207,20 +207,17 @@ async def test_close_finishes_within_its_timeout_on_a_dead_link(
     await subscription.aclose()
 
 
-async def listen_link_port(postgres_url: str, schema: str) -> int:
+async def listen_link(proxy: FaultProxy, postgres_url: str) -> Link:
+    """The proxy link of the store's LISTEN connection, as PostgreSQL names it."""
     base, _, _ = postgres_url.partition("?schema=")
+    ports = {link.upstream_port: link for link in proxy.links}
     async with await psycopg.AsyncConnection.connect(base, autocommit=True) as conn:
-        for _ in range(100):
-            cursor = await conn.execute(
-                "SELECT client_port FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN %%' AND query LIKE %s",
-                (f"%{schema}%",),
-            )
-            row = await cursor.fetchone()
-            if row is not None:
-                return int(row[0])
-            await asyncio.sleep(0.05)
-    raise AssertionError("no LISTEN connection found")
+        cursor = await conn.execute(
+            "SELECT client_port FROM pg_stat_activity WHERE application_name = 'headwater-listen'"
+        )
+        found = [ports[row[0]] for row in await cursor.fetchall() if row[0] in ports]
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def wake_up_seconds(
@@ -243,8 +240,7 @@ async def test_a_silenced_listen_connection_is_replaced_and_wake_ups_are_fast_ag
         store.fallback_poll_seconds = 60.0
         live = store.subscribe(after=await direct.head_position())
         before = [await wake_up_seconds(store, direct, live) for _ in range(3)]
-        _, schema = through(proxy, postgres_url)
-        silenced = proxy.link_for_upstream_port(await listen_link_port(postgres_url, schema))
+        silenced = await listen_link(proxy, postgres_url)
         silenced.black_hole()
         cut = time.monotonic()
         reconnects = store.link_stats()["listen_reconnects"]

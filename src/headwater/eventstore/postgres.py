@@ -33,6 +33,7 @@ import orjson
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
+from psycopg.conninfo import conninfo_to_dict
 
 from headwater.errors import CallTimeout, InvalidInput, SchemaNotMigrated, StoreUnavailable
 from headwater.eventstore.deadline import bounded
@@ -205,6 +206,10 @@ class PostgresEventStore(EventStore):
         self._channel = notify_channel(schema)
         self._conninfo = conninfo
         self._kwargs = connection_options(conninfo, schema, self.timeouts)
+        self._application_name = str(
+            self._kwargs.get("application_name")
+            or conninfo_to_dict(conninfo).get("application_name", "headwater")
+        )
         self._pool = ConnectionPool(
             conninfo,
             self._kwargs,
@@ -216,7 +221,7 @@ class PostgresEventStore(EventStore):
         self._writer: GroupCommitWriter | None = None
         self._watchers = 0
         self._listener = Listener(
-            self._connect,
+            self._connect_listener,
             self._channel,
             self._notifier.notify,
             heartbeat=self.timeouts.listen_heartbeat,
@@ -270,9 +275,15 @@ class PostgresEventStore(EventStore):
     async def _configure(conn: Connection) -> None:
         conn.adapters.register_loader("jsonb", _OrjsonLoader)
 
-    async def _connect(self, *settings: str) -> Connection:
-        """A connection outside the pool (the writer's, the listener's)."""
+    async def _connect(self, *settings: str, role: str | None = None) -> Connection:
+        """A connection outside the pool (the writer's, the listener's).
+
+        ``role`` is appended to its ``application_name``, so an operator (or a test)
+        can tell the writer and the LISTEN connection apart in ``pg_stat_activity``.
+        """
         kwargs = dict(self._kwargs)
+        if role is not None:
+            kwargs["application_name"] = f"{self._application_name}-{role}"
         if settings:
             kwargs["options"] += "".join(f" -c {setting}" for setting in settings)
         try:
@@ -292,7 +303,12 @@ class PostgresEventStore(EventStore):
         # slow path (handlers that cannot be prepared ahead) it sits idle in a transaction
         # while Python runs them; should this process freeze or its link go silent there,
         # the server ends the transaction and frees the lock.
-        return await self._connect(f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}")
+        return await self._connect(
+            f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}", role="writer"
+        )
+
+    async def _connect_listener(self) -> Connection:
+        return await self._connect(role="listen")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -452,8 +468,10 @@ class PostgresEventStore(EventStore):
         return future.result()
 
     def _append_patience(self) -> float:
-        # The writer's deadline, plus time for it to reconnect once.
-        return self.timeouts.append + self.timeouts.connect + 1.0
+        # The writer's deadline, counted from submission rather than from the start of
+        # the group commit that takes the append (which may first wait out a stuck
+        # one, then a reconnect), plus a moment for the writer to answer first.
+        return self.timeouts.append + 1.0
 
     async def _save_snapshot(self, snapshot: Snapshot) -> None:
         params = (snapshot.stream_id, snapshot.version, snapshot.schema, to_json(snapshot.state))

@@ -28,8 +28,9 @@ from headwater.eventstore.postgres_connections import Connection, discard
 
 log = logging.getLogger(__name__)
 
-#: First and longest wait between reconnect attempts.
-BACKOFF: Final = (0.1, 5.0)
+#: First and longest wait between reconnect attempts. Short: each attempt is itself
+#: bounded by the connect timeout, and wake-ups are back as soon as one succeeds.
+BACKOFF: Final = (0.1, 2.0)
 
 
 class Listener:
