@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     # The defaults fail a request in a few seconds when the database is unreachable.
     #: Open one connection.
     database_connect_timeout: float = 2.0
-    #: Wait for a pooled connection when every one is busy or none can be made.
-    database_pool_timeout: float = 2.0
+    #: Wait for a pooled connection when every one is busy or none can be made (with
+    #: the database down: how long a request waits for its 503).
+    database_pool_timeout: float = 1.5
     #: One read, query or statement, the wait for its connection included.
     database_query_timeout: float = 3.0
     #: One group commit of appends.

@@ -19,8 +19,9 @@ class PostgresTimeouts:
 
     #: Open one connection (psycopg waits at least 2 s; this bound can be shorter).
     connect: float = 2.0
-    #: Wait for a pooled connection when all are busy (or none can be made).
-    pool: float = 2.0
+    #: Wait for a pooled connection when all are busy (or none can be made): with the
+    #: database down, what a request waits before its 503.
+    pool: float = 1.5
     #: One read, query or statement, including the wait for its connection.
     query: float = 3.0
     #: One group commit of appends (the writer's deadline).
