@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     #: Create or upgrade the schema at start-up. Defaults to on for SQLite only:
     #: several PostgreSQL nodes should be migrated once, by ``headwater migrate``.
     auto_migrate: bool | None = None
+    #: PostgreSQL: seconds an append may wait for its commit before it fails as
+    #: indeterminate (503; a retry with the same event ids is safe) and its connection
+    #: is discarded. SQLite appends do not cross a network and take no deadline.
+    append_timeout_seconds: float = Field(default=5.0, gt=0, allow_inf_nan=False)
 
     #: Signs cursors and tokens. Required with PostgreSQL (every node must share it);
     #: the embedded default keeps a generated one in ``data_dir``.

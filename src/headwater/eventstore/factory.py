@@ -35,13 +35,19 @@ def postgres_options(url: str) -> tuple[str, str]:
 
 
 async def create_event_store(
-    url: str, *, migrate: bool | None = None, **options: Any
+    url: str,
+    *,
+    migrate: bool | None = None,
+    append_timeout: float | None = None,
+    **options: Any,
 ) -> EventStore:
     """Open the event store named by ``url``.
 
     ``migrate`` creates or upgrades the schema first; it defaults to on for SQLite
     (the embedded default) and off for PostgreSQL, where ``headwater migrate`` runs
-    once for every node.
+    once for every node. ``append_timeout`` (PostgreSQL; None: its default) bounds how
+    long an append waits for its commit before it fails as ``AppendIndeterminate``;
+    SQLite appends do not cross a network, so it does not apply there.
     """
     if not isinstance(url, str) or "://" not in url:
         raise UnknownBackend(f"not a database URL: {url!r}")
@@ -60,6 +66,8 @@ async def create_event_store(
                 "PostgreSQL support needs the extra: pip install 'headwater[postgres]'"
             ) from exc
         conninfo, schema = postgres_options(url)
+        if append_timeout is not None:
+            options["append_timeout"] = append_timeout
         return await PostgresEventStore.open(
             conninfo, schema=schema, migrate=bool(migrate), **options
         )

@@ -71,9 +71,12 @@ class EventFilter:
 
 
 #: A pure function from one append's recorded events to the SQL that keeps an inline
-#: read model current. It runs inside the append's transaction: if it raises, or a
-#: statement fails, that append fails and writes nothing; its neighbours in the same
-#: group commit are unaffected.
+#: read model current. Its statements run inside the append's transaction: if it
+#: raises, or a statement fails, that append fails and writes nothing; its neighbours
+#: in the same group commit are unaffected. It may be called more than once for one
+#: append, and on stand-in events: PostgreSQL prepares the statements before the
+#: append has its position (see ``postgres_handlers``), so it must have no effect
+#: beyond the statements it returns.
 InlineHandler: TypeAlias = "Callable[[Sequence[RecordedEvent]], Sequence[Statement]]"
 
 

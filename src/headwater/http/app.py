@@ -144,7 +144,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await create_event_store(settings.database_url, migrate=settings.auto_migrate)
+        store = await create_event_store(
+            settings.database_url,
+            migrate=settings.auto_migrate,
+            append_timeout=settings.append_timeout_seconds,
+        )
         runtime = Runtime(
             settings=settings, store=store, cursors=CursorCodec(secret), secret=secret
         )
