@@ -31,7 +31,7 @@ from headwater.errors import (
     TenantMismatch,
 )
 from headwater.eventstore import codec
-from headwater.eventstore.protocol import InlineHandler
+from headwater.eventstore.protocol import InlineHandler, collecting_after_commit
 from headwater.eventstore.records import (
     NO_STREAM,
     STREAM_EXISTS,
@@ -67,6 +67,8 @@ class AppendJob:
     expected: ExpectedVersion
     tenant_id: str | None
     future: asyncio.Future[AppendResult]
+    #: What its inline handlers asked to run once it has committed (after_commit).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -226,11 +228,15 @@ class Writer:
             # other processes write the same file.
             head = conn.execute("SELECT COALESCE(MAX(position), 0) FROM hw_events").fetchone()[0]
             now = codec.now_micros()
+            committed: list[AppendJob] = []
             for job in jobs:
+                job.after_commit = []  # a redo runs the handlers again
                 try:
                     result, head, inserted = self._append_one(conn, job, head, now, savepoints)
                     wrote = wrote or inserted
                     outcomes.append((job.future, result, None))
+                    if inserted:
+                        committed.append(job)
                 except (GroupAborted, _RedoWithSavepoints):
                     raise
                 except Exception as exc:  # only this append fails: it wrote nothing
@@ -251,6 +257,10 @@ class Writer:
         self._resolve(outcomes)
         if wrote:
             self._notify()
+        for job in committed:
+            for callback in job.after_commit:
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody to call
+                    self._loop.call_soon_threadsafe(callback)
         return False
 
     def _notify(self) -> None:
@@ -294,13 +304,15 @@ class Writer:
             for i, e in enumerate(job.events, start=1)
         ]
         if self._inline_handlers and savepoints:
-            self._insert_with_handlers(conn, rows)
+            self._insert_with_handlers(conn, rows, job.after_commit)
         elif self._inline_handlers:
             try:
                 conn.executemany(INSERT_EVENT, rows)
                 recorded = [decode_row(row) for row in rows]
                 for handler in self._inline_handlers:
-                    execute_statements(conn, handler(recorded))
+                    with collecting_after_commit(job.after_commit):
+                        statements = handler(recorded)
+                    execute_statements(conn, statements)
             except Exception as exc:
                 raise _RedoWithSavepoints from exc
         else:
@@ -314,14 +326,21 @@ class Writer:
         positions = tuple(row[0] for row in rows)
         return AppendResult(job.stream_id, base + len(rows), positions), head + len(rows), True
 
-    def _insert_with_handlers(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_with_handlers(
+        self,
+        conn: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        after_commit: list[Callable[[], None]],
+    ) -> None:
         """Insert and run inline handlers under a savepoint: a handler may fail alone."""
         conn.execute("SAVEPOINT hw_append")
         try:
             conn.executemany(INSERT_EVENT, rows)
             recorded = [decode_row(row) for row in rows]
             for handler in self._inline_handlers:
-                execute_statements(conn, handler(recorded))
+                with collecting_after_commit(after_commit):
+                    statements = handler(recorded)
+                execute_statements(conn, statements)
         except BaseException as exc:
             conn.execute("ROLLBACK TO hw_append")
             conn.execute("RELEASE hw_append")
