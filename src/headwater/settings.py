@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     #: Create or upgrade the schema at start-up. Defaults to on for SQLite only:
     #: several PostgreSQL nodes should be migrated once, by ``headwater migrate``.
     auto_migrate: bool | None = None
+    #: PostgreSQL: seconds an append may wait for its commit before it fails as
+    #: indeterminate (503; a retry with the same event ids is safe) and its connection
+    #: is discarded. SQLite appends do not cross a network and take no deadline.
+    #: 3 s, like a query's deadline, so a request on a dead link fails within 5 s.
+    append_timeout_seconds: float = Field(default=3.0, gt=0, allow_inf_nan=False)
 
     #: Signs cursors and tokens. Required with PostgreSQL (every node must share it);
     #: the embedded default keeps a generated one in ``data_dir``.
@@ -43,8 +48,6 @@ class Settings(BaseSettings):
     database_pool_timeout: float = 1.5
     #: One read, query or statement, the wait for its connection included.
     database_query_timeout: float = 3.0
-    #: One group commit of appends.
-    database_append_timeout: float = 3.0
     #: One migration statement.
     database_migration_timeout: float = 300.0
     #: Silence on the LISTEN connection before a heartbeat checks it.

@@ -40,14 +40,17 @@ async def create_event_store(
     *,
     migrate: bool | None = None,
     postgres_timeouts: PostgresTimeouts | None = None,
+    append_timeout: float | None = None,
     **options: Any,
 ) -> EventStore:
     """Open the event store named by ``url``.
 
     ``migrate`` creates or upgrades the schema first; it defaults to on for SQLite
     (the embedded default) and off for PostgreSQL, where ``headwater migrate`` runs
-    once for every node. ``postgres_timeouts`` bound every PostgreSQL call (SQLite,
-    on a local file, has no link to lose and ignores them).
+    once for every node. ``postgres_timeouts`` bound every PostgreSQL call, and
+    ``append_timeout`` (None: the timeouts' own) how long an append waits for its
+    commit before it fails as ``AppendIndeterminate``; SQLite, on a local file, has no
+    link to lose and ignores both.
     """
     if not isinstance(url, str) or "://" not in url:
         raise UnknownBackend(f"not a database URL: {url!r}")
@@ -66,6 +69,8 @@ async def create_event_store(
                 "PostgreSQL support needs the extra: pip install 'headwater[postgres]'"
             ) from exc
         conninfo, schema = postgres_options(url)
+        if append_timeout is not None:
+            options["append_timeout"] = append_timeout
         return await PostgresEventStore.open(
             conninfo,
             schema=schema,

@@ -39,7 +39,7 @@ import orjson
 from psycopg.adapt import Transformer
 
 from headwater.eventstore.protocol import InlineHandler
-from headwater.eventstore.records import NewEvent, RecordedEvent
+from headwater.eventstore.records import NewEvent, RecordedEvent, make_recorded_event
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
 #: One statement: SQL text, with slots [kind, event offset] where the server fills in.
@@ -78,26 +78,27 @@ class StandIns:
         tenant_id: str | None,
         decoded: Sequence[tuple[Any, Any]],
     ) -> list[RecordedEvent]:
+        # Stand-ins built from values the store made itself: the fast constructor.
         return [
-            RecordedEvent(
-                id=event.id,
-                stream_id=stream_id,
-                version=self.first_version + offset,
-                position=self.first_position + offset,
-                type=event.type,
-                data=data,
-                metadata=metadata,
-                tenant_id=tenant_id,
-                recorded_at=self.recorded_at,
+            make_recorded_event(
+                event.id,
+                stream_id,
+                self.first_version + offset,
+                self.first_position + offset,
+                event.type,
+                data,
+                metadata,
+                tenant_id,
+                self.recorded_at,
             )
             for offset, (event, (data, metadata)) in enumerate(zip(events, decoded, strict=True))
         ]
 
-    def literals(self, count: int) -> dict[bytes, list[tuple[str, int]]]:
+    def literals(self, count: int) -> dict[str, list[tuple[str, int]]]:
         """The literal of each server-assigned value, and the slots it may stand for
         (a position and a version can be the same number)."""
-        found: dict[bytes, list[tuple[str, int]]] = {}
-        literal = _TRANSFORMER.as_literal
+        found: dict[str, list[tuple[str, int]]] = {}
+        literal = _literal
         values: list[tuple[object, tuple[str, int]]] = [
             (self.recorded_at, ("t", 0)),
             (_micros(self.recorded_at), ("u", 0)),
@@ -118,6 +119,20 @@ def _micros(moment: datetime) -> int:
 # Psycopg's adapters without a connection: the same literals its client-side cursor
 # renders (standard_conforming_strings is on for every supported server).
 _TRANSFORMER: Final = Transformer()
+
+
+def _literal(value: object) -> str:
+    """``value`` as an SQL literal. The two commonest types are spelled here, exactly
+    as psycopg spells them, at a tenth of the cost; the rest go through its adapters."""
+    if type(value) is int:
+        # A space before a minus, so that "x -" followed by it never reads as "--".
+        return str(value) if value >= 0 else f" {value}"
+    if type(value) is str and "\\" not in value and "\0" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    if value is None:
+        return "NULL"
+    return _TRANSFORMER.as_literal(value).decode()
+
 
 Flat: TypeAlias = list[tuple[str, tuple[Any, ...]]]
 
@@ -194,9 +209,9 @@ class _Runs:
                 _flatten(handler(second_events), self.second)
         if not _same_shape(self.first, self.second):
             raise NotPreparable("the handlers' statements depend on the log in shape")
-        self._slots: tuple[dict[bytes, list[tuple[str, int]]], ...] | None = None
+        self._slots: tuple[dict[str, list[tuple[str, int]]], ...] | None = None
 
-    def slots(self) -> tuple[dict[bytes, list[tuple[str, int]]], ...]:
+    def slots(self) -> tuple[dict[str, list[tuple[str, int]]], ...]:
         if self._slots is None:
             self._slots = (self.guess.literals(self.count), self.other.literals(self.count))
         return self._slots
@@ -235,11 +250,11 @@ def _parts(runs: _Runs, index: int) -> Parts:
     texts = _split(query)
     if len(texts) != len(params) + 1:
         raise NotPreparable(f"{len(params)} parameters for {len(texts) - 1} placeholders")
-    literal = _TRANSFORMER.as_literal
+    literal = _literal
     parts: Parts = [texts[0]]
     for position, (value, shifted) in enumerate(zip(params, others, strict=True)):
         if value is shifted or (type(value) is type(shifted) and value == shifted):
-            parts.append(literal(value).decode())  # the same in both runs: plain
+            parts.append(literal(value))  # the same in both runs: plain
         else:
             text = literal(value)
             first, second = runs.slots()
@@ -247,7 +262,7 @@ def _parts(runs: _Runs, index: int) -> Parts:
             if both:
                 parts.append(list(min(both)))
             elif literal(runs.third()[index][1][position]) != text:
-                parts.append(text.decode())  # not from the log (a clock read, a random id)
+                parts.append(text)  # not from the log (a clock read, a random id)
             else:
                 raise NotPreparable(f"a parameter depends on the log: {value!r}")
         parts.append(texts[position + 1])

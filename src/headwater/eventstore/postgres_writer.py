@@ -29,7 +29,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 import orjson
@@ -52,7 +52,7 @@ from headwater.eventstore.postgres_handlers import (
     guess_now,
     prepare_statements,
 )
-from headwater.eventstore.protocol import InlineHandler
+from headwater.eventstore.protocol import InlineHandler, collecting_after_commit
 from headwater.eventstore.records import (
     ANY,
     NO_STREAM,
@@ -115,6 +115,10 @@ class AppendRequest:
     #: What they were prepared with: the handlers, and the epoch the writer had seen.
     handlers: tuple[InlineHandler, ...] = ()
     epoch: int = -1
+    #: What the handlers asked to run once this append has committed (after_commit),
+    #: and whether it did write (a replay of stored events runs none of them).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    wrote: bool = False
 
     def __post_init__(self) -> None:
         expected: int | None
@@ -288,10 +292,12 @@ class GroupCommitWriter:
             request.statements = "[]"
             return
         guess = StandIns(self._head + 1, request.first_version_guess(), guess_now())
+        request.after_commit = []
         try:
-            parts = prepare_statements(
-                handlers, request.stream_id, request.events, request.tenant_id, guess
-            )
+            with collecting_after_commit(request.after_commit):
+                parts = prepare_statements(
+                    handlers, request.stream_id, request.events, request.tenant_id, guess
+                )
         except NotPreparable as exc:
             log.debug("append to %r takes the slow path: %s", request.stream_id, exc)
             request.statements = None
@@ -392,6 +398,13 @@ class GroupCommitWriter:
                 wrote = True
         if wrote:
             self._on_commit()
+        for request, outcome in zip(live, outcomes, strict=True):
+            if request.wrote and not isinstance(outcome, BaseException):
+                for callback in request.after_commit:
+                    try:
+                        callback()
+                    except Exception:  # one hook's failure is not the append's
+                        log.exception("an after_commit callback of an inline handler failed")
         return unavailable
 
     async def _abandon(self, write: asyncio.Task[list[Outcome]]) -> None:
@@ -417,7 +430,7 @@ class GroupCommitWriter:
             cursor = await self._conn.execute(_READ_EPOCH)
             row = await cursor.fetchone()
             if row is not None:
-                self._epoch = max(self._epoch, int(row[0]))
+                self._epoch = int(row[0])
         return self._conn
 
     async def _drop_connection(self) -> None:
@@ -474,7 +487,8 @@ class GroupCommitWriter:
         rows = await cursor.fetchall()
         stale: list[AppendRequest] = []
         for request, row in zip(batch, rows, strict=True):
-            self._epoch = max(self._epoch, int(row[9]))
+            # The server's word, even if lower (a restored or failed-over database).
+            self._epoch = int(row[9])
             status = row[1]
             if status == "stale":
                 stale.append(request)
@@ -484,6 +498,7 @@ class GroupCommitWriter:
                 outcome = outcomes[id(request)] = outcome_of(request, row)
                 if status == "ok" and isinstance(outcome, AppendResult):
                     self._head = max(self._head, outcome.positions[-1])
+                    request.wrote = True
         return stale
 
     async def _write_one_by_one(
@@ -522,10 +537,15 @@ class GroupCommitWriter:
             raise outcome  # nothing was written; the savepoint is rolled back anyway
         if row[1] == "ok":
             events = recorded_events(request, row)
+            request.after_commit = []
             for handler in list(self._inline_handlers):
                 try:
-                    await execute_statements(conn, handler(events))
+                    with collecting_after_commit(request.after_commit):
+                        statements = handler(events)
+                    await execute_statements(conn, statements)
                 except psycopg.errors.IntegrityError as exc:
                     raise InlineHandlerFailed(exc.diag.message_primary or str(exc)) from exc
             self._head = max(self._head, row[3] + len(request.events) - 1)
+            # Only a savepoint so far: the whole transaction commits after the others.
+            request.wrote = True
         return outcome

@@ -48,7 +48,7 @@ def postgres_timeouts(settings: Settings) -> PostgresTimeouts:
         connect=settings.database_connect_timeout,
         pool=settings.database_pool_timeout,
         query=settings.database_query_timeout,
-        append=settings.database_append_timeout,
+        append=settings.append_timeout_seconds,
         migration=settings.database_migration_timeout,
         listen_heartbeat=settings.database_listen_heartbeat,
         tcp_user_timeout=settings.database_tcp_user_timeout,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -81,6 +82,17 @@ async def _seen(store: EventStore) -> list[tuple[Any, ...]]:
     async with store.transaction() as tx:
         rows = await tx.fetchall("SELECT * FROM rm_seen ORDER BY position")
     return [tuple(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _Note:
+    """A callback that compares equal for the same stream, so it is registered once."""
+
+    record: Callable[[str], None]
+    stream_id: str
+
+    def __call__(self) -> None:
+        self.record(self.stream_id)
 
 
 class Boom(Exception):
@@ -474,6 +486,39 @@ class TransactionContract(ContractBase):
         assert len(stored) == 2 + 6 + 12
         assert await _seen(store) == _as_seen(stored)
         assert (await _counts(store))[0] == ("full", 2)
+
+    async def test_after_commit_callbacks_run_once_their_append_has_committed(
+        self, store: EventStore
+    ) -> None:
+        async with store.transaction() as tx:
+            await tx.execute(CREATE_COUNTS)
+        calls: list[str] = []
+        three = anyio.Event()
+
+        def record(stream_id: str) -> None:
+            calls.append(stream_id)
+            if len(calls) == 3:
+                three.set()
+
+        def handler(events: Sequence[RecordedEvent]) -> list[Statement]:
+            store.after_commit(_Note(record, events[0].stream_id))
+            return _count_appends(events)
+
+        store.add_inline_handler(handler)
+        first = [new(n=1)]
+        await store.append("a", first)
+        await store.append("b", [new(n=2)])
+        with pytest.raises(Boom):
+            await store.append("c", [new("Poison")])
+        with pytest.raises(ConcurrencyError):
+            await store.append("a", [new(n=3)], expected_version=NO_STREAM)
+        await store.append("a", first)  # a replay: stored already, nothing committed
+        await store.append("d", [new(n=4)])
+
+        with anyio.fail_after(WAIT_SECONDS):
+            await three.wait()
+        await anyio.sleep(0.05)  # nothing more arrives
+        assert calls == ["a", "b", "d"]
 
     async def test_inline_handler_statement_that_fails_fails_the_append_and_writes_nothing(
         self, store: EventStore
