@@ -197,8 +197,13 @@ class PostgresEventStore(EventStore):
             raise InvalidInput(f"pool_size must be a positive integer, not {pool_size!r}")
         self.schema = schema
         timeouts = timeouts or PostgresTimeouts()
-        if append_timeout is not None:  # checked like every other timeout
-            timeouts = dataclasses.replace(timeouts, append=append_timeout)
+        if append_timeout is not None:
+            try:
+                timeouts = dataclasses.replace(timeouts, append=append_timeout)
+            except InvalidInput:
+                raise InvalidInput(
+                    f"append_timeout must be a positive number, not {append_timeout!r}"
+                ) from None
         self.timeouts = timeouts
         #: Seconds an append may wait for its group commit before it is reported
         #: indeterminate (AppendIndeterminate) and its connection discarded.
