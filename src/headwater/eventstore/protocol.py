@@ -334,15 +334,6 @@ class EventStore(abc.ABC):
         """The position of the newest committed event (0 for an empty store)."""
         return await self._head_position()
 
-    async def check_writable(self) -> None:
-        """Raise :class:`StoreUnavailable` unless an append could commit now.
-
-        What readiness means. By default the store answering a read; a backend
-        whose writes can fail while reads work (a network link, a writer task)
-        checks more.
-        """
-        await self._head_position()
-
     # --- read-only SQL (read models, lookups) ---------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -358,6 +349,17 @@ class EventStore(abc.ABC):
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    # --- readiness ------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` unless an append could commit now.
+
+        What readiness means. By default the store answering a read; a backend
+        whose writes can fail while reads work (a network link, a writer task)
+        checks more.
+        """
+        await self._head_position()
 
     # --- snapshots ------------------------------------------------------------------
 
