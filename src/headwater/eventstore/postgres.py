@@ -32,13 +32,12 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from headwater.errors import InvalidInput, SchemaNotMigrated, StoreUnavailable
 from headwater.eventstore.migrations import apply_migrations, event_store_migrations
+from headwater.eventstore.postgres_appends import AppendRequest, to_json
 from headwater.eventstore.postgres_writer import (
     DEFAULT_APPEND_TIMEOUT,
-    AppendRequest,
     Connection,
     GroupCommitWriter,
     execute_statements,
-    to_json,
 )
 from headwater.eventstore.protocol import (
     Dialect,
