@@ -9,6 +9,7 @@ test wants, exactly as if its link had gone silent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -216,3 +217,30 @@ async def test_handler_values_from_the_log_are_filled_in_by_the_server(
     slow = [r.getMessage() for r in caplog.records if "slow path" in r.getMessage()]
     assert len(slow) == 1
     assert "'c'" in slow[0]
+
+
+async def test_an_append_prepared_before_a_handler_swap_is_prepared_again(
+    store: EventStore, postgres_url: str
+) -> None:
+    """What a projection rebuild does: it pauses appends (bumping the handlers epoch),
+    attaches the new handler, commits. An append prepared before the attach and sent
+    meanwhile must not commit without the new handler's rows."""
+    async with store.transaction() as tx:
+        await tx.execute(CREATE_LOG)
+    await store.append("warm", [NewEvent("Happened", {})])
+    conninfo, schema = postgres_options(postgres_url)
+    swap = await psycopg.AsyncConnection.connect(conninfo, options=f"-c search_path={schema}")
+    try:
+        await swap.execute("UPDATE hw_head SET handlers_epoch = handlers_epoch + 1")
+        pending = asyncio.ensure_future(store.append("s", [NewEvent("Happened", {})]))
+        await asyncio.sleep(0.1)  # prepared without the handler, sent, waiting for the lock
+        assert not pending.done()
+        store.add_inline_handler(_log_with_derived_values)
+        await swap.commit()
+        with anyio.fail_after(DEADLINE + SLACK):
+            await pending
+    finally:
+        await swap.close()
+
+    stored = [e async for e in store.read_stream("s")]
+    assert [row[0] for row in await _log(store)] == [str(stored[0].id)]

@@ -38,6 +38,7 @@ from psycopg.conninfo import conninfo_to_dict
 from headwater.errors import CallTimeout, InvalidInput, SchemaNotMigrated, StoreUnavailable
 from headwater.eventstore.deadline import bounded
 from headwater.eventstore.migrations import apply_migrations, event_store_migrations
+from headwater.eventstore.postgres_appends import AppendRequest, to_json
 from headwater.eventstore.postgres_connections import (
     POOL_ERRORS,
     Connection,
@@ -46,12 +47,7 @@ from headwater.eventstore.postgres_connections import (
     discard,
 )
 from headwater.eventstore.postgres_listener import Listener
-from headwater.eventstore.postgres_writer import (
-    AppendRequest,
-    GroupCommitWriter,
-    execute_statements,
-    to_json,
-)
+from headwater.eventstore.postgres_writer import GroupCommitWriter, execute_statements
 from headwater.eventstore.protocol import (
     Dialect,
     EventFilter,
