@@ -41,7 +41,16 @@ What each side does inside the timed region:
   ceiling of any store that durably acknowledges 32 clients that each wait);
   ``raw_sqlite_batch_es_table``: eventsourcing's own rows into its own, lighter table;
   ``raw_postgres_concurrent_single``: 32 connections on 32 threads, one row per
-  transaction, without the gap-free ordering both stores guarantee.
+  transaction, without the gap-free ordering both stores guarantee;
+  ``raw_postgres_group_commit``: 32 rows, one per client stream, per transaction on
+  one connection (the PostgreSQL ceiling of durably acknowledging 32 waiting clients).
+* Headwater as apps run it (``headwater_app_*``): the same ``concurrent_single``
+  workload through a store with what every app attaches: the security module's
+  inline handler, the job queue (attached, with a trigger on another event type, so
+  it looks at every event), and one inline projection that upserts a per-stream
+  counter in the append's transaction (one read-model statement per append). Compared
+  with the bare store (``app_vs_bare_store_*``) and, on PostgreSQL, with the raw
+  32-row group commit (``app_concurrent_single_postgres_vs_raw_group_commit``).
 
 Durability is checked at run time on each side's own connection and reported under
 ``settings``: SQLite in WAL mode with ``synchronous=FULL`` on every side
@@ -101,8 +110,12 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteFactory
 
-from headwater import NO_STREAM, EventStore, NewEvent, create_event_store
+from headwater import NO_STREAM, EventStore, NewEvent, RecordedEvent, create_event_store
 from headwater.eventstore.migrations import event_store_migrations
+from headwater.jobs.sqlqueue import SqlJobQueue
+from headwater.projections import INTEGER, TEXT, Column, Merge, Projection, Table, attach_inline
+from headwater.projections.schema import migrate_projections
+from headwater.security import schema as security_schema
 
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS: Final = 32
@@ -124,6 +137,9 @@ TARGETS: Final = {
     "batch_sqlite": 3.0,
     "read_all_sqlite": 2.0,
     "batch_vs_raw_sqlite": 0.5,
+    "app_concurrent_single_postgres_vs_raw_group_commit": 0.7,
+    "app_vs_bare_store_postgres": 0.9,
+    "app_vs_bare_store_sqlite": 0.9,
 }
 
 
@@ -414,6 +430,20 @@ def raw_postgres_concurrent(
     return clients * per_client, run_threads(clients, client)
 
 
+def raw_postgres_group_commits(
+    conn: psycopg.Connection[Any], clients: int, per_client: int
+) -> Sample:
+    """One transaction holding one row of each client's stream, durable: PostgreSQL's
+    ceiling for 32 clients that each wait for their append (see the SQLite twin)."""
+    streams = pg_rows(clients, per_client)
+    groups = [[rows[v] for rows in streams] for v in range(per_client)]
+    started = time.perf_counter()
+    for rows in groups:
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany(RAW_POSTGRES_INSERT, rows)
+    return clients * per_client, time.perf_counter() - started
+
+
 #: Schemas of runs that were killed before they could drop them are swept after this long.
 STALE_SCHEMA_SECONDS: Final = 3600
 
@@ -498,6 +528,41 @@ async def hw_open(url: str, **options: Any) -> AsyncIterator[EventStore]:
         await store.close()
 
 
+#: The app configuration's inline projection: a counter per stream, one upsert per append.
+APP_COUNTS: Final = Table(
+    "bench_stream_counts",
+    {"stream_id": TEXT, "events": Column(INTEGER, default=0)},
+    primary_key="stream_id",
+)
+app_counts = Projection("bench_stream_counts", tables=[APP_COUNTS], mode="inline")
+
+
+@app_counts.on(EVENT_TYPE)
+def _count_event(event: RecordedEvent) -> Any:
+    return APP_COUNTS.upsert(
+        {"stream_id": event.stream_id, "events": 1}, merge={"events": Merge.ADD}
+    )
+
+
+@contextlib.asynccontextmanager
+async def hw_app_open(url: str, **options: Any) -> AsyncIterator[EventStore]:
+    """A store with what apps attach: security lookup, job queue, one inline projection."""
+    async with hw_open(url, **options) as store:
+        await security_schema.migrate(store)
+        security_schema.attach(store)
+        queue = SqlJobQueue(store)
+        await queue.migrate()
+        # Looks at every event, enqueues for none of the benchmark's.
+        queue.enqueue_on("bench.welcome", "bench.send_welcome")
+        queue.attach()
+        await migrate_projections(store)
+        await attach_inline(store, [app_counts])
+        try:
+            yield store
+        finally:
+            queue.detach()
+
+
 # --- the workloads --------------------------------------------------------------------
 
 
@@ -533,6 +598,10 @@ class Bench:
             store = await self.hw_sqlite("hw-concurrent.db")
             synchronous = int(await hw_setting(store, "PRAGMA synchronous"))
             require_full(self.results, "headwater", synchronous)
+            self.add_concurrent(lineup, name, partial(hw_concurrent, store))
+        with self.results.guard(name := "headwater_app_sqlite_concurrent_single"):
+            path = self.tmp / "hw-app-concurrent.db"
+            store = await self.stack.enter_async_context(hw_app_open(f"sqlite:///{path}"))
             self.add_concurrent(lineup, name, partial(hw_concurrent, store))
         with self.results.guard(name := "raw_sqlite_single_commit"):
             conn = self.raw_sqlite("raw-single.db")
@@ -608,6 +677,10 @@ class Bench:
             )
             self.add_concurrent(single, hw[0], partial(hw_concurrent, store))
             self.add_batches(batch, hw[1], partial(hw_batch, store))
+        with self.results.guard(name := "headwater_app_postgres_concurrent_single"):
+            app_url = f"{url}{'&' if '?' in url else '?'}schema={self.pg_schema(url, 'hw')}"
+            store = await self.stack.enter_async_context(hw_app_open(app_url, migrate=True))
+            self.add_concurrent(single, name, partial(hw_concurrent, store))
         raw = ("raw_postgres_concurrent_single", "raw_postgres_batch")
         with self.results.guard(*raw):
             schema = self.pg_schema(url, "raw")
@@ -617,6 +690,10 @@ class Bench:
             conns = [self.stack.enter_context(pg_connect(url, schema)) for _ in range(CLIENTS)]
             self.add_concurrent(single, raw[0], partial(raw_postgres_concurrent, conns))
             self.add_batches(batch, raw[1], partial(raw_postgres_batches, conn))
+        with self.results.guard(name := "raw_postgres_group_commit"):
+            conn = self.stack.enter_context(pg_connect(url, self.pg_schema(url, "raw")))
+            conn.execute(RAW_POSTGRES_DDL)
+            self.add_concurrent(single, name, partial(raw_postgres_group_commits, conn))
         await self.contest(single)
         await self.contest(batch)
 
@@ -661,6 +738,16 @@ def ratios(results: Results) -> dict[str, float | None]:
             r("headwater_sqlite_read_all"), r("eventsourcing_sqlite_read_all")
         ),
         "batch_vs_raw_sqlite": ratio(r("headwater_sqlite_batch"), r("raw_sqlite_batch")),
+        "app_concurrent_single_postgres_vs_raw_group_commit": ratio(
+            r("headwater_app_postgres_concurrent_single"), r("raw_postgres_group_commit")
+        ),
+        "app_vs_bare_store_postgres": ratio(
+            r("headwater_app_postgres_concurrent_single"),
+            r("headwater_postgres_concurrent_single"),
+        ),
+        "app_vs_bare_store_sqlite": ratio(
+            r("headwater_app_sqlite_concurrent_single"), r("headwater_sqlite_concurrent_single")
+        ),
     }
 
 
@@ -688,6 +775,9 @@ def context_ratios(results: Results) -> dict[str, float | None]:
             r("headwater_postgres_concurrent_single"), r("raw_postgres_concurrent_single")
         ),
         "batch_vs_raw_postgres": ratio(r("headwater_postgres_batch"), r("raw_postgres_batch")),
+        "concurrent_single_vs_raw_group_commit_postgres": ratio(
+            r("headwater_postgres_concurrent_single"), r("raw_postgres_group_commit")
+        ),
     }
 
 

@@ -47,7 +47,8 @@ and the HTTP layer can map each class to exactly one status and code::
         ├── RebuildInProgress        (another rebuild of the projection is running)
         ├── CircuitOpen              (a breaker refused the call without trying)
         ├── BulkheadFull             (every slot and queue place of a bulkhead is taken)
-        └── CallTimeout              (a dependency missed its deadline)
+        ├── CallTimeout              (a dependency missed its deadline)
+        └── AppendIndeterminate      (an append missed its deadline: it may have committed)
 
 A class may set ``http_status`` to override the HTTP layer's mapping by base class.
 Driver errors never leak: backends translate them at the boundary with
@@ -378,6 +379,25 @@ class CallTimeout(StoreUnavailable):
     def __init__(self, name: str, seconds: float) -> None:
         super().__init__(f"{name} did not answer within {seconds:g}s", dependency=name)
         self.name = name
+        self.seconds = seconds
+
+
+class AppendIndeterminate(StoreUnavailable):
+    """An append got no answer within its deadline: it may or may not have committed.
+
+    The connection it used is discarded. Retrying with the same event ids is safe:
+    if the first attempt committed, the retry returns its result and writes nothing.
+    """
+
+    code = "append_indeterminate"
+
+    def __init__(self, stream_id: str, seconds: float) -> None:
+        super().__init__(
+            f"the append to {stream_id!r} got no answer within {seconds:g}s; it may have "
+            "committed: retry it with the same event ids",
+            stream_id=stream_id,
+        )
+        self.stream_id = stream_id
         self.seconds = seconds
 
 

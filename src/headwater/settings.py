@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     #: Create or upgrade the schema at start-up. Defaults to on for SQLite only:
     #: several PostgreSQL nodes should be migrated once, by ``headwater migrate``.
     auto_migrate: bool | None = None
+    #: PostgreSQL: seconds an append may wait for its commit before it fails as
+    #: indeterminate (503; a retry with the same event ids is safe) and its connection
+    #: is discarded. SQLite appends do not cross a network and take no deadline.
+    #: 3 s, like a query's deadline, so a request on a dead link fails within 5 s.
+    append_timeout_seconds: float = Field(default=3.0, gt=0, allow_inf_nan=False)
 
     #: Signs cursors and tokens. Required with PostgreSQL (every node must share it);
     #: the embedded default keeps a generated one in ``data_dir``.
@@ -43,6 +48,24 @@ class Settings(BaseSettings):
     outbound_allow: list[str] = []
     #: Send Strict-Transport-Security (turn off only for plain-HTTP development).
     hsts: bool = True
+
+    # --- PostgreSQL links (seconds; see ``headwater.eventstore.PostgresTimeouts``) ----
+    # The defaults fail a request in a few seconds when the database is unreachable.
+    #: Open one connection.
+    database_connect_timeout: float = 2.0
+    #: Wait for a pooled connection when every one is busy or none can be made (with
+    #: the database down: how long a request waits for its 503).
+    database_pool_timeout: float = 1.5
+    #: One read, query or statement, the wait for its connection included.
+    database_query_timeout: float = 3.0
+    #: One migration statement.
+    database_migration_timeout: float = 300.0
+    #: Silence on the LISTEN connection before a heartbeat checks it.
+    database_listen_heartbeat: float = 3.0
+    #: Unacknowledged data after which the kernel fails a connection.
+    database_tcp_user_timeout: float = 5.0
+    #: Pooled connections are replaced after this long.
+    database_pool_max_lifetime: float = 1800.0
 
     # --- security (None: the defaults in ``headwater.security.config``) ---------------
     access_token_seconds: int | None = None

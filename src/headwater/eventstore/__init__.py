@@ -19,6 +19,7 @@ from headwater.eventstore.records import (
     StreamState,
 )
 from headwater.eventstore.sql import Statement
+from headwater.eventstore.timeouts import PostgresTimeouts
 
 __all__ = [
     "ANY",
@@ -30,6 +31,7 @@ __all__ = [
     "ExpectedVersion",
     "InlineHandler",
     "NewEvent",
+    "PostgresTimeouts",
     "RecordedEvent",
     "Snapshot",
     "Statement",

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from headwater.errors import UnknownBackend
 from headwater.eventstore.protocol import EventStore
+from headwater.eventstore.timeouts import PostgresTimeouts
 
 SQLITE_SCHEMES = frozenset({"sqlite"})
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
@@ -35,13 +36,21 @@ def postgres_options(url: str) -> tuple[str, str]:
 
 
 async def create_event_store(
-    url: str, *, migrate: bool | None = None, **options: Any
+    url: str,
+    *,
+    migrate: bool | None = None,
+    postgres_timeouts: PostgresTimeouts | None = None,
+    append_timeout: float | None = None,
+    **options: Any,
 ) -> EventStore:
     """Open the event store named by ``url``.
 
     ``migrate`` creates or upgrades the schema first; it defaults to on for SQLite
     (the embedded default) and off for PostgreSQL, where ``headwater migrate`` runs
-    once for every node.
+    once for every node. ``postgres_timeouts`` bound every PostgreSQL call, and
+    ``append_timeout`` (None: the timeouts' own) how long an append waits for its
+    commit before it fails as ``AppendIndeterminate``; SQLite, on a local file, has no
+    link to lose and ignores both.
     """
     if not isinstance(url, str) or "://" not in url:
         raise UnknownBackend(f"not a database URL: {url!r}")
@@ -60,8 +69,14 @@ async def create_event_store(
                 "PostgreSQL support needs the extra: pip install 'headwater[postgres]'"
             ) from exc
         conninfo, schema = postgres_options(url)
+        if append_timeout is not None:
+            options["append_timeout"] = append_timeout
         return await PostgresEventStore.open(
-            conninfo, schema=schema, migrate=bool(migrate), **options
+            conninfo,
+            schema=schema,
+            migrate=bool(migrate),
+            timeouts=postgres_timeouts,
+            **options,
         )
     raise UnknownBackend(
         f"unknown database URL scheme {scheme!r}: use sqlite:///path.db, "

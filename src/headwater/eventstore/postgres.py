@@ -4,8 +4,12 @@ Appends go through one group-commit writer per store (``postgres_writer``) and
 ``hw_append_batch``, whose lock on the one-row ``hw_head`` table serialises
 appending transactions across all nodes, so position order is commit order and a
 reader never sees a gap (DESIGN.md §5.1; the reasoning is at the SQL). Reads use a
-connection pool. A dedicated LISTEN connection turns other nodes' commits into
-wake-ups; the store is always read for the truth.
+connection pool. A dedicated LISTEN connection (``postgres_listener``) turns other
+nodes' commits into wake-ups; the store is always read for the truth.
+
+Every call has a deadline (``PostgresTimeouts``; how connections are made and
+discarded is in ``postgres_connections``), so a dead link fails calls in seconds
+with :class:`StoreUnavailable` instead of hanging them.
 
 Every connection sets ``search_path`` to the store's schema, so one database can
 hold many stores (and every test gets its own).
@@ -15,30 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from typing import Any, Final, TypeVar
 
 import orjson
 import psycopg
-from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from headwater.errors import InvalidInput, SchemaNotMigrated, StoreUnavailable
+from headwater.errors import CallTimeout, InvalidInput, SchemaNotMigrated, StoreUnavailable
+from headwater.eventstore.deadline import bounded
 from headwater.eventstore.migrations import apply_migrations, event_store_migrations
-from headwater.eventstore.postgres_writer import (
-    AppendRequest,
+from headwater.eventstore.postgres_appends import AppendRequest, to_json
+from headwater.eventstore.postgres_connections import (
+    POOL_ERRORS,
     Connection,
-    GroupCommitWriter,
-    execute_statements,
-    to_json,
+    ConnectionPool,
+    connection_options,
+    discard,
 )
+from headwater.eventstore.postgres_listener import Listener
+from headwater.eventstore.postgres_writer import GroupCommitWriter, execute_statements
 from headwater.eventstore.protocol import (
     Dialect,
     EventFilter,
@@ -55,6 +64,7 @@ from headwater.eventstore.records import (
     make_recorded_event,
 )
 from headwater.eventstore.sql import Statement, qmark_to_pyformat, stream_page_sql
+from headwater.eventstore.timeouts import PostgresTimeouts
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +75,12 @@ _EVENT_COLUMNS: Final = (
     "position, id, stream_id, version, type, data, metadata, tenant_id, recorded_at"
 )
 _WRITER_IDLE_MS: Final = 30_000
-_LISTEN_BACKOFF: Final = (0.1, 5.0)  # first and longest wait between reconnects
+
+#: The deadline of statements run in this context, when not the store's query
+#: timeout: migrations set their own, longer one.
+_STATEMENT_SECONDS: ContextVar[float | None] = ContextVar(
+    "headwater_pg_statement_seconds", default=None
+)
 
 _SET_CHECKPOINT: Final = (
     "INSERT INTO hw_checkpoints (name, position, updated_at) VALUES (%s, %s, now()) "
@@ -102,33 +117,50 @@ def _like_prefix(prefix: str) -> str:
 
 
 class _PgTransaction:
-    """The :class:`Transaction` of one pooled connection inside ``BEGIN ... COMMIT``."""
+    """The :class:`Transaction` of one pooled connection inside ``BEGIN ... COMMIT``.
+
+    Every statement has the deadline ``seconds``: a transaction may run as long as
+    its caller likes, but never wait on the network longer than that at a time.
+    """
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, seconds: float) -> None:
         self._conn = conn
+        self._seconds = seconds
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        return await bounded(work, self._seconds, "PostgreSQL statement")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(qmark_to_pyformat(sql), tuple(params))
+        cursor = await self._bounded(self._conn.execute(qmark_to_pyformat(sql), tuple(params)))
         return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self._conn.cursor() as cursor:
-            await cursor.executemany(qmark_to_pyformat(sql), [tuple(r) for r in rows])
+        async def run() -> None:
+            async with self._conn.cursor() as cursor:
+                await cursor.executemany(qmark_to_pyformat(sql), [tuple(r) for r in rows])
+
+        await self._bounded(run())
 
     async def execute_script(self, sql: str) -> None:
         # Without parameters psycopg uses the simple query protocol, which runs
         # several statements, and leaves the text alone (no placeholders, no %).
-        await self._conn.execute(sql.encode())
+        await self._bounded(self._conn.execute(sql.encode()))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self._conn.execute(qmark_to_pyformat(sql), tuple(params))
-        return await cursor.fetchall()
+        async def run() -> list[tuple[Any, ...]]:
+            cursor = await self._conn.execute(qmark_to_pyformat(sql), tuple(params))
+            return await cursor.fetchall()
+
+        return await self._bounded(run())
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        cursor = await self._conn.execute(qmark_to_pyformat(sql), tuple(params))
-        return await cursor.fetchone()
+        async def run() -> tuple[Any, ...] | None:
+            cursor = await self._conn.execute(qmark_to_pyformat(sql), tuple(params))
+            return await cursor.fetchone()
+
+        return await self._bounded(run())
 
     async def get_checkpoint(self, name: str) -> int | None:
         row = await self.fetchone(
@@ -137,7 +169,9 @@ class _PgTransaction:
         return None if row is None else int(row[0])
 
     async def set_checkpoint(self, name: str, position: int) -> None:
-        await self._conn.execute(_SET_CHECKPOINT, (check_checkpoint_name(name), position))
+        await self._bounded(
+            self._conn.execute(_SET_CHECKPOINT, (check_checkpoint_name(name), position))
+        )
 
 
 class PostgresEventStore(EventStore):
@@ -149,7 +183,8 @@ class PostgresEventStore(EventStore):
         *,
         schema: str = "public",
         pool_size: int = 10,
-        connect_timeout: float = 10.0,
+        timeouts: PostgresTimeouts | None = None,
+        append_timeout: float | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(schema, str) or not _SCHEMA_NAME.match(schema):
@@ -157,22 +192,45 @@ class PostgresEventStore(EventStore):
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidInput(f"pool_size must be a positive integer, not {pool_size!r}")
         self.schema = schema
+        timeouts = timeouts or PostgresTimeouts()
+        if append_timeout is not None:
+            try:
+                timeouts = dataclasses.replace(timeouts, append=append_timeout)
+            except InvalidInput:
+                raise InvalidInput(
+                    f"append_timeout must be a positive number, not {append_timeout!r}"
+                ) from None
+        self.timeouts = timeouts
+        #: Seconds an append may wait for its group commit before it is reported
+        #: indeterminate (AppendIndeterminate) and its connection discarded.
+        self.append_timeout = timeouts.append
         self._channel = notify_channel(schema)
         self._conninfo = conninfo
-        self._kwargs = self._connection_options(conninfo, schema, connect_timeout)
-        self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+        self._kwargs = connection_options(conninfo, schema, self.timeouts)
+        self._application_name = str(
+            self._kwargs.get("application_name")
+            or conninfo_to_dict(conninfo).get("application_name", "headwater")
+        )
+        self._pool = ConnectionPool(
             conninfo,
-            kwargs=self._kwargs,
-            min_size=1,
-            max_size=pool_size,
-            open=False,
-            configure=self._configure,
-            timeout=connect_timeout,
+            self._kwargs,
+            size=pool_size,
+            timeouts=self.timeouts,
             name=f"headwater-{schema}",
+            configure=self._configure,
         )
         self._writer: GroupCommitWriter | None = None
         self._watchers = 0
-        self._listen_task: asyncio.Task[None] | None = None
+        self._listener = Listener(
+            self._connect_listener,
+            self._channel,
+            self._notifier.notify,
+            heartbeat=self.timeouts.listen_heartbeat,
+            timeout=self.timeouts.query,
+        )
+        #: When each append now waiting for the writer was submitted, oldest first:
+        #: an old one means the writer cannot commit (see check_writable).
+        self._appends_in_flight: dict[object, float] = {}
         self._closed = False
 
     @classmethod
@@ -183,15 +241,19 @@ class PostgresEventStore(EventStore):
         schema: str = "public",
         migrate: bool = False,
         pool_size: int = 10,
-        connect_timeout: float = 10.0,
+        timeouts: PostgresTimeouts | None = None,
+        append_timeout: float | None = None,
     ) -> PostgresEventStore:
         """Connect, migrate (or check that the schema is migrated), start the writer."""
-        store = cls(conninfo, schema=schema, pool_size=pool_size, connect_timeout=connect_timeout)
+        store = cls(
+            conninfo,
+            schema=schema,
+            pool_size=pool_size,
+            timeouts=timeouts,
+            append_timeout=append_timeout,
+        )
         try:
-            try:
-                await store._pool.open(wait=True, timeout=connect_timeout)
-            except (psycopg.Error, PoolTimeout) as exc:
-                raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+            await store._pool.open()
             if migrate:
                 store.applied_migrations = await store.migrate()
             else:
@@ -201,6 +263,7 @@ class PostgresEventStore(EventStore):
                 store._channel,
                 store._inline_handlers,
                 store._notifier.notify,
+                append_timeout=store.append_timeout,
             )
         except BaseException:
             await store.close()
@@ -210,68 +273,76 @@ class PostgresEventStore(EventStore):
     # --- connections ----------------------------------------------------------------
 
     @staticmethod
-    def _connection_options(conninfo: str, schema: str, connect_timeout: float) -> dict[str, Any]:
-        try:
-            given = conninfo_to_dict(conninfo)
-        except psycopg.ProgrammingError as exc:
-            raise InvalidInput(f"invalid PostgreSQL connection string: {exc}") from exc
-        # search_path: the store's schema only; TimeZone: timestamptz arrive as UTC.
-        options = f'-c search_path="{schema}" -c TimeZone=UTC'
-        if given.get("options"):
-            options = f"{given['options']} {options}"
-        kwargs: dict[str, Any] = {"autocommit": True, "options": options}
-        if "application_name" not in given:
-            kwargs["application_name"] = "headwater"
-        if "connect_timeout" not in given:
-            # Without one, an unreachable server can hang a connect attempt for minutes.
-            kwargs["connect_timeout"] = max(1, round(connect_timeout))
-        return kwargs
-
-    @staticmethod
     async def _configure(conn: Connection) -> None:
         conn.adapters.register_loader("jsonb", _OrjsonLoader)
 
-    async def _connect(self, *settings: str) -> Connection:
-        """A connection outside the pool (the writer's, the listener's)."""
+    async def _connect(self, *settings: str, role: str | None = None) -> Connection:
+        """A connection outside the pool (the writer's, the listener's).
+
+        ``role`` is appended to its ``application_name``, so an operator (or a test)
+        can tell the writer and the LISTEN connection apart in ``pg_stat_activity``.
+        """
         kwargs = dict(self._kwargs)
+        if role is not None:
+            kwargs["application_name"] = f"{self._application_name}-{role}"
         if settings:
             kwargs["options"] += "".join(f" -c {setting}" for setting in settings)
         try:
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, **kwargs)
+            conn = await bounded(
+                psycopg.AsyncConnection.connect(self._conninfo, **kwargs),
+                self.timeouts.connect,
+                "PostgreSQL connect",
+                abandon=discard,
+            )
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         await self._configure(conn)
         return conn
 
     async def _connect_writer(self) -> Connection:
-        # The writer holds the hw_head lock, which every node's appends wait for. With
-        # inline handlers it sits idle in a transaction while Python runs them; should
-        # this process freeze there, the server ends the transaction and frees the lock.
-        return await self._connect(f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}")
+        # The writer holds the hw_head lock, which every node's appends wait for. On its
+        # slow path (handlers that cannot be prepared ahead) it sits idle in a transaction
+        # while Python runs them; should this process freeze or its link go silent there,
+        # the server ends the transaction and frees the lock.
+        return await self._connect(
+            f"idle_in_transaction_session_timeout={_WRITER_IDLE_MS}", role="writer"
+        )
+
+    async def _connect_listener(self) -> Connection:
+        return await self._connect(role="listen")
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreUnavailable("the event store is closed")
 
+    def _statement_seconds(self) -> float:
+        override = _STATEMENT_SECONDS.get()
+        return self.timeouts.query if override is None else override
+
     async def _run(self, work: Callable[[Connection], Awaitable[T]], doing: str) -> T:
-        """Run ``work`` on a pooled connection; driver errors become StoreUnavailable.
+        """Run ``work`` on a pooled connection within the query deadline (the wait for
+        the connection included); driver errors become StoreUnavailable.
 
         Only for work that is safe to repeat: a connection that died while idle in
         the pool (a server restart, say) is noticed on first use, so that failure
-        gets one retry after the pool has checked its other connections.
+        gets one retry, with every other idle connection checked before its next use.
         """
         self._check_open()
+        seconds = self._statement_seconds()
+        return await bounded(self._attempts(work, doing), seconds, f"PostgreSQL {doing}")
+
+    async def _attempts(self, work: Callable[[Connection], Awaitable[T]], doing: str) -> T:
         for attempt in (1, 2):
             try:
                 async with self._pool.connection() as conn:
                     return await work(conn)
-            except (PoolTimeout, PoolClosed) as exc:
+            except POOL_ERRORS as exc:
                 raise StoreUnavailable(f"PostgreSQL {doing} failed: {exc}") from exc
             except psycopg.OperationalError as exc:
+                self._pool.suspect_all()
                 if attempt == 2 or self._closed:
                     raise StoreUnavailable(f"PostgreSQL {doing} failed: {exc}") from exc
                 log.info("PostgreSQL %s failed (%s); retrying once", doing, exc)
-                await self._pool.check()
             except psycopg.DataError as exc:
                 raise InvalidInput(f"PostgreSQL refused the {doing}: {exc}") from exc
             except psycopg.Error as exc:
@@ -285,10 +356,53 @@ class PostgresEventStore(EventStore):
 
         return await self._run(fetch, doing)
 
+    def link_stats(self) -> dict[str, int]:
+        """Figures about this node's connections, for the metrics."""
+        return {
+            **self._pool.stats(),
+            "listen_connected": int(self._listener.connected),
+            "listen_reconnects": self._listener.reconnects,
+            "appends_in_flight": len(self._appends_in_flight),
+        }
+
+    async def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` unless an append could commit now.
+
+        Two signs: no append has waited for the writer longer than its deadline, and
+        a real write transaction commits through this node's link (it takes a
+        transaction id and flushes its commit record, so it also fails on a standby
+        and waits for synchronous replicas, as an append would). It takes no lock
+        that appends take.
+        """
+        self._check_open()
+        if self._writer is None:
+            raise StoreUnavailable("the event store's writer is not running")
+        oldest = next(iter(self._appends_in_flight.values()), None)
+        if oldest is not None:
+            waited = time.monotonic() - oldest
+            if waited > self.timeouts.append:
+                raise StoreUnavailable(
+                    f"an append has waited {waited:.1f}s for the writer: it cannot commit"
+                )
+
+        async def probe(conn: Connection) -> None:
+            await conn.execute("BEGIN")
+            await conn.execute("SELECT pg_current_xact_id()")
+            await conn.execute("COMMIT")
+
+        await self._run(probe, "write probe")
+
     # --- migrations -----------------------------------------------------------------
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations; returns their names. Safe on many nodes at once."""
+        token = _STATEMENT_SECONDS.set(self.timeouts.migration)
+        try:
+            return await self._migrate()
+        finally:
+            _STATEMENT_SECONDS.reset(token)
+
+    async def _migrate(self) -> list[str]:
         try:
             async with self.transaction() as tx:
                 await tx.execute_script(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -338,7 +452,27 @@ class PostgresEventStore(EventStore):
             raise StoreUnavailable("the event store is not open")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._writer.submit(AppendRequest(stream_id, events, expected_version, tenant_id, future))
-        return await future
+        token = object()
+        self._appends_in_flight[token] = time.monotonic()
+        try:
+            # The writer has its own deadline; this one only guarantees that a caller
+            # never waits forever, even on a writer that is itself stuck.
+            done, _ = await asyncio.wait((future,), timeout=self._append_patience())
+        finally:
+            del self._appends_in_flight[token]
+        if not done:
+            future.cancel()  # if still queued, the writer skips it
+            raise StoreUnavailable(
+                "the append did not complete in time; it may or may not have been "
+                "written: retry it with the same event ids (appends are idempotent)"
+            )
+        return future.result()
+
+    def _append_patience(self) -> float:
+        # The writer's deadline, counted from submission rather than from the start of
+        # the group commit that takes the append (which may first wait out a stuck
+        # one, then a reconnect), plus a moment for the writer to answer first.
+        return self.timeouts.append + 1.0
 
     async def _save_snapshot(self, snapshot: Snapshot) -> None:
         params = (snapshot.stream_id, snapshot.version, snapshot.schema, to_json(snapshot.state))
@@ -356,24 +490,48 @@ class PostgresEventStore(EventStore):
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._transaction() as conn:
+            yield _PgTransaction(conn, self._statement_seconds())
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        """``BEGIN`` ... ``COMMIT`` on a pooled connection, each step bounded.
+
+        Not psycopg's ``conn.transaction()``: its exit commits or rolls back with no
+        deadline. A transaction that fails on its own (a constraint, say) is rolled
+        back and its connection kept; one that failed on the link, missed a deadline
+        or was cancelled is left open, so the pool closes its connection and the
+        server rolls it back.
+        """
         self._check_open()
+        seconds = self._statement_seconds()
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                yield _PgTransaction(conn)
-        except (PoolTimeout, PoolClosed, psycopg.OperationalError) as exc:
+            async with self._pool.connection(min(seconds, self.timeouts.pool)) as conn:
+                await bounded(conn.execute("BEGIN"), seconds, "PostgreSQL BEGIN")
+                try:
+                    yield conn
+                except Exception as exc:
+                    if not isinstance(exc, CallTimeout | psycopg.OperationalError):
+                        with contextlib.suppress(psycopg.Error, StoreUnavailable):
+                            await bounded(conn.execute("ROLLBACK"), seconds, "PostgreSQL ROLLBACK")
+                    raise
+                await bounded(conn.execute("COMMIT"), seconds, "PostgreSQL COMMIT")
+        except POOL_ERRORS as exc:
+            raise StoreUnavailable(f"PostgreSQL transaction failed: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            self._pool.suspect_all()
             raise StoreUnavailable(f"PostgreSQL transaction failed: {exc}") from exc
 
     async def _commit(
         self, statements: list[Statement], checkpoint: tuple[str, int] | None
     ) -> None:
-        self._check_open()
-        try:
-            async with self._pool.connection() as conn, conn.transaction():
-                await execute_statements(conn, statements)
-                if checkpoint is not None:
-                    await conn.execute(_SET_CHECKPOINT, checkpoint)
-        except (PoolTimeout, PoolClosed, psycopg.OperationalError) as exc:
-            raise StoreUnavailable(f"PostgreSQL commit failed: {exc}") from exc
+        async def run(conn: Connection) -> None:
+            await execute_statements(conn, statements)
+            if checkpoint is not None:
+                await conn.execute(_SET_CHECKPOINT, checkpoint)
+
+        async with self._transaction() as conn:
+            await bounded(run(conn), self._statement_seconds(), "PostgreSQL commit")
 
     # --- reading --------------------------------------------------------------------
     # Every read is one statement with one snapshot. hw_append_batch's lock makes
@@ -512,54 +670,33 @@ class PostgresEventStore(EventStore):
 
     async def _start_watching(self) -> None:
         self._watchers += 1
-        if self._listen_task is None and not self._closed:
-            self._listen_task = asyncio.create_task(self._listen(), name="headwater-pg-listen")
+        if not self._closed:
+            self._listener.start()
 
     def _stop_watching(self) -> None:
         self._watchers -= 1
-        if self._watchers == 0 and self._listen_task is not None:
-            self._listen_task.cancel()
-            self._listen_task = None
-
-    async def _listen(self) -> None:
-        """LISTEN on the store's channel; every notification wakes the subscribers.
-
-        A notification is only a hint, so nothing is lost while this is down: after
-        every (re)connect the subscribers are woken once to re-read what they might
-        have missed, and they poll slowly meanwhile anyway.
-        """
-        delay, longest = _LISTEN_BACKOFF
-        while True:
-            try:
-                conn = await self._connect()
-                try:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    delay = _LISTEN_BACKOFF[0]
-                    self._notifier.notify()
-                    async for _ in conn.notifies():
-                        self._notifier.notify()
-                finally:
-                    await conn.close()
-            except (psycopg.Error, StoreUnavailable) as exc:
-                log.warning("PostgreSQL LISTEN connection lost (%s); reconnecting", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, longest)
+        if self._watchers == 0:
+            self._listener.stop_soon()
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Finish the appends already queued, then close every connection. Idempotent."""
+        """Finish the appends already queued (for up to ``timeouts.close``), then
+        close every connection. Idempotent, and bounded however dead the link is."""
         if self._closed:
             return
         self._closed = True
-        task, self._listen_task = self._listen_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._listener.stop()
         try:
             if self._writer is not None:
-                await self._writer.stop()
+                try:
+                    await bounded(self._writer.stop(), self.timeouts.close, "PostgreSQL writer")
+                except CallTimeout:
+                    log.warning(
+                        "the PostgreSQL writer did not finish within %ss of closing; "
+                        "its unfinished appends were abandoned (outcome unknown)",
+                        self.timeouts.close,
+                    )
         finally:
             await self._pool.close()
             self._notifier.notify()

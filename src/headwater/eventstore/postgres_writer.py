@@ -1,49 +1,61 @@
 """The group-commit writer of a PostgreSQL event store.
 
 Every append of a store goes into one queue. One task takes whatever has queued up
-while the previous commit was in flight and hands it to ``hw_append_batch`` (see
-``migrations/postgresql/0001_initial.sql``) as one JSON document: one statement, one
-round trip, one commit and one WAL flush for the whole group, while each append
-still succeeds or fails on its own.
+while the previous commit was in flight and hands it to ``hw_append_handled`` (see
+``migrations/postgresql/0002_inline_handlers.sql``) as one JSON document: one
+statement, one round trip, one commit and one WAL flush for the whole group, while
+each append still succeeds or fails on its own. The append lock (``hw_head``) is
+taken and released inside that one statement, so it is never held across a round
+trip: a slow or silent connection delays its own node's appends, nobody else's.
 
-Inline handlers need to run SQL between an append's insert and the commit, so with
-handlers each append runs under its own savepoint instead (the slow path). The
-slow path is also the fallback when the one-statement batch fails as a whole, for
-example because one append's data is something PostgreSQL refuses to store: the
-batch is redone append by append so that only the culprit fails.
+Inline handlers run before the lock, in the appending task: their statements travel
+with the batch, completed by the server with each append's position, version and
+time (``postgres_handlers``). An append whose statements cannot be prepared that way
+runs the slow way: its own transaction, each append under a savepoint, handlers on
+the real events, one round trip after another under the lock. The slow path is also
+the fallback when the one-statement batch fails as a whole, for example because one
+append's data is something PostgreSQL refuses to store: the batch is redone append by
+append so that only the culprit fails.
+
+Every batch has a deadline. A batch that misses it answers its appends with
+``AppendIndeterminate`` (each may have committed; a retry with the same event ids is
+idempotent) and its connection is closed, never reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, TypeAlias
 
-import orjson
 import psycopg
 from psycopg.rows import TupleRow
 
 from headwater.errors import (
-    ConcurrencyError,
-    DuplicateEventId,
+    AppendIndeterminate,
     InlineHandlerFailed,
     InvalidEventData,
     StoreUnavailable,
-    TenantMismatch,
 )
-from headwater.eventstore import codec
-from headwater.eventstore.protocol import InlineHandler
-from headwater.eventstore.records import (
-    ANY,
-    STREAM_EXISTS,
-    AppendResult,
-    ExpectedVersion,
-    NewEvent,
-    RecordedEvent,
+from headwater.eventstore.postgres_appends import (
+    AppendRequest,
+    Outcome,
+    handler_error,
+    outcome_of,
+    recorded_events,
+    to_json,
 )
+from headwater.eventstore.postgres_handlers import (
+    NotPreparable,
+    StandIns,
+    guess_now,
+    prepare_statements,
+)
+from headwater.eventstore.protocol import InlineHandler, collecting_after_commit
+from headwater.eventstore.records import AppendResult
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
 log = logging.getLogger(__name__)
@@ -55,100 +67,15 @@ Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
 MAX_BATCH_APPENDS: Final = 1000
 MAX_BATCH_EVENTS: Final = 5000
 
+#: Appends answered "stale" (prepared with handlers a rebuild has replaced since) are
+#: prepared again and resent this often before they take the slow path.
+MAX_STALE_RETRIES: Final = 3
+#: How long an append may wait for its group commit by default (Settings can change it).
+DEFAULT_APPEND_TIMEOUT: Final = 5.0
+
 _APPEND_BATCH: Final = "SELECT * FROM hw_append_batch(%s::jsonb, %s)"
-
-
-def _json_default(value: object) -> object:
-    # Event data is any Mapping (checked by records.check_json_object); orjson
-    # serialises only dicts natively.
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def to_json(value: object) -> str:
-    try:
-        return orjson.dumps(value, default=_json_default).decode()
-    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a string
-        raise InvalidEventData(f"event cannot be encoded as JSON: {exc}") from exc
-
-
-@dataclass(slots=True)
-class AppendRequest:
-    stream_id: str
-    events: list[NewEvent]
-    expected: ExpectedVersion
-    tenant_id: str | None
-    future: asyncio.Future[AppendResult]
-    #: This append as one element of hw_append_batch's JSON array, encoded by the
-    #: caller's task so the writer only concatenates.
-    payload: str = ""
-
-    def __post_init__(self) -> None:
-        expected: int | None
-        if self.expected is ANY:
-            expected = None
-        elif self.expected is STREAM_EXISTS:
-            expected = -1
-        else:  # NO_STREAM and 0 mean the same: no events yet
-            expected = self.expected if isinstance(self.expected, int) else 0
-        self.payload = to_json(
-            {
-                "s": self.stream_id,
-                "t": self.tenant_id,
-                "e": expected,
-                "ev": [
-                    {"id": e.id, "type": e.type, "data": e.data, "m": e.metadata or {}}
-                    for e in self.events
-                ],
-            }
-        )
-
-
-Outcome: TypeAlias = AppendResult | BaseException
-
-
-def outcome_of(request: AppendRequest, row: Sequence[Any]) -> Outcome:
-    """Turn one result row of hw_append_batch into a result or the error to raise."""
-    _index, status, version, first, positions, event_id, _recorded = row
-    if status == "ok":
-        return AppendResult(
-            request.stream_id, version, tuple(range(first, first + len(request.events)))
-        )
-    if status == "replay":
-        return AppendResult(request.stream_id, version, tuple(positions))
-    if status == "conflict":
-        return ConcurrencyError(request.stream_id, request.expected, version)
-    if status == "tenant":
-        return TenantMismatch(request.stream_id)
-    if status == "id_elsewhere":
-        return DuplicateEventId(str(event_id), request.stream_id, "stored in another stream")
-    if status == "id_taken":
-        return DuplicateEventId(str(event_id), request.stream_id, "stored by another append")
-    if status == "id_differs":
-        return DuplicateEventId(str(event_id), request.stream_id, "stored with other content")
-    return StoreUnavailable(f"hw_append_batch returned an unknown outcome {status!r}")
-
-
-def recorded_events(request: AppendRequest, row: Sequence[Any]) -> list[RecordedEvent]:
-    """The events of a successful append, as a reader will see them later."""
-    _index, _status, version, first_position, _positions, _event_id, recorded_at = row
-    first_version = version - len(request.events) + 1
-    return [
-        RecordedEvent(
-            id=event.id,
-            stream_id=request.stream_id,
-            version=first_version + offset,
-            position=first_position + offset,
-            type=event.type,
-            # Through JSON, so handlers see exactly what a reader would decode.
-            data=codec.loads(to_json(event.data)),
-            metadata=codec.loads(to_json(event.metadata or {})),
-            tenant_id=request.tenant_id,
-            recorded_at=recorded_at,
-        )
-        for offset, event in enumerate(request.events)
-    ]
+_APPEND_HANDLED: Final = "SELECT * FROM hw_append_handled(%s::jsonb, %s)"
+_READ_EPOCH: Final = "SELECT handlers_epoch FROM hw_head"
 
 
 async def execute_statements(conn: Connection, statements: Sequence[Statement]) -> None:
@@ -181,34 +108,76 @@ class GroupCommitWriter:
         channel: str,
         inline_handlers: list[InlineHandler],
         on_commit: Callable[[], None],
+        *,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT,
     ) -> None:
         self._connect = connect
         self._channel = channel
         self._inline_handlers = inline_handlers
         self._on_commit = on_commit
+        self._append_timeout = append_timeout
         self._pending: deque[AppendRequest] = deque()
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._taken: list[AppendRequest] = []  # off the queue, not answered yet
         self._conn: Connection | None = None
+        #: The handlers epoch last seen under the append lock (-1: none seen yet), and
+        #: the newest position, which only seeds the handlers' stand-in events.
+        self._epoch = -1
+        self._head = 0
         self._task = asyncio.create_task(self._run(), name="headwater-postgres-writer")
 
     def submit(self, request: AppendRequest) -> None:
         if self._stopping or self._task.done():
             raise StoreUnavailable("the event store's writer has stopped")
+        # In the appending task: its handlers run here, while the previous group
+        # commit is in flight, not in the writer's loop.
+        self._prepare(request)
         self._pending.append(request)
         self._wakeup.set()
 
     async def stop(self) -> None:
-        """Finish every append queued so far, then close the write connection."""
+        """Finish every append queued so far, then close the write connection.
+
+        Bounded: a batch takes at most the append deadline, and once one has failed
+        for want of the database, whatever is still queued fails at once.
+        """
         self._stopping = True
         self._wakeup.set()
         try:
             await self._task
         finally:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+            await self._drop_connection()
+
+    # --- preparing inline handlers' statements -----------------------------------------
+
+    def _prepare(self, request: AppendRequest) -> None:
+        """Run the inline handlers on stand-ins (see postgres_handlers) and keep their
+        statements with the request, with what they were prepared with.
+
+        The epoch is read first: an append sent with epoch E was prepared after this
+        writer saw E, so after every handler swap that E includes (see 0002).
+        """
+        request.epoch = self._epoch
+        handlers = request.handlers = tuple(self._inline_handlers)
+        if not handlers:
+            request.statements = "[]"
+            return
+        guess = StandIns(self._head + 1, request.first_version_guess(), guess_now())
+        request.after_commit = []
+        try:
+            with collecting_after_commit(request.after_commit):
+                parts = prepare_statements(
+                    handlers, request.stream_id, request.events, request.tenant_id, guess
+                )
+        except NotPreparable as exc:
+            log.debug("append to %r takes the slow path: %s", request.stream_id, exc)
+            request.statements = None
+            return
+        request.statements = to_json(parts)
+
+    def _is_current(self, request: AppendRequest) -> bool:
+        return request.epoch == self._epoch and request.handlers == tuple(self._inline_handlers)
 
     # --- the writer task ------------------------------------------------------------
 
@@ -241,23 +210,55 @@ class GroupCommitWriter:
             ):
                 batch.append(pending.popleft())
                 events += len(batch[-1].events)
-            await self._commit_batch(batch)
+            unavailable = await self._commit_batch(batch)
             self._taken = []
+            if unavailable and self._stopping:
+                # Closing while the database is unreachable: the rest fails now rather
+                # than each batch waiting out its own deadline.
+                for request in pending:
+                    if not request.future.done():
+                        request.future.set_exception(
+                            StoreUnavailable(
+                                "the event store closed while PostgreSQL was unreachable"
+                            )
+                        )
+                pending.clear()
 
-    async def _commit_batch(self, batch: list[AppendRequest]) -> None:
+    async def _commit_batch(self, batch: list[AppendRequest]) -> bool:
+        """Commit one group; returns whether it failed for want of the database."""
         # A caller that was cancelled while queued gets nothing written.
         live = [request for request in batch if not request.future.done()]
         if not live:
-            return
+            return False
         outcomes: list[Outcome]
+        unavailable = False
+        # The deadline runs in this task, the write in its own, so that a connection
+        # that went silent cannot hold the writer (or close()) hostage.
+        write = asyncio.create_task(self._write(live), name="headwater-postgres-append")
         try:
-            outcomes = await self._write(live)
-        except Exception as exc:
-            if is_disconnect(exc, self._conn):
-                await self._drop_connection()
-            # Also when the connection failed during COMMIT: the outcome is unknown
-            # then, and a retry with the same event ids is safe (idempotent).
-            outcomes = [_unavailable(exc) for _ in live]
+            done, _ = await asyncio.wait({write}, timeout=self._append_timeout)
+        except asyncio.CancelledError:
+            await self._abandon(write)
+            raise
+        if not done:
+            log.warning(
+                "a group commit of %d appends got no answer within %gs; discarding its connection",
+                len(live),
+                self._append_timeout,
+            )
+            await self._abandon(write)
+            outcomes = [AppendIndeterminate(r.stream_id, self._append_timeout) for r in live]
+            unavailable = True
+        else:
+            try:
+                outcomes = write.result()
+            except Exception as exc:
+                if is_disconnect(exc, self._conn):
+                    await self._drop_connection()
+                # Also when the connection failed during COMMIT: the outcome is unknown
+                # then, and a retry with the same event ids is safe (idempotent).
+                outcomes = [_unavailable(exc) for _ in live]
+                unavailable = True
         wrote = False
         for request, outcome in zip(live, outcomes, strict=True):
             if request.future.done():
@@ -269,10 +270,39 @@ class GroupCommitWriter:
                 wrote = True
         if wrote:
             self._on_commit()
+        for request, outcome in zip(live, outcomes, strict=True):
+            if request.wrote and not isinstance(outcome, BaseException):
+                for callback in request.after_commit:
+                    try:
+                        callback()
+                    except Exception:  # one hook's failure is not the append's
+                        log.exception("an after_commit callback of an inline handler failed")
+        return unavailable
+
+    async def _abandon(self, write: asyncio.Task[list[Outcome]]) -> None:
+        """Close the write connection under a write that missed its deadline, then
+        end the write. Closing first makes the end prompt: psycopg would otherwise
+        try to cancel the query over the silent network before giving up. Awaited
+        before any new connection opens, so the closed socket's number is not reused
+        while the old write still watches it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()  # no network I/O that could wait: the socket goes
+            with contextlib.suppress(Exception):
+                await conn.close()
+        write.cancel()
+        with contextlib.suppress(BaseException):
+            await write
 
     async def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
             self._conn = await self._connect()
+            # The epoch is learnt before any append is prepared against it (see _prepare).
+            cursor = await self._conn.execute(_READ_EPOCH)
+            row = await cursor.fetchone()
+            if row is not None:
+                self._epoch = int(row[0])
         return self._conn
 
     async def _drop_connection(self) -> None:
@@ -285,20 +315,63 @@ class GroupCommitWriter:
 
     async def _write(self, batch: list[AppendRequest]) -> list[Outcome]:
         conn = await self._connection()
-        if self._inline_handlers:
-            return await self._write_one_by_one(conn, batch)
-        document = "[" + ",".join(request.payload for request in batch) + "]"
-        try:
-            # Autocommit: this single statement is its whole transaction, and
-            # execute() returns once PostgreSQL has committed it (WAL flushed).
-            cursor = await conn.execute(_APPEND_BATCH, (document, self._channel))
-            rows = await cursor.fetchall()
-        except psycopg.Error as exc:
-            if is_disconnect(exc, conn):
-                raise
-            log.info("group commit failed as a whole (%s); retrying append by append", exc)
-            return await self._write_one_by_one(conn, batch)
-        return [outcome_of(request, row) for request, row in zip(batch, rows, strict=True)]
+        outcomes: dict[int, Outcome] = {}
+        todo = batch
+        for _attempt in range(MAX_STALE_RETRIES):
+            for request in todo:
+                if not self._is_current(request):
+                    self._prepare(request)
+            fast = [r for r in todo if r.statements is not None]
+            slow = [r for r in todo if r.statements is None]
+            todo = []
+            if fast:
+                try:
+                    stale = await self._write_handled(conn, fast, outcomes)
+                except psycopg.Error as exc:
+                    if is_disconnect(exc, conn):
+                        raise
+                    log.info("group commit failed as a whole (%s); retrying append by append", exc)
+                    slow += fast
+                    stale = []
+                todo = stale
+            if slow:
+                for request, outcome in zip(
+                    slow, await self._write_one_by_one(conn, slow), strict=True
+                ):
+                    outcomes[id(request)] = outcome
+            if not todo:
+                break
+        else:
+            # Rebuilds kept replacing the handlers: the slow path runs them under the lock.
+            last = await self._write_one_by_one(conn, todo)
+            for request, outcome in zip(todo, last, strict=True):
+                outcomes[id(request)] = outcome
+        return [outcomes[id(request)] for request in batch]
+
+    async def _write_handled(
+        self, conn: Connection, batch: list[AppendRequest], outcomes: dict[int, Outcome]
+    ) -> list[AppendRequest]:
+        """One statement for the whole group; returns the appends answered "stale"."""
+        document = "[" + ",".join(request.document() for request in batch) + "]"
+        # Autocommit: this single statement is its whole transaction, and execute()
+        # returns once PostgreSQL has committed it (WAL flushed).
+        cursor = await conn.execute(_APPEND_HANDLED, (document, self._channel))
+        rows = await cursor.fetchall()
+        stale: list[AppendRequest] = []
+        for request, row in zip(batch, rows, strict=True):
+            # The server's word, even if lower (a restored or failed-over database).
+            self._epoch = int(row[9])
+            status = row[1]
+            if status == "stale":
+                stale.append(request)
+            elif status == "handler":
+                outcomes[id(request)] = handler_error(row[7], row[8])
+            else:
+                outcome = outcomes[id(request)] = outcome_of(request, row)
+                if status == "ok" and isinstance(outcome, AppendResult):
+                    self._head = max(self._head, outcome.positions[-1])
+                    request.wrote = True
+        return stale
 
     async def _write_one_by_one(
         self, conn: Connection, batch: list[AppendRequest]
@@ -307,7 +380,9 @@ class GroupCommitWriter:
         outcomes: list[Outcome] = []
         async with conn.transaction():
             # Taken at the top level, so the lock (see hw_append_batch) is held until
-            # COMMIT even when a savepoint that also locked it is rolled back.
+            # COMMIT even when a savepoint that also locked it is rolled back. This is
+            # the one place it is held across round trips: appends whose handlers could
+            # not be prepared ahead, and batches PostgreSQL refused as a whole.
             await conn.execute("SELECT position FROM hw_head FOR UPDATE")
             for request in batch:
                 try:
@@ -334,9 +409,15 @@ class GroupCommitWriter:
             raise outcome  # nothing was written; the savepoint is rolled back anyway
         if row[1] == "ok":
             events = recorded_events(request, row)
+            request.after_commit = []
             for handler in list(self._inline_handlers):
                 try:
-                    await execute_statements(conn, handler(events))
+                    with collecting_after_commit(request.after_commit):
+                        statements = handler(events)
+                    await execute_statements(conn, statements)
                 except psycopg.errors.IntegrityError as exc:
                     raise InlineHandlerFailed(exc.diag.message_primary or str(exc)) from exc
+            self._head = max(self._head, row[3] + len(request.events) - 1)
+            # Only a savepoint so far: the whole transaction commits after the others.
+            request.wrote = True
         return outcome

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypeAlias
@@ -77,10 +78,29 @@ class EventFilter:
 
 
 #: A pure function from one append's recorded events to the SQL that keeps an inline
-#: read model current. It runs inside the append's transaction: if it raises, or a
-#: statement fails, that append fails and writes nothing; its neighbours in the same
-#: group commit are unaffected.
+#: read model current. Its statements run inside the append's transaction: if it
+#: raises, or a statement fails, that append fails and writes nothing; its neighbours
+#: in the same group commit are unaffected. It may be called more than once for one
+#: append, and on stand-in events: PostgreSQL prepares the statements before the
+#: append has its position (see ``postgres_handlers``), so it must have no effect
+#: beyond the statements it returns.
 InlineHandler: TypeAlias = "Callable[[Sequence[RecordedEvent]], Sequence[Statement]]"
+
+
+_AFTER_COMMIT: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "headwater_after_commit", default=None
+)
+
+
+@contextlib.contextmanager
+def collecting_after_commit(into: list[Callable[[], None]]) -> Iterator[None]:
+    """Run inline handlers inside this: their ``after_commit`` callbacks land in ``into``,
+    for the backend to call once their append has committed."""
+    token = _AFTER_COMMIT.set(into)
+    try:
+        yield
+    finally:
+        _AFTER_COMMIT.reset(token)
 
 
 class Transaction(Protocol):
@@ -194,6 +214,21 @@ class EventStore(abc.ABC):
 
     def remove_inline_handler(self, handler: InlineHandler) -> None:
         self._inline_handlers.remove(handler)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """From inside an inline handler: call ``callback`` on the store's event loop once
+        the append it is handling has committed, and never if that append fails.
+
+        A handler may run more than once and before its append has a position, so it
+        must not act on the world itself; this is how it says "when this is done" (the
+        job queue wakes its workers so). A callback given twice for one append runs
+        once. Outside a handler, ``callback`` runs now.
+        """
+        pending = _AFTER_COMMIT.get()
+        if pending is None:
+            callback()
+        elif callback not in pending:
+            pending.append(callback)
 
     # --- writing --------------------------------------------------------------------
 
@@ -430,6 +465,17 @@ class EventStore(abc.ABC):
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    # --- readiness ------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` unless an append could commit now.
+
+        What readiness means. By default the store answering a read; a backend
+        whose writes can fail while reads work (a network link, a writer task)
+        checks more.
+        """
+        await self._head_position()
 
     # --- snapshots ------------------------------------------------------------------
 

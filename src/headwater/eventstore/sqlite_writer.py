@@ -3,8 +3,9 @@
 SQLite allows one writer at a time per database file, and every commit costs an
 fsync (``synchronous=FULL``). So all writes of a store go through one thread that
 takes whatever has queued up while the previous commit was syncing and commits it
-as one transaction: many appends, one fsync. Each append runs under its own
-savepoint, so a conflict or failure in one rolls back only that append.
+as one transaction: many appends, one fsync. A conflict is found before an append
+writes anything, so it fails alone; an inline handler that fails rolls the group
+back, which is then redone with a savepoint per append, so it fails alone too.
 
 The stdlib ``sqlite3`` module is used directly (DESIGN.md §3): async wrappers such
 as aiosqlite add a thread hop per statement and hang at interpreter exit.
@@ -30,7 +31,7 @@ from headwater.errors import (
     TenantMismatch,
 )
 from headwater.eventstore import codec
-from headwater.eventstore.protocol import InlineHandler
+from headwater.eventstore.protocol import InlineHandler, collecting_after_commit
 from headwater.eventstore.records import (
     NO_STREAM,
     STREAM_EXISTS,
@@ -66,6 +67,8 @@ class AppendJob:
     expected: ExpectedVersion
     tenant_id: str | None
     future: asyncio.Future[AppendResult]
+    #: What its inline handlers asked to run once it has committed (after_commit).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -202,6 +205,15 @@ class Writer:
             self._loop.call_soon_threadsafe(settle)
 
     def _group_commit(self, jobs: list[AppendJob]) -> None:
+        # With inline handlers, first without a savepoint per append (their sub-journal
+        # is most of an append's cost): a handler that fails rolls the group back, and
+        # only then is it redone with savepoints, so that it fails alone.
+        if self._inline_handlers and not self._try_group(jobs, savepoints=False):
+            return
+        self._try_group(jobs, savepoints=bool(self._inline_handlers))
+
+    def _try_group(self, jobs: list[AppendJob], *, savepoints: bool) -> bool:
+        """Commit the group; True when it must be redone with a savepoint per append."""
         conn = self._conn
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         wrote = False
@@ -210,41 +222,53 @@ class Writer:
         except sqlite3.Error as exc:
             error = StoreUnavailable(f"could not start a write transaction: {exc}")
             self._resolve([(job.future, None, error) for job in jobs])
-            return
+            return False
         try:
             # Under the write lock, the newest position cannot move under us, even if
             # other processes write the same file.
             head = conn.execute("SELECT COALESCE(MAX(position), 0) FROM hw_events").fetchone()[0]
             now = codec.now_micros()
+            committed: list[AppendJob] = []
             for job in jobs:
+                job.after_commit = []  # a redo runs the handlers again
                 try:
-                    result, head, inserted = self._append_one(conn, job, head, now)
+                    result, head, inserted = self._append_one(conn, job, head, now, savepoints)
                     wrote = wrote or inserted
                     outcomes.append((job.future, result, None))
-                except GroupAborted:
+                    if inserted:
+                        committed.append(job)
+                except (GroupAborted, _RedoWithSavepoints):
                     raise
                 except Exception as exc:  # only this append fails: it wrote nothing
                     outcomes.append((job.future, None, exc))
             conn.execute("COMMIT")
+        except _RedoWithSavepoints:
+            conn.execute("ROLLBACK")
+            return True
         except (sqlite3.Error, GroupAborted) as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             cause = exc.__cause__ if isinstance(exc, GroupAborted) else exc
             error = StoreUnavailable(f"group commit failed: {cause}")
             self._resolve([(job.future, None, error) for job in jobs])
-            return
+            return False
         # Acknowledge only after COMMIT returned: with synchronous=FULL the WAL is
         # fsynced by then, so an acknowledged append survives a crash.
         self._resolve(outcomes)
         if wrote:
             self._notify()
+        for job in committed:
+            for callback in job.after_commit:
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody to call
+                    self._loop.call_soon_threadsafe(callback)
+        return False
 
     def _notify(self) -> None:
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._on_commit)
 
     def _append_one(
-        self, conn: sqlite3.Connection, job: AppendJob, head: int, now: int
+        self, conn: sqlite3.Connection, job: AppendJob, head: int, now: int, savepoints: bool
     ) -> tuple[AppendResult, int, bool]:
         ids = [str(e.id) for e in job.events]
         # One probe for all ids, so that afterwards the insert cannot hit a constraint:
@@ -279,8 +303,18 @@ class Writer:
             )
             for i, e in enumerate(job.events, start=1)
         ]
-        if self._inline_handlers:
-            self._insert_with_handlers(conn, rows)
+        if self._inline_handlers and savepoints:
+            self._insert_with_handlers(conn, rows, job.after_commit)
+        elif self._inline_handlers:
+            try:
+                conn.executemany(INSERT_EVENT, rows)
+                recorded = [decode_row(row) for row in rows]
+                for handler in self._inline_handlers:
+                    with collecting_after_commit(job.after_commit):
+                        statements = handler(recorded)
+                    execute_statements(conn, statements)
+            except Exception as exc:
+                raise _RedoWithSavepoints from exc
         else:
             # No savepoint: a savepoint makes SQLite keep a sub-journal of every page it
             # touches, a large share of an append's cost. Nothing here can fail for this
@@ -292,14 +326,21 @@ class Writer:
         positions = tuple(row[0] for row in rows)
         return AppendResult(job.stream_id, base + len(rows), positions), head + len(rows), True
 
-    def _insert_with_handlers(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_with_handlers(
+        self,
+        conn: sqlite3.Connection,
+        rows: list[tuple[Any, ...]],
+        after_commit: list[Callable[[], None]],
+    ) -> None:
         """Insert and run inline handlers under a savepoint: a handler may fail alone."""
         conn.execute("SAVEPOINT hw_append")
         try:
             conn.executemany(INSERT_EVENT, rows)
             recorded = [decode_row(row) for row in rows]
             for handler in self._inline_handlers:
-                execute_statements(conn, handler(recorded))
+                with collecting_after_commit(after_commit):
+                    statements = handler(recorded)
+                execute_statements(conn, statements)
         except BaseException as exc:
             conn.execute("ROLLBACK TO hw_append")
             conn.execute("RELEASE hw_append")
@@ -360,6 +401,10 @@ class Writer:
 
 class GroupAborted(Exception):
     """A driver error in the middle of a group: the whole group rolls back and fails."""
+
+
+class _RedoWithSavepoints(Exception):
+    """An inline handler failed in a group run without savepoints: roll back, redo."""
 
 
 def translate(exc: Exception) -> Exception:

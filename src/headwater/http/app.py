@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from headwater import __version__
 from headwater.errors import InvalidInput
-from headwater.eventstore import create_event_store
+from headwater.eventstore import PostgresTimeouts, create_event_store
 from headwater.http import health
 from headwater.http.errors import install_error_handlers
 from headwater.http.middleware.body_limit import BodyLimitMiddleware
@@ -41,6 +41,20 @@ def resolve_secret(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48), "utf-8")
         path.chmod(0o600)
     return path.read_text("utf-8").strip()
+
+
+def postgres_timeouts(settings: Settings) -> PostgresTimeouts:
+    """The deadlines of every PostgreSQL call, from the ``database_*`` settings."""
+    return PostgresTimeouts(
+        connect=settings.database_connect_timeout,
+        pool=settings.database_pool_timeout,
+        query=settings.database_query_timeout,
+        append=settings.append_timeout_seconds,
+        migration=settings.database_migration_timeout,
+        listen_heartbeat=settings.database_listen_heartbeat,
+        tcp_user_timeout=settings.database_tcp_user_timeout,
+        pool_max_lifetime=settings.database_pool_max_lifetime,
+    )
 
 
 def core_modules(
@@ -145,7 +159,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await create_event_store(settings.database_url, migrate=settings.auto_migrate)
+        store = await create_event_store(
+            settings.database_url,
+            migrate=settings.auto_migrate,
+            postgres_timeouts=postgres_timeouts(settings),
+        )
         runtime = Runtime(
             settings=settings, store=store, cursors=CursorCodec(secret), secret=secret
         )
@@ -180,6 +198,9 @@ def create_app(
             app.add_middleware(entry.cls, *entry.args, **entry.kwargs)
     # Inside the body limit: it buffers JSON bodies, which must be bounded first.
     app.add_middleware(JsonUnicodeMiddleware)
+    # Around the modules' middleware too, so an error one of them raises (the store
+    # unreachable while authenticating, say) gets the standard body, not a bare 500.
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CompressionMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)

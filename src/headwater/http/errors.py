@@ -65,6 +65,20 @@ def status_for(error: errors.HeadwaterError) -> int:
     return 500
 
 
+#: Seconds a client is told to wait after a 503 whose error does not say: a store
+#: that cannot be reached usually answers again within seconds (a failover, a
+#: restart), and every request's own deadline is a few seconds too.
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+def retry_after_unavailable(error: errors.HeadwaterError) -> int:
+    """The ``Retry-After`` of a 503: the error's own figure (a circuit breaker's), if any."""
+    given = getattr(error, "retry_after", None)
+    if isinstance(given, int | float) and not isinstance(given, bool) and math.isfinite(given):
+        return max(1, math.ceil(given))
+    return UNAVAILABLE_RETRY_AFTER
+
+
 def request_id_of(request: Request) -> str | None:
     value = request.scope.get("state", {}).get("request_id")
     return value if isinstance(value, str) else None
@@ -90,7 +104,8 @@ def error_response(
     )
 
 
-async def _headwater_error(request: Request, exc: Exception) -> Response:
+async def headwater_error_response(request: Request, exc: Exception) -> Response:
+    """The standard response to a Headwater error: its status, code, message, headers."""
     assert isinstance(exc, errors.HeadwaterError)
     status = status_for(exc)
     if status >= 500:
@@ -98,6 +113,8 @@ async def _headwater_error(request: Request, exc: Exception) -> Response:
     headers = getattr(exc, "headers", None)
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after))), **(headers or {})}
+    if status == 503:
+        headers = {"Retry-After": str(retry_after_unavailable(exc)), **(headers or {})}
     if isinstance(exc, errors.Unauthorized):
         headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return error_response(request, status, exc.code, exc.message, exc.details, headers)
@@ -207,7 +224,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(errors.HeadwaterError, _headwater_error)
+    app.add_exception_handler(errors.HeadwaterError, headwater_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     default_openapi = app.openapi

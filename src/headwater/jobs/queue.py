@@ -9,8 +9,6 @@ PostgreSQL, in the event store's own database) is the one backend today;
 from __future__ import annotations
 
 import abc
-import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -55,10 +53,6 @@ class Settlement:
     error: str | None = None
 
 
-#: A wake-up sent from inside an append reaches workers before its COMMIT; on
-#: PostgreSQL their claim may then miss the job, so they are woken once more, later.
-_SECOND_WAKE_SECONDS: Final = 0.05
-
 #: Namespace of the job ids that triggers derive from event ids: an event replayed
 #: (same id) yields the same job id, and a job per trigger per event at most.
 _TRIGGER_NAMESPACE: Final = uuid.UUID("6f1c2d9e-5a43-4bd1-9b8e-0c7a3e2f4d11")
@@ -86,7 +80,6 @@ class JobQueue(abc.ABC):
         #: The event store whose database holds the jobs.
         self.store = store
         self.triggers: list[Trigger] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._attached = False
         self.listeners: list[Listener] = []
         #: Wakes this process's workers when it enqueues; other processes poll.
@@ -196,7 +189,6 @@ class JobQueue(abc.ABC):
 
     def attach(self) -> None:
         """Run the triggers inside every append of the store (idempotent)."""
-        self._loop = asyncio.get_running_loop()
         if not self._attached:
             self.store.add_inline_handler(self._jobs_for_events)
             self._attached = True
@@ -227,16 +219,11 @@ class JobQueue(abc.ABC):
                     **trigger.options,
                 )
                 statements.append(self._insert_statement(job))
-        if statements and self._loop is not None:
-            # May run on the SQLite writer thread; a closed loop has no workers to wake.
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._wake_twice)
+        if statements:
+            # Once the jobs have committed: a wake-up sent from here would reach the
+            # workers before they can claim anything.
+            self.store.after_commit(self.wake)
         return statements
-
-    def _wake_twice(self) -> None:
-        assert self._loop is not None
-        self.wake()
-        self._loop.call_later(_SECOND_WAKE_SECONDS, self.wake)
 
     def wake(self) -> None:
         """Tell this process's idle workers to look for work now."""

@@ -6,7 +6,8 @@ What is read, each only when its service is present in ``runtime.services``:
 - ``ratelimit``: ``RateLimitStats`` (allowed, rejected, outage decisions);
 - circuit breakers: of the cache's and rate limiter's Redis guards, of the outbound
   webhook transport, and of any service with a ``breakers()`` method;
-- the event store's head position;
+- the event store's head position, and (duck-typed, PostgreSQL) ``link_stats()``:
+  pool connections, connections discarded, the LISTEN connection and its reconnects;
 - ``projections`` (duck-typed): ``await status()`` giving objects with ``name``,
   ``lag_events`` and ``lag_seconds``;
 - ``jobs`` (duck-typed): ``await depth()`` giving ``{state: count}``.
@@ -122,6 +123,9 @@ class RuntimeCollector(Collector):
             head.add_metric([], snap.head_position)
             yield head
         if runtime is not None:
+            link_stats = getattr(runtime.store, "link_stats", None)
+            if callable(link_stats):
+                yield from _database_link(link_stats())
             yield from self._cache(runtime.services.get("cache"))
             yield from self._ratelimit(runtime.services.get("ratelimit"))
             breakers = [*find_breakers(runtime.services), *self._extra_breakers()]
@@ -213,3 +217,42 @@ def _breakers(breakers: list[CircuitBreaker]) -> Iterator[Metric]:
         rejected.add_metric([breaker.name], breaker.rejected)
     yield state
     yield rejected
+
+
+def _database_link(stats: dict[str, int]) -> Iterator[Metric]:
+    """The node's PostgreSQL connections: read synchronously, no I/O."""
+    pool = GaugeMetricFamily(
+        "headwater_postgres_pool_connections",
+        "Pooled PostgreSQL connections: open (in use or idle), and idle.",
+        labels=["state"],
+    )
+    pool.add_metric(["open"], stats.get("pool_size", 0))
+    pool.add_metric(["idle"], stats.get("pool_available", 0))
+    yield pool
+    waiting = GaugeMetricFamily(
+        "headwater_postgres_pool_waiting", "Calls waiting for a pooled connection."
+    )
+    waiting.add_metric([], stats.get("requests_waiting", 0))
+    yield waiting
+    discarded = CounterMetricFamily(
+        "headwater_postgres_connections_discarded",
+        "Pooled connections closed after a missed deadline, a link failure or a cancellation.",
+    )
+    discarded.add_metric([], stats.get("connections_discarded", 0))
+    yield discarded
+    listening = GaugeMetricFamily(
+        "headwater_postgres_listen_connected", "1 while the LISTEN connection is up."
+    )
+    listening.add_metric([], stats.get("listen_connected", 0))
+    yield listening
+    reconnects = CounterMetricFamily(
+        "headwater_postgres_listen_reconnects",
+        "LISTEN connections lost (silent past the heartbeat, or failed) and replaced.",
+    )
+    reconnects.add_metric([], stats.get("listen_reconnects", 0))
+    yield reconnects
+    appends = GaugeMetricFamily(
+        "headwater_postgres_appends_in_flight", "Appends waiting for the group-commit writer."
+    )
+    appends.add_metric([], stats.get("appends_in_flight", 0))
+    yield appends

@@ -276,9 +276,11 @@ async def _pause_appends(tx: Transaction, store: EventStore) -> None:
     SQLite: this transaction holds the database's only write lock already.
     PostgreSQL: appends serialise on the ``hw_head`` row lock (see the event store's
     migration); holding it pauses them on every node for the few statements left.
+    Bumping ``handlers_epoch`` (which takes that lock) sends back every append whose
+    handlers' statements were prepared before this swap attached the new handler.
     """
     if store.dialect == "postgresql":
-        await tx.execute("SELECT position FROM hw_head FOR UPDATE")
+        await tx.execute("UPDATE hw_head SET handlers_epoch = handlers_epoch + 1")
 
 
 async def _handled_after(tx: Transaction, projection: Projection, position: int) -> bool:

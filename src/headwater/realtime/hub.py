@@ -58,7 +58,9 @@ log = logging.getLogger("headwater.realtime")
 #: Deliveries between two yields to the event loop while routing a burst.
 _YIELD_EVERY = 512
 #: Seconds between retries when the store subscription fails (e.g. database restart).
-_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+#: At most 1 s: every attempt is itself bounded by the store's deadlines (a few
+#: seconds on a dead link), and a healed link should deliver again within seconds.
+_RETRY_DELAYS = (0.1, 0.5, 1.0)
 #: Events routed whose (position, id) the hub keeps, to find after a rewind how much
 #: of what it sent is still in the log. Asynchronous replication loses well under a
 #: second of commits; a deeper rewind sends every client back to position 0.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -16,7 +17,7 @@ from headwater.errors import (
     InvalidInput,
     StoreUnavailable,
 )
-from headwater.eventstore import NO_STREAM, EventStore, RecordedEvent, Statement
+from headwater.eventstore import ANY, NO_STREAM, EventStore, RecordedEvent, Statement
 from headwater.testing._eventstore_base import (
     WAIT_SECONDS,
     ContractBase,
@@ -33,6 +34,65 @@ UPSERT_COUNT = (
     "INSERT INTO rm_counts (stream_id, n) VALUES (?, ?) "
     "ON CONFLICT (stream_id) DO UPDATE SET n = rm_counts.n + excluded.n"
 )
+
+
+CREATE_SEEN = (
+    "CREATE TABLE rm_seen (id TEXT PRIMARY KEY, stream_id TEXT NOT NULL, version INTEGER, "
+    "position INTEGER, type TEXT, recorded_us BIGINT, tenant_id TEXT)"
+)
+
+
+def _record_seen(events: Sequence[RecordedEvent]) -> list[Statement]:
+    """A handler that writes down every field of every event it is given."""
+    return [
+        Statement.executemany(
+            "INSERT INTO rm_seen VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    str(e.id),
+                    e.stream_id,
+                    e.version,
+                    e.position,
+                    e.type,
+                    int(e.recorded_at.timestamp() * 1_000_000),
+                    e.tenant_id,
+                )
+                for e in events
+            ],
+        )
+    ]
+
+
+def _as_seen(events: Sequence[RecordedEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            str(e.id),
+            e.stream_id,
+            e.version,
+            e.position,
+            e.type,
+            int(e.recorded_at.timestamp() * 1_000_000),
+            e.tenant_id,
+        )
+        for e in events
+    ]
+
+
+async def _seen(store: EventStore) -> list[tuple[Any, ...]]:
+    async with store.transaction() as tx:
+        rows = await tx.fetchall("SELECT * FROM rm_seen ORDER BY position")
+    return [tuple(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _Note:
+    """A callback that compares equal for the same stream, so it is registered once."""
+
+    record: Callable[[str], None]
+    stream_id: str
+
+    def __call__(self) -> None:
+        self.record(self.stream_id)
 
 
 class Boom(Exception):
@@ -326,27 +386,53 @@ class TransactionContract(ContractBase):
     ) -> None:
         async with store.transaction() as tx:
             await tx.execute(CREATE_COUNTS)
-        seen: list[RecordedEvent] = []
-
-        def handler(events: Sequence[RecordedEvent]) -> list[Statement]:
-            seen.extend(events)
-            return _count_appends(events)
-
-        store.add_inline_handler(handler)
+            await tx.execute(CREATE_SEEN)
+        store.add_inline_handler(_count_appends)
+        store.add_inline_handler(_record_seen)
         await store.append("s1", [new(n=1), new(n=2)])
         await store.append("s2", [new(n=3)], tenant_id="acme")
         await store.append("s1", [new(n=4)])
 
         assert await _counts(store) == [("s1", 3), ("s2", 1)]
-        stored = await read_all(store)
-        assert [(e.id, e.stream_id, e.version, e.position, e.type, e.data) for e in seen] == [
-            (e.id, e.stream_id, e.version, e.position, e.type, e.data) for e in stored
-        ]
-        assert [e.tenant_id for e in seen] == [None, None, "acme", None]
+        # What the handler was given, as its committed rows show it: every field a
+        # reader sees, the ones the store assigns on commit included.
+        assert await _seen(store) == _as_seen(await read_all(store))
+        assert [row[6] for row in await _seen(store)] == [None, None, "acme", None]
 
-        store.remove_inline_handler(handler)
+        store.remove_inline_handler(_count_appends)
+        store.remove_inline_handler(_record_seen)
         await store.append("s1", [new(n=5)])
         assert await _counts(store) == [("s1", 3), ("s2", 1)]
+
+    async def test_inline_handler_rows_commit_with_their_events_in_concurrent_groups(
+        self, store: EventStore
+    ) -> None:
+        """Many appends at once, so that they share group commits: each append's handler
+        rows carry exactly its events' positions, versions and times, whatever the
+        group, and an append that fails (a stale version) leaves no handler row."""
+        async with store.transaction() as tx:
+            await tx.execute(CREATE_SEEN)
+        store.add_inline_handler(_record_seen)
+        await store.append("busy", [new(n=0)])
+
+        async def client(index: int) -> None:
+            for version in range(4):
+                await store.append(
+                    f"c-{index}", [new(n=version), new(n=-version)], expected_version=2 * version
+                )
+
+        outcomes = await asyncio.gather(
+            *[client(i) for i in range(12)],
+            *[store.append("busy", [new(n=i)], expected_version=ANY) for i in range(12)],
+            *[store.append("busy", [new(n=99)], expected_version=0) for _ in range(3)],
+            return_exceptions=True,
+        )
+
+        assert all(o is None or not isinstance(o, BaseException) for o in outcomes[:24])
+        assert all(isinstance(o, ConcurrencyError) for o in outcomes[24:])
+        stored = await read_all(store)
+        assert len(stored) == 1 + 12 * 8 + 12
+        assert await _seen(store) == _as_seen(stored)
 
     async def test_failing_inline_handler_fails_only_its_own_append(
         self, store: EventStore
@@ -369,6 +455,70 @@ class TransactionContract(ContractBase):
         assert await read_stream(store, "bad") == before
         assert await _counts(store) == sorted([("bad", 1)] + [(f"ok-{i}", 1) for i in range(10)])
         assert len(await read_all(store)) == 11
+
+    async def test_inline_statement_that_fails_in_a_group_fails_only_its_own_append(
+        self, store: EventStore
+    ) -> None:
+        """The handler itself succeeds; the database refuses one append's statement
+        (a CHECK) while concurrent appends share its group commit."""
+        async with store.transaction() as tx:
+            await tx.execute(
+                "CREATE TABLE rm_counts (stream_id TEXT PRIMARY KEY, n INTEGER NOT NULL "
+                "CHECK (n <= 2))"
+            )
+            await tx.execute(CREATE_SEEN)
+        store.add_inline_handler(_count_appends)
+        store.add_inline_handler(_record_seen)
+        await store.append("full", [new(n=1), new(n=2)])
+        before = await read_stream(store, "full")
+
+        outcomes = await asyncio.gather(
+            *[store.append(f"ok-{i}", [new(n=i)]) for i in range(6)],
+            store.append("full", [new(n=3)]),
+            *[store.append(f"ok-{i}", [new(n=i), new(n=-i)]) for i in range(6, 12)],
+            return_exceptions=True,
+        )
+
+        assert isinstance(outcomes[6], InlineHandlerFailed)
+        assert [type(o).__name__ for o in outcomes[:6] + outcomes[7:]] == ["AppendResult"] * 12
+        assert await read_stream(store, "full") == before
+        stored = await read_all(store)
+        assert len(stored) == 2 + 6 + 12
+        assert await _seen(store) == _as_seen(stored)
+        assert (await _counts(store))[0] == ("full", 2)
+
+    async def test_after_commit_callbacks_run_once_their_append_has_committed(
+        self, store: EventStore
+    ) -> None:
+        async with store.transaction() as tx:
+            await tx.execute(CREATE_COUNTS)
+        calls: list[str] = []
+        three = anyio.Event()
+
+        def record(stream_id: str) -> None:
+            calls.append(stream_id)
+            if len(calls) == 3:
+                three.set()
+
+        def handler(events: Sequence[RecordedEvent]) -> list[Statement]:
+            store.after_commit(_Note(record, events[0].stream_id))
+            return _count_appends(events)
+
+        store.add_inline_handler(handler)
+        first = [new(n=1)]
+        await store.append("a", first)
+        await store.append("b", [new(n=2)])
+        with pytest.raises(Boom):
+            await store.append("c", [new("Poison")])
+        with pytest.raises(ConcurrencyError):
+            await store.append("a", [new(n=3)], expected_version=NO_STREAM)
+        await store.append("a", first)  # a replay: stored already, nothing committed
+        await store.append("d", [new(n=4)])
+
+        with anyio.fail_after(WAIT_SECONDS):
+            await three.wait()
+        await anyio.sleep(0.05)  # nothing more arrives
+        assert calls == ["a", "b", "d"]
 
     async def test_inline_handler_statement_that_fails_fails_the_append_and_writes_nothing(
         self, store: EventStore

@@ -5,7 +5,8 @@ variable for everything the request runs. Bad credentials do not fail the reques
 here: the error is kept in ``scope["state"]["auth_error"]`` and raised by the
 principal dependency, so a public route still answers and a protected one gets a 401
 in the standard error shape from the exception handlers. Meanwhile the request runs
-as ``ANONYMOUS``: bad credentials never lend it a tenant.
+as ``ANONYMOUS``: bad credentials never lend it a tenant. Credentials that cannot be
+checked (the store is unreachable) get the standard 503 at once.
 
 The authenticator is the one the security module put in ``runtime.services["auth"]``
 at start-up; without it every request is anonymous.
@@ -16,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import cookie_parser
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from headwater.errors import Unauthorized
+from headwater.errors import HeadwaterError, Unauthorized
+from headwater.http.errors import headwater_error_response
 from headwater.security.principal import ANONYMOUS, Authenticator, Principal
 from headwater.tenancy.context import acting_as
 
@@ -57,6 +59,18 @@ class AuthenticationMiddleware:
             try:
                 principal = await authenticator.authenticate(headers, request_cookies(headers))
             except Unauthorized as exc:
+                state["auth_error"] = exc
+            except HeadwaterError as exc:
+                # The credentials could not be checked at all (the session store is
+                # unreachable): answer the standard 503 with Retry-After here. Raised,
+                # it would escape the exception handlers, which sit inside this
+                # middleware, as a bare 500; run as anonymous, the request would meet
+                # anonymous limits and pages. A WebSocket authenticates on its own
+                # (and closes with 1013), so it goes on and finds out there.
+                if scope["type"] == "http":
+                    response = await headwater_error_response(Request(scope), exc)
+                    await response(scope, receive, send)
+                    return
                 state["auth_error"] = exc
         state["principal"] = principal
         with acting_as(principal):

@@ -1,8 +1,10 @@
-"""Turn an unhandled exception into the standard 500 body *inside* the middleware stack.
+"""Turn an unhandled exception into the standard error body *inside* the middleware stack.
 
 Starlette's own server-error handler sits outside every user middleware, so its
 500s would miss the security headers and request id. This boundary is installed
-innermost; what it catches is a server bug, logged with the request id.
+innermost, and again around the modules' middleware: a Headwater error raised there
+(a store that cannot be reached, say) gets its own status and shape, as it would from
+a route; anything else is a server bug, a 500 logged with the request id.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import logging
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from headwater.errors import HeadwaterError
+from headwater.http.errors import headwater_error_response
 from headwater.http.responses import utc_timestamp
 
 logger = logging.getLogger("headwater.http")
@@ -35,6 +40,11 @@ class ErrorBoundaryMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except HeadwaterError as exc:
+            if started:
+                raise
+            response = await headwater_error_response(Request(scope), exc)
+            await response(scope, receive, send)
         except Exception:
             request_id = scope.get("state", {}).get("request_id")
             logger.exception(
