@@ -72,6 +72,10 @@ MAX_BATCH_EVENTS: Final = 5000
 MAX_STALE_RETRIES: Final = 3
 #: How long an append may wait for its group commit by default (Settings can change it).
 DEFAULT_APPEND_TIMEOUT: Final = 5.0
+#: And the time a group commit may take on top of that for each event it carries: a
+#: bulk load's group of 5000 events (and their inline handlers' rows) is real work,
+#: not a silent connection.
+DEADLINE_PER_EVENT: Final = 0.01
 
 _APPEND_BATCH: Final = "SELECT * FROM hw_append_batch(%s::jsonb, %s)"
 _APPEND_HANDLED: Final = "SELECT * FROM hw_append_handled(%s::jsonb, %s)"
@@ -235,8 +239,9 @@ class GroupCommitWriter:
         # The deadline runs in this task, the write in its own, so that a connection
         # that went silent cannot hold the writer (or close()) hostage.
         write = asyncio.create_task(self._write(live), name="headwater-postgres-append")
+        deadline = self._append_timeout + DEADLINE_PER_EVENT * sum(len(r.events) for r in live)
         try:
-            done, _ = await asyncio.wait({write}, timeout=self._append_timeout)
+            done, _ = await asyncio.wait({write}, timeout=deadline)
         except asyncio.CancelledError:
             await self._abandon(write)
             raise
@@ -244,10 +249,10 @@ class GroupCommitWriter:
             log.warning(
                 "a group commit of %d appends got no answer within %gs; discarding its connection",
                 len(live),
-                self._append_timeout,
+                deadline,
             )
             await self._abandon(write)
-            outcomes = [AppendIndeterminate(r.stream_id, self._append_timeout) for r in live]
+            outcomes = [AppendIndeterminate(r.stream_id, deadline) for r in live]
             unavailable = True
         else:
             try:
