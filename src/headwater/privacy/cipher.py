@@ -13,9 +13,10 @@ value copied into another tenant's or person's event never opens.
 from __future__ import annotations
 
 import base64
-import dataclasses
+import binascii
 import logging
 import os
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -32,6 +33,7 @@ from headwater.domain.personal import (
     subject_of,
 )
 from headwater.eventstore import NewEvent, RecordedEvent
+from headwater.eventstore.records import make_recorded_event
 from headwater.privacy.keys import SubjectKeys, tenant_key
 
 log = logging.getLogger(__name__)
@@ -39,22 +41,22 @@ log = logging.getLogger(__name__)
 NONCE_BYTES: Final = 12
 
 
-def associated_data(tenant_id: str | None, subject: str, event_id: object) -> bytes:
-    return f"{tenant_key(tenant_id)}\x1f{subject}\x1f{event_id}".encode()
+def associated_data(tenant_id: str | None, subject: str, event_id: uuid.UUID) -> bytes:
+    return f"{tenant_key(tenant_id)}\x1f{subject}\x1f".encode() + event_id.bytes
 
 
-def seal_values(key: bytes, values: Mapping[str, Any], aad: bytes) -> str:
+def seal_values(aead: AESGCM, values: Mapping[str, Any], aad: bytes) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, orjson.dumps(values), aad)
+    sealed = aead.encrypt(nonce, orjson.dumps(values), aad)
     return base64.b64encode(nonce + sealed).decode()
 
 
-def open_values(key: bytes, token: str, aad: bytes) -> dict[str, Any] | None:
+def open_values(aead: AESGCM, token: str, aad: bytes) -> dict[str, Any] | None:
     """The sealed values, or None when they do not open under this key and binding."""
     try:
-        raw = base64.b64decode(token, validate=True)
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
-    except (InvalidTag, ValueError):
+        raw = binascii.a2b_base64(token)
+        plain = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+    except (InvalidTag, ValueError, binascii.Error):
         return None
     values: dict[str, Any] = orjson.loads(plain)
     return values
@@ -86,7 +88,7 @@ class PersonalDataCipher:
         subjects = {plan[2] for plan in plans if plan is not None}
         if not subjects:
             return list(events)
-        keys = await self.keys.ensure(tenant_id, subjects)
+        keys = {s: AESGCM(k) for s, k in (await self.keys.ensure(tenant_id, subjects)).items()}
         sealed: list[NewEvent] = []
         for event, plan in zip(events, plans, strict=True):
             if plan is None:
@@ -113,39 +115,57 @@ class PersonalDataCipher:
                 wanted[record.tenant_id].add(str(envelope.get("subject")))
         if not wanted:
             return [_stripped(r) if SEALED_KEY in r.data else r for r in records]
-        keys: dict[tuple[str | None, str], bytes] = {}
+        # One AESGCM per key for the whole batch: building it costs more than a decrypt.
+        keys: dict[tuple[str | None, str], AESGCM] = {}
         for tenant, subjects in wanted.items():
             for subject, key in (await self.keys.fetch(tenant, subjects)).items():
-                keys[(tenant, subject)] = key
+                keys[(tenant, subject)] = AESGCM(key)
         return [open_record(record, keys) for record in records]
 
 
 def open_record(
-    record: RecordedEvent, keys: Mapping[tuple[str | None, str], bytes]
+    record: RecordedEvent, keys: Mapping[tuple[str | None, str], AESGCM]
 ) -> RecordedEvent:
     """``record`` with its personal fields opened where the key is in ``keys``."""
-    envelope = record.data.get(SEALED_KEY)
+    data = record.data
+    envelope = data.get(SEALED_KEY)
     if not isinstance(envelope, dict):
         return record
-    subject = str(envelope.get("subject"))
+    data = data.copy()
+    del data[SEALED_KEY]
+    subject = envelope.get("subject")
     token = envelope.get("sealed")
-    key = keys.get((record.tenant_id, subject))
-    data = {k: v for k, v in record.data.items() if k != SEALED_KEY}
-    if key is not None and isinstance(token, str):
-        values = open_values(key, token, associated_data(record.tenant_id, subject, record.id))
+    if not isinstance(subject, str):
+        return _with_data(record, data)
+    aead = keys.get((record.tenant_id, subject))
+    if aead is not None and isinstance(token, str):
+        values = open_values(aead, token, associated_data(record.tenant_id, subject, record.id))
         if values is None:
             # Never the real values of someone else: a ciphertext that does not open under
             # this record's own binding keeps the replacement values.
             log.warning("sealed fields of event %s do not open; showing replacements", record.id)
         else:
             data.update(values)
-    return dataclasses.replace(record, data=data)
+    return _with_data(record, data)
+
+
+def _with_data(record: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
+    # The backends' fast constructor: dataclasses.replace was a third of opening a page.
+    return make_recorded_event(
+        record.id,
+        record.stream_id,
+        record.version,
+        record.position,
+        record.type,
+        data,
+        record.metadata,
+        record.tenant_id,
+        record.recorded_at,
+    )
 
 
 def _stripped(record: RecordedEvent) -> RecordedEvent:
-    return dataclasses.replace(
-        record, data={k: v for k, v in record.data.items() if k != SEALED_KEY}
-    )
+    return _with_data(record, {k: v for k, v in record.data.items() if k != SEALED_KEY})
 
 
 def subject_in(record: RecordedEvent) -> str | None:
