@@ -8,6 +8,8 @@ copy of the log, without rewriting one event.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any, Final
@@ -21,6 +23,9 @@ _MIGRATIONS: Final = "headwater.privacy.migrations"
 KEY_BYTES: Final = 32  # AES-256
 #: Subjects per IN (...) list: far below SQLite's 32,766 host parameters.
 _CHUNK: Final = 500
+_CHECKPOINT_ATTEMPTS: Final = 20
+
+log = logging.getLogger(__name__)
 
 
 def tenant_key(tenant_id: str | None) -> str:
@@ -99,6 +104,10 @@ class SubjectKeys:
         tenant = tenant_key(tenant_id)
         now = now_micros()
         async with self.store.transaction() as tx:
+            if tx.dialect == "sqlite":
+                # Zero the key's old bytes in the page instead of leaving them in free
+                # space, where a copy of the file would still hold them.
+                await tx.execute("PRAGMA secure_delete = ON")
             # The upsert covers a subject nothing was ever sealed for: the tombstone still
             # stops a key from being minted for them later.
             before = await _key_state(tx, tenant, subject)
@@ -108,6 +117,20 @@ class SubjectKeys:
                 "DO UPDATE SET key = NULL, erased_at = COALESCE(hw_subject_keys.erased_at, ?)",
                 (tenant, subject, now, now, now),
             )
+        if self.store.dialect == "sqlite":
+            # The WAL still holds the page image with the key from when it was minted;
+            # checkpointing and truncating it is what actually destroys that copy.
+            for attempt in range(_CHECKPOINT_ATTEMPTS):
+                [(busy, *_)] = await self.store.fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not busy:
+                    break
+                # A reader still uses the WAL; it lets go within its own short read.
+                await asyncio.sleep(0.01 * (attempt + 1))
+            else:
+                log.warning(
+                    "the WAL could not be truncated after an erasure; it will be at the "
+                    "next checkpoint"
+                )
         return before != "erased"
 
     async def erased_subjects(self, tenant_id: str | None) -> list[str]:
