@@ -15,12 +15,14 @@ from headwater.privacy.erasure import (
     erasure_stream,
 )
 from headwater.privacy.keys import SubjectKeys
+from headwater.privacy.listeners import CacheEraser, subject_tag
 
 __all__ = [
     "AuditEntry",
     "AuditPage",
     "AuditQuery",
     "AuditTrail",
+    "CacheEraser",
     "Eraser",
     "ErasureListener",
     "ErasureResult",
@@ -30,5 +32,6 @@ __all__ = [
     "SubjectErased",
     "SubjectKeys",
     "erasure_stream",
+    "subject_tag",
     "to_csv",
 ]
