@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick
 	$(BIN)/python benchmarks/jobs.py --quick
 	$(BIN)/python benchmarks/backup.py --quick
+	$(BIN)/python benchmarks/erasure.py --quick
 	$(BIN)/python benchmarks/production.py --quick
 	$(BIN)/python benchmarks/qrevent.py --quick
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.qrevent.delete_commands import register_delete_handlers
 from apps.qrevent.domain.event import LiveEvent, Status
 from apps.qrevent.domain.ids import EventId, FamilyId, GuestId, InvitationId
 from apps.qrevent.domain.invitation import Direction, Invitation, ScanResult
@@ -109,7 +110,8 @@ class UndoScan(Command[str], name="qrevent.UndoScan"):
 
 
 def _existing(aggregate: Any) -> None:
-    if not aggregate.exists:
+    # A deleted aggregate answers like one that never was: 404, never a half-dead edit.
+    if not aggregate.exists or getattr(aggregate, "deleted", False):
         raise NotInTenant(f"no such {type(aggregate).__name__.lower()}")
 
 
@@ -178,6 +180,7 @@ def build_bus(repository: Repository) -> CommandBus:
         return invitation.undo(c.scan_id, c.device, c.window_seconds)
 
     register_game_handlers(bus)
+    register_delete_handlers(bus)
     # Imported late: the importer itself sends this module's guest and family commands.
     from apps.qrevent.importer import register_import_handlers
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter
 
 from apps.qrevent.api.routes import (
+    deletes,
     events,
     families,
     games,
@@ -51,6 +52,7 @@ class QrEventModule(Module):
         return (
             events.router,
             families.router,
+            deletes.router,
             guests.router,
             invitations.router,
             scans.router,

@@ -31,6 +31,12 @@ class FamilyRenamed(Event, type="qrevent.FamilyRenamed"):
     name: str
 
 
+class FamilyDeleted(Event, type="qrevent.FamilyDeleted"):
+    """A tombstone: the family is gone; its guests stay, without a family."""
+
+    event_id: str
+
+
 class Guest(Aggregate[GuestId], type_name="qrevent.Guest"):
     event_id: str = ""
     first_name: str = ""
@@ -64,6 +70,7 @@ class Guest(Aggregate[GuestId], type_name="qrevent.Guest"):
 class Family(Aggregate[FamilyId], type_name="qrevent.Family"):
     event_id: str = ""
     name: str = ""
+    deleted: bool = False
 
     def create(self, event_id: str, name: str) -> None:
         if not self.exists:
@@ -73,6 +80,10 @@ class Family(Aggregate[FamilyId], type_name="qrevent.Family"):
         if name != self.name:
             self.record(FamilyRenamed(event_id=self.event_id, name=name))
 
+    def delete(self) -> None:
+        if not self.deleted:
+            self.record(FamilyDeleted(event_id=self.event_id))
+
     @when(FamilyCreated)
     def _created(self, event: FamilyCreated) -> None:
         self.event_id = event.event_id
@@ -81,3 +92,7 @@ class Family(Aggregate[FamilyId], type_name="qrevent.Family"):
     @when(FamilyRenamed)
     def _renamed(self, event: FamilyRenamed) -> None:
         self.name = event.name
+
+    @when(FamilyDeleted)
+    def _deleted(self, event: FamilyDeleted) -> None:
+        self.deleted = True

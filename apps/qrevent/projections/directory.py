@@ -131,6 +131,15 @@ def _family_renamed(event: RecordedEvent) -> Statement:
     return FAMILIES.update({"name": event.data["name"]}, where={"family_id": aggregate_id(event)})
 
 
+@directory.on(people.FamilyDeleted)
+def _family_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    # One transaction with the append: the family row and every member's link to it go
+    # together, so no guest ever points at a family that is gone.
+    family_id = aggregate_id(event)
+    yield GUESTS.update({"family_id": None}, where={"family_id": family_id})
+    yield FAMILIES.delete(where={"family_id": family_id})
+
+
 @directory.on(people.GuestRegistered)
 def _guest_registered(event: RecordedEvent) -> Statement:
     data = event.data

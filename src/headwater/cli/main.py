@@ -11,6 +11,7 @@ from rich.console import Console
 from headwater.cli import demo as demo_module
 from headwater.cli import jobs as jobs_cli
 from headwater.cli.backup import app as backup_app
+from headwater.cli.privacy import erase
 from headwater.cli.projections import app as projections_app
 from headwater.errors import HeadwaterError
 from headwater.settings import Settings
@@ -26,6 +27,7 @@ app.add_typer(projections_app, name="projections", help="Projection status and r
 app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
 app.add_typer(backup_app, name="backup", help="Back up, restore, verify and drill the log.")
 app.command("worker")(jobs_cli.worker)
+app.command("erase")(erase)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -45,6 +47,7 @@ def migrate(url: DatabaseUrl = None) -> None:
     from headwater.http.app import core_modules
     from headwater.http.server import load_module
     from headwater.jobs import SqlJobQueue
+    from headwater.privacy import SubjectKeys
     from headwater.projections import migrate_projections
 
     settings = Settings.from_env()
@@ -57,6 +60,7 @@ def migrate(url: DatabaseUrl = None) -> None:
             applied = list(store.applied_migrations)
             applied += await migrate_projections(store)
             applied += await SqlJobQueue(store).migrate()
+            applied += await SubjectKeys(store).migrate()
             for module in modules:
                 applied += await module.migrate(store)
             return applied

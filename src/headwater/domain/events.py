@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from headwater.domain.personal import SEALED_KEY, strip_sealed
 from headwater.errors import EventTypeConflict, MissingUpcaster, UnknownEventType
 from headwater.eventstore import NewEvent, RecordedEvent
 
@@ -204,6 +205,10 @@ class EventRegistry:
             raise UnknownEventType(record.type, schema_version_of(record), "no event class")
         version = schema_version_of(record)
         data = record.data
+        if SEALED_KEY in data:
+            # Still sealed (nobody opened it, or the key is gone): the fields hold their
+            # declared replacement values, which is exactly what such a reader must see.
+            data = strip_sealed(data)
         if version != cls.event_version:
             data = self.upcast(record.type, version, data)
         try:

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from headwater.domain.aggregate import Aggregate
 from headwater.domain.events import EventRegistry, default_registry
 from headwater.domain.ids import AggregateId
+from headwater.domain.personal import SubjectCipher
 from headwater.errors import (
     AggregateVersionNotFound,
     ConcurrencyError,
@@ -51,10 +52,15 @@ class Repository:
         *,
         registry: EventRegistry = default_registry,
         snapshots: bool = True,
+        cipher: SubjectCipher | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
-        self.snapshots = snapshots
+        # A snapshot holds an aggregate's state in plain text, outside the reach of
+        # erasure by key deletion; with personal data sealed, state is always replayed.
+        self.snapshots = snapshots and cipher is None
+        #: Seals declared personal fields before they reach the log (None: stored as given).
+        self.cipher = cipher
 
     # --- loading ----------------------------------------------------------------------
 
@@ -89,7 +95,10 @@ class Repository:
             id.stream_id, from_version=aggregate.version + 1, limit=limit, tenant_id=tenant_id
         )
         decode = self.registry.decode
-        aggregate._apply_all([decode(record) async for record in records])
+        loaded = [record async for record in records]
+        if self.cipher is not None:
+            loaded = await self.cipher.open(loaded)
+        aggregate._apply_all([decode(record) for record in loaded])
         aggregate._mark_saved(aggregate.version)
         if version is not None and aggregate.version < version:
             raise AggregateVersionNotFound(id.stream_id, version, aggregate.version)
@@ -171,6 +180,10 @@ class Repository:
             meta = {**common, **(first_metadata or {})} if index == 0 else common
             event_id = None if event_ids is None else event_ids[index]
             encoded.append(self.registry.encode(event, metadata=meta, id=event_id))
+        if self.cipher is not None:
+            encoded = await self.cipher.seal(
+                encoded, stream_id=aggregate.stream_id, tenant_id=tenant_id
+            )
         stored = aggregate.stored_version
         result = await self.store.append(
             aggregate.stream_id,

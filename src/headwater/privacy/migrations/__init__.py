@@ -1,0 +1,1 @@
+"""Plain-SQL migrations of the privacy tables (subject keys), one folder per dialect."""
