@@ -230,7 +230,8 @@ class PostgresEventStore(EventStore):
         )
         #: When each append now waiting for the writer was submitted, oldest first:
         #: an old one means the writer cannot commit (see check_writable).
-        self._appends_in_flight: dict[object, float] = {}
+        #: Appends waiting for the writer, each with the time it was submitted.
+        self._appends_in_flight: dict[object, tuple[float, AppendRequest]] = {}
         self._closed = False
 
     @classmethod
@@ -377,13 +378,14 @@ class PostgresEventStore(EventStore):
         self._check_open()
         if self._writer is None:
             raise StoreUnavailable("the event store's writer is not running")
-        oldest = next(iter(self._appends_in_flight.values()), None)
-        if oldest is not None:
-            waited = time.monotonic() - oldest
-            if waited > self.timeouts.append:
-                raise StoreUnavailable(
-                    f"an append has waited {waited:.1f}s for the writer: it cannot commit"
-                )
+        # Past its own due time, not a fixed one: a bulk load's group commit is due later.
+        now = time.monotonic()
+        overdue = [since for since, r in self._appends_in_flight.values() if r.due < now]
+        if overdue:
+            waited = now - min(overdue)
+            raise StoreUnavailable(
+                f"an append has waited {waited:.1f}s for the writer: it cannot commit"
+            )
 
         async def probe(conn: Connection) -> None:
             await conn.execute("BEGIN")
@@ -451,15 +453,23 @@ class PostgresEventStore(EventStore):
         if self._writer is None:  # pragma: no cover - open() starts it
             raise StoreUnavailable("the event store is not open")
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._writer.submit(AppendRequest(stream_id, events, expected_version, tenant_id, future))
+        request = AppendRequest(stream_id, events, expected_version, tenant_id, future)
+        self._writer.submit(request)
         token = object()
-        self._appends_in_flight[token] = time.monotonic()
+        self._appends_in_flight[token] = (time.monotonic(), request)
         try:
-            # The writer has its own deadline; this one only guarantees that a caller
-            # never waits forever, even on a writer that is itself stuck.
-            done, _ = await asyncio.wait((future,), timeout=self._append_patience())
+            # The writer has its own deadline per group commit; this one guarantees that
+            # a caller never waits forever, even on a writer that is itself stuck. It
+            # is the append's due time (pushed back if it joined a longer group), plus
+            # a moment for the writer to answer first.
+            while not future.done():
+                patience = request.due + 1.0 - time.monotonic()
+                if patience <= 0:
+                    break
+                await asyncio.wait((future,), timeout=patience)
         finally:
             del self._appends_in_flight[token]
+        done = future.done()
         if not done:
             future.cancel()  # if still queued, the writer skips it
             raise StoreUnavailable(
@@ -467,12 +477,6 @@ class PostgresEventStore(EventStore):
                 "written: retry it with the same event ids (appends are idempotent)"
             )
         return future.result()
-
-    def _append_patience(self) -> float:
-        # The writer's deadline, counted from submission rather than from the start of
-        # the group commit that takes the append (which may first wait out a stuck
-        # one, then a reconnect), plus a moment for the writer to answer first.
-        return self.timeouts.append + 1.0
 
     async def _save_snapshot(self, snapshot: Snapshot) -> None:
         params = (snapshot.stream_id, snapshot.version, snapshot.schema, to_json(snapshot.state))

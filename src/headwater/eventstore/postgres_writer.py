@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, TypeAlias
@@ -124,6 +125,8 @@ class GroupCommitWriter:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._taken: list[AppendRequest] = []  # off the queue, not answered yet
+        #: Events queued or in the group commit in flight: the work ahead of a new append.
+        self._events_ahead = 0
         self._conn: Connection | None = None
         #: The handlers epoch last seen under the append lock (-1: none seen yet), and
         #: the newest position, which only seeds the handlers' stand-in events.
@@ -137,6 +140,11 @@ class GroupCommitWriter:
         # In the appending task: its handlers run here, while the previous group
         # commit is in flight, not in the writer's loop.
         self._prepare(request)
+        # Due once the groups ahead of it had their deadlines (a bulk load queues many).
+        self._events_ahead += len(request.events)
+        request.due = (
+            time.monotonic() + self._append_timeout + DEADLINE_PER_EVENT * self._events_ahead
+        )
         self._pending.append(request)
         self._wakeup.set()
 
@@ -194,6 +202,7 @@ class GroupCommitWriter:
                 if not request.future.done():
                     request.future.set_exception(StoreUnavailable("the writer stopped"))
             self._pending.clear()
+            self._events_ahead = 0
 
     async def _serve(self) -> None:
         pending = self._pending
@@ -214,7 +223,10 @@ class GroupCommitWriter:
             ):
                 batch.append(pending.popleft())
                 events += len(batch[-1].events)
-            unavailable = await self._commit_batch(batch)
+            try:
+                unavailable = await self._commit_batch(batch)
+            finally:
+                self._events_ahead -= events
             self._taken = []
             if unavailable and self._stopping:
                 # Closing while the database is unreachable: the rest fails now rather
@@ -227,6 +239,7 @@ class GroupCommitWriter:
                             )
                         )
                 pending.clear()
+                self._events_ahead = 0
 
     async def _commit_batch(self, batch: list[AppendRequest]) -> bool:
         """Commit one group; returns whether it failed for want of the database."""
@@ -240,6 +253,9 @@ class GroupCommitWriter:
         # that went silent cannot hold the writer (or close()) hostage.
         write = asyncio.create_task(self._write(live), name="headwater-postgres-append")
         deadline = self._append_timeout + DEADLINE_PER_EVENT * sum(len(r.events) for r in live)
+        due = time.monotonic() + deadline
+        for request in live:
+            request.due = max(request.due, due)
         try:
             done, _ = await asyncio.wait({write}, timeout=deadline)
         except asyncio.CancelledError:
