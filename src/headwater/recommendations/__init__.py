@@ -1,0 +1,56 @@
+"""Recommendations that learn from the log: interactions as events, an item-item
+model kept current by a projection, a cached recommender with reasons.
+
+::
+
+    tracker = InteractionTracker(store)
+    await tracker.track(Interaction("ann", "heat", "like"), tenant_id="acme", key="req-1")
+    async with ProjectionRunner(store, item_item_projection()) as runner: ...
+    answer = await Recommender(store, cache=cache).recommend("ann", k=10, tenant_id="acme")
+    answer.model, [(r.item_id, r.reason) for r in answer.items]
+"""
+
+from headwater.recommendations.events import (
+    ACTION_WEIGHTS,
+    INTERACTION_RECORDED,
+    ITEM_DESCRIBED,
+    PREFERENCES_UPDATED,
+    Interaction,
+    Item,
+    Preferences,
+)
+from headwater.recommendations.metrics import RankingMetrics, evaluate, ndcg_at_k, precision_at_k
+from headwater.recommendations.model import ItemItemModel, batch_counts
+from headwater.recommendations.module import RecommendationsModule
+from headwater.recommendations.projection import DEFAULT_WINDOW, item_item_projection
+from headwater.recommendations.recommender import (
+    Context,
+    Recommendation,
+    Recommendations,
+    Recommender,
+)
+from headwater.recommendations.tracker import InteractionTracker
+
+__all__ = [
+    "ACTION_WEIGHTS",
+    "DEFAULT_WINDOW",
+    "INTERACTION_RECORDED",
+    "ITEM_DESCRIBED",
+    "PREFERENCES_UPDATED",
+    "Context",
+    "Interaction",
+    "InteractionTracker",
+    "Item",
+    "ItemItemModel",
+    "Preferences",
+    "RankingMetrics",
+    "Recommendation",
+    "Recommendations",
+    "Recommender",
+    "RecommendationsModule",
+    "batch_counts",
+    "evaluate",
+    "item_item_projection",
+    "ndcg_at_k",
+    "precision_at_k",
+]
