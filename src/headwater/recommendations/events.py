@@ -108,9 +108,7 @@ class Preferences:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Preferences:
-        return cls(
-            tuple(data.get("hidden_items", ())), tuple(data.get("liked_categories", ()))
-        )
+        return cls(tuple(data.get("hidden_items", ())), tuple(data.get("liked_categories", ())))
 
     def to_data(self) -> dict[str, Any]:
         for name, values in (

@@ -88,7 +88,9 @@ class ItemItemModel:
         )
 
 
-def batch_counts(rows: Sequence[Row], *, window: int = DEFAULT_WINDOW) -> dict[tuple[str, str, str], int]:
+def batch_counts(
+    rows: Sequence[Row], *, window: int = DEFAULT_WINDOW
+) -> dict[tuple[str, str, str], int]:
     """The pair counts computed from scratch, vectorised: the reference the incremental
     paths must equal, and the benchmark's batch baseline."""
     firsts: dict[tuple[str, str], list[str]] = {}
@@ -158,7 +160,9 @@ class FrozenItemItem:
             a = self.index[item]
             targets, counts = self._neighbours[a]
             weight = np.log1p(history.items[item])
-            out[targets] += weight * counts / (np.sqrt(self.users[a] * self.users[targets]) + shrinkage)
+            out[targets] += (
+                weight * counts / (np.sqrt(self.users[a] * self.users[targets]) + shrinkage)
+            )
         return out
 
     def top(self, user: str, k: int, **options: float) -> list[str]:

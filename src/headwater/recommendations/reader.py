@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 from headwater.eventstore.protocol import EventStore
 from headwater.recommendations.tables import ITEM_STATS, ITEMS, PAIRS, PREFERENCES, USER_ITEMS
 
@@ -97,5 +96,3 @@ class ItemItemReader:
         hidden = PREFERENCES.decode("hidden_items", row[0])
         liked = PREFERENCES.decode("liked_categories", row[1])
         return set(hidden or ()), set(liked or ())
-
-

@@ -53,7 +53,11 @@ class Context:
 
     def key(self) -> str:
         return "|".join(
-            [",".join(sorted(self.categories)), ",".join(sorted(self.exclude)), self.similar_to or ""]
+            [
+                ",".join(sorted(self.categories)),
+                ",".join(sorted(self.exclude)),
+                self.similar_to or "",
+            ]
         )
 
 
@@ -125,9 +129,7 @@ class Recommender:
         )
         return Recommendations.from_data(data)
 
-    async def _compute(
-        self, tenant: str, user: str, k: int, context: Context
-    ) -> Recommendations:
+    async def _compute(self, tenant: str, user: str, k: int, context: Context) -> Recommendations:
         reader = self.reader
         full_history = await reader.history(tenant, user)
         seen = {item for item, _ in full_history}
@@ -160,7 +162,10 @@ class Recommender:
             entries = await reader.catalogue(tenant, ids)
             boosted = sorted(
                 batch,
-                key=lambda i: (-self._boost(scored.scores[i], entries, scored.items[i], liked), scored.items[i]),
+                key=lambda i: (
+                    -self._boost(float(scored.scores[i]), entries, scored.items[i], liked),
+                    scored.items[i],
+                ),
             )
             for i in boosted:
                 item = scored.items[i]
@@ -200,9 +205,7 @@ class Recommender:
         return score
 
     @staticmethod
-    def _admit(
-        item: str, entry: CatalogueEntry | None, context: Context, groups: set[str]
-    ) -> bool:
+    def _admit(item: str, entry: CatalogueEntry | None, context: Context, groups: set[str]) -> bool:
         """Business filters and diversity: available, in the asked categories, and not
         a near-duplicate (same group) of an item already in the list."""
         if entry is not None and not entry.available:
@@ -239,7 +242,9 @@ class Recommender:
                     continue
                 chosen.add(item)
                 picked.append(
-                    Recommendation(item, float(users[item]), _title(item, entry), "popular right now")
+                    Recommendation(
+                        item, float(users[item]), _title(item, entry), "popular right now"
+                    )
                 )
                 if len(picked) == k:
                     return

@@ -59,7 +59,7 @@ def score_neighbours(
     for those items. Candidates are every ``b`` (the caller removes seen items).
     """
     if not rows:
-        return Scored([], np.zeros(0), [])
+        return Scored([], np.zeros(0, dtype=np.float64), [])
     # Candidates numbered in first-seen order with a dict: far cheaper than sorting
     # an object array of strings, and this runs on every request.
     codes: dict[str, int] = {}
@@ -74,7 +74,7 @@ def score_neighbours(
     weight = np.fromiter((k[0] for k in known), dtype=np.float64, count=len(rows))
     n_a = np.fromiter((k[1] for k in known), dtype=np.float64, count=len(rows))
     contribution = weight * counts / (np.sqrt(n_a * n_b) + shrinkage)
-    scores = np.bincount(inverse, weights=contribution, minlength=len(codes))
+    scores = np.bincount(inverse, weights=contribution, minlength=len(codes)).astype(np.float64)
     # The strongest contributor per candidate: sort by (candidate, contribution) and
     # keep the last row of each candidate's run.
     order = np.lexsort((contribution, inverse))
