@@ -13,9 +13,11 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, RequirePrincipal
+from headwater.http.responses import Envelope, ok
 from headwater.recommendations.events import Interaction, Preferences
 from headwater.recommendations.recommender import MAX_K, Recommender, context_from
 from headwater.recommendations.tracker import InteractionTracker
+from headwater.security.principal import Role
 
 
 class InteractionIn(BaseModel):
@@ -43,14 +45,16 @@ def build_router(
         body: InteractionIn,
         principal: RequirePrincipal,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> Envelope[dict[str, Any]]:
         user = body.user_id or principal.subject
+        if user != principal.subject:
+            principal.require_role(Role.STAFF)  # only staff record for someone else
         position = await tracker().track(
             Interaction(user, body.item_id, body.action, body.weight),
             tenant_id=principal.tenant_id,
             key=idempotency_key,
         )
-        return {"position": position}
+        return ok({"position": position})
 
     @router.put("/preferences", status_code=204, responses={**AUTH_ERRORS, **BAD_REQUEST})
     async def preferences(body: PreferencesIn, principal: RequirePrincipal) -> None:
@@ -67,13 +71,13 @@ def build_router(
         category: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
         exclude: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
         similar_to: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> Envelope[dict[str, Any]]:
         answer = await recommender().recommend(
             principal.subject,
             k=k,
             context=context_from(category, exclude, similar_to),
             tenant_id=principal.tenant_id,
         )
-        return answer.to_data()
+        return ok(answer.to_data())
 
     return router
