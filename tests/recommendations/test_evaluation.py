@@ -59,3 +59,13 @@ def test_array_scoring_used_offline_ranks_as_the_serving_scorer_does(split: Spli
         seen = model.histories[("", user)].items
         assert frozen.top(user, 10) == [served.items[n] for n in served.top(10, seen)]
     assert np.isfinite(frozen.users).all()
+
+
+@pytest.mark.slow
+def test_als_extra_reaches_its_recorded_precision_and_ndcg(split: Split) -> None:
+    from headwater.recommendations.evaluation import evaluate_als
+
+    metrics = evaluate_als(split)
+    recorded = FIGURES["als"]
+    assert metrics.precision >= 0.28
+    assert metrics.ndcg >= recorded["ndcg_at_10"] - TOLERANCE, (metrics, recorded)

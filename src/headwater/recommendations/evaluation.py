@@ -12,6 +12,9 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
+from headwater.recommendations.als import AlsOptions, fit
 from headwater.recommendations.metrics import RankingMetrics, evaluate
 from headwater.recommendations.model import FrozenItemItem, ItemItemModel
 
@@ -63,6 +66,24 @@ def evaluate_item_item(
         model.apply("", user, item, weight)
     frozen = FrozenItemItem(model)
     recommendations = {u: frozen.top(u, k, history_limit=history_limit) for u in split.held_out}
+    return evaluate(recommendations, split.held_out, split.catalogue, k)
+
+
+def evaluate_als(split: Split, options: AlsOptions | None = None, k: int = 10) -> RankingMetrics:
+    """Fits ALS on the training interactions, as the retraining job does."""
+    pairs = sorted({(user, item) for user, item, _ in split.train})
+    users, user_factors, items, item_factors = fit(pairs, options or AlsOptions())
+    seen: dict[str, set[str]] = {}
+    for user, item in pairs:
+        seen.setdefault(user, set()).add(item)
+    recommendations = {}
+    for n, user in enumerate(users):
+        scores = item_factors @ user_factors[n]
+        order = np.argsort(-scores, kind="stable")
+        mine = seen[user]
+        recommendations[user] = [items[i] for i in order[: k + len(mine)] if items[i] not in mine][
+            :k
+        ]
     return evaluate(recommendations, split.held_out, split.catalogue, k)
 
 

@@ -13,23 +13,29 @@ interaction is reflected on the next call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 from headwater.cache import FREQUENT, Cache, read_model_tag
 from headwater.errors import InvalidInput
 from headwater.eventstore.protocol import EventStore
+from headwater.recommendations.als import ALS_TABLES, AlsModel
 from headwater.recommendations.events import MAX_LIST, check_id
 from headwater.recommendations.projection import DEFAULT_WINDOW
 from headwater.recommendations.reader import CatalogueEntry, ItemItemReader
-from headwater.recommendations.scoring import DEFAULT_SHRINKAGE, score_neighbours
+from headwater.recommendations.scoring import DEFAULT_SHRINKAGE, Scored, score_neighbours
 from headwater.recommendations.tables import ITEM_ITEM_TABLES
 
 MAX_K: Final = 100
 #: Liked categories raise a candidate's score by this factor (a nudge, not a filter).
 CATEGORY_BOOST: Final = 1.25
-ModelName = Literal["item_item", "popularity"]
+#: Which model a tenant's answers come from; "blend" averages both, each scaled to 1.
+ModelChoice = Literal["item_item", "als", "blend"]
+ModelName = Literal["item_item", "als", "blend", "popularity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +100,21 @@ class Recommender:
         cache: Cache | None = None,
         history_limit: int = DEFAULT_WINDOW,
         shrinkage: float = DEFAULT_SHRINKAGE,
+        als: AlsModel | None = None,
+        models: Mapping[str, ModelChoice] | None = None,
+        default_model: ModelChoice = "item_item",
     ) -> None:
+        """``models`` chooses the model per tenant (``""`` for no tenant); tenants not
+        listed get ``default_model``. ALS needs ``als``; without a trained run for the
+        tenant, or for a user newer than the run, the item-item model answers."""
         self.reader = ItemItemReader(store)
+        self.als = als
+        self.models = dict(models or {})
+        self.default_model: ModelChoice = default_model
         self.cache = cache
         self.history_limit = history_limit
         self.shrinkage = shrinkage
-        self._tags = tuple(read_model_tag(t.name) for t in ITEM_ITEM_TABLES)
+        self._tags = tuple(read_model_tag(t.name) for t in (*ITEM_ITEM_TABLES, *ALS_TABLES))
 
     async def recommend(
         self,
@@ -144,6 +159,13 @@ class Recommender:
         rows = await reader.neighbours(tenant, sources)
         users_of = await reader.users_of(tenant, sources)
         scored = score_neighbours(history, rows, users_of, shrinkage=self.shrinkage)
+        answered: ModelName = "item_item"
+        choice = self.models.get(tenant, self.default_model)
+        if choice != "item_item" and self.als is not None and context.similar_to is None:
+            factored = await self.als.scores(tenant, user)
+            if factored is not None:
+                scored = _with_factors(scored, factored, list(history), choice)
+                answered = choice
 
         titles = await reader.catalogue(tenant, sources)
         picked: list[Recommendation] = []
@@ -190,7 +212,7 @@ class Recommender:
             if len(ranked) < wanted:
                 break
             offset, wanted = len(ranked), wanted * 4
-        model: ModelName = "item_item" if picked else "popularity"
+        model: ModelName = answered if picked else "popularity"
         if len(picked) < k:
             await self._fill_popular(tenant, k, exclude, context, groups, picked)
         return Recommendations(user, model, picked)
@@ -251,6 +273,41 @@ class Recommender:
             if len(popular) < limit:
                 return
             limit *= 4
+
+
+def _with_factors(
+    scored: Scored,
+    factored: tuple[list[str], npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    history: list[str],
+    choice: ModelChoice,
+) -> Scored:
+    """ALS scores (or the blend of both), with the history item whose factors are
+    closest to each candidate's as its reason."""
+    items, matrix, als_scores = factored
+    index = {item: n for n, item in enumerate(items)}
+    scores = np.maximum(als_scores.astype(np.float64), 0.0)
+    if choice == "blend":
+        scores = scores / (scores.max() or 1.0)
+        mine = dict(zip(scored.items, scored.scores.tolist(), strict=True))
+        top = max(mine.values(), default=0.0) or 1.0
+        extra = [i for i in scored.items if i not in index]
+        items = [*items, *extra]
+        scores = np.concatenate([scores, np.zeros(len(extra))]) / 2
+        for n, item in enumerate(items):
+            if item in mine:
+                scores[n] += mine[item] / top / 2
+    names = [h for h in history if h in index]
+    fallback = dict(zip(scored.items, scored.because, strict=True))
+    if names:
+        sources = matrix[[index[h] for h in names]]
+        # Closest by cosine in factor space: one matrix product for every candidate.
+        closeness = (matrix @ sources.T) / (np.linalg.norm(sources, axis=1) + 1e-9)
+        nearest = np.argmax(closeness, axis=1).tolist()
+    because = [
+        names[nearest[index[item]]] if names and item in index else fallback.get(item, "")
+        for item in items
+    ]
+    return Scored(items, scores, because)
 
 
 def _title(item: str, entry: CatalogueEntry | None) -> str:
