@@ -46,7 +46,8 @@ class ItemItemReader:
             f"WHERE p.tenant_id = ? AND p.item_a IN ({_marks(len(items))})",
             (tenant, *items),
         )
-        return [(str(a), str(b), int(c), int(n)) for a, b, c, n in rows]
+        # Rows as the driver gives them (str, str, int, int): the scorer reads columns.
+        return rows
 
     async def users_of(self, tenant: str, items: Sequence[str]) -> dict[str, int]:
         if not items:
