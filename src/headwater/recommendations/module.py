@@ -30,7 +30,11 @@ from headwater.recommendations.als import (
     als_available,
     create_tables,
 )
-from headwater.recommendations.projection import DEFAULT_WINDOW, item_item_projection
+from headwater.recommendations.projection import (
+    DEFAULT_WINDOW,
+    InteractionSource,
+    item_item_projection,
+)
 from headwater.recommendations.recommender import ModelChoice, Recommender
 from headwater.recommendations.routes import build_router
 from headwater.recommendations.tables import ITEM_STATS
@@ -54,12 +58,13 @@ class RecommendationsModule(Module):
         default_model: ModelChoice = "item_item",
         als_every: float | None = None,
         als_options: AlsOptions | None = None,
+        sources: Mapping[str, InteractionSource] | None = None,
     ) -> None:
         """``models``/``default_model`` choose ALS, item-item or a blend per tenant;
         ``als_every`` (seconds) schedules the ALS retraining job (needs the
         ``recommendations-als`` extra and a :class:`~headwater.jobs.JobsModule`)."""
         self._cache_module = cache
-        self.projection = item_item_projection(window=window)
+        self.projection = item_item_projection(window=window, sources=sources)
         self.models = dict(models or {})
         self.default_model: ModelChoice = default_model
         self.als_every = als_every
@@ -71,14 +76,14 @@ class RecommendationsModule(Module):
         self.recommender: Recommender | None = None
 
     def routers(self) -> Sequence[APIRouter]:
-        return (build_router(self._tracker, self._recommender),)
+        return (build_router(self.require_tracker, self.require_recommender),)
 
-    def _tracker(self) -> InteractionTracker:
+    def require_tracker(self) -> InteractionTracker:
         if self.tracker is None:
             raise StoreUnavailable("recommendations are not started")
         return self.tracker
 
-    def _recommender(self) -> Recommender:
+    def require_recommender(self) -> Recommender:
         if self.recommender is None:
             raise StoreUnavailable("recommendations are not started")
         return self.recommender

@@ -17,6 +17,7 @@ statement that records the item for the user.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from headwater.eventstore.records import RecordedEvent
@@ -26,6 +27,7 @@ from headwater.recommendations.events import (
     INTERACTION_RECORDED,
     ITEM_DESCRIBED,
     PREFERENCES_UPDATED,
+    Interaction,
 )
 from headwater.recommendations.tables import (
     ITEM_ITEM_TABLES,
@@ -96,9 +98,38 @@ def interaction_statements(
     ]
 
 
-def item_item_projection(*, window: int = DEFAULT_WINDOW) -> Projection:
-    """The projection; ``window`` is part of its version, so changing it rebuilds."""
+#: Reads an interaction out of another event type (an app's own "joined a game"), so an
+#: app need not record each interaction twice. None skips the event.
+InteractionSource = Callable[[RecordedEvent], Interaction | None]
+
+
+def item_item_projection(
+    *, window: int = DEFAULT_WINDOW, sources: Mapping[str, InteractionSource] | None = None
+) -> Projection:
+    """The projection; ``window`` is part of its version, so changing it rebuilds.
+
+    ``sources`` maps other event types to interactions: the model then learns from
+    an app's own events too (their types are part of the fingerprint, so adding a
+    source rebuilds the model from the whole log).
+    """
     projection = Projection(PROJECTION_NAME, tables=ITEM_ITEM_TABLES, version=1000 + window)
+
+    def _from_source(event: RecordedEvent) -> list[Statement]:
+        interaction = (sources or {})[event.type](event)
+        if interaction is None:
+            return []
+        data = interaction.to_event(event.tenant_id, None).data
+        return interaction_statements(
+            event.tenant_id or "",
+            data["user_id"],
+            data["item_id"],
+            float(data["weight"]),
+            event.position,
+            window,
+        )
+
+    for event_type in sorted(sources or {}):
+        projection.on(event_type)(_from_source)
 
     @projection.on(INTERACTION_RECORDED)
     def _interaction(event: RecordedEvent) -> list[Statement]:
