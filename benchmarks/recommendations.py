@@ -174,7 +174,7 @@ def offline(split: Split, out: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = (
-        {"interactions": 3000, "requests": 200, "freshness": 30}
+        {"interactions": 1500, "requests": 100, "freshness": 20}
         if args.quick
         else {"interactions": 20000, "requests": 1000, "freshness": 100}
     )
