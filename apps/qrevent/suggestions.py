@@ -21,7 +21,8 @@ from apps.qrevent.queries import rows
 from headwater.eventstore import RecordedEvent
 from headwater.http.responses import Envelope, ok
 from headwater.modules import Module
-from headwater.recommendations import Interaction, RecommendationsModule
+from headwater.recommendations import Interaction
+from headwater.recommendations.module import RecommendationsModule
 from headwater.runtime import Runtime
 
 #: Enough candidates to find the few open games of one event among every event's.

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from headwater.cache import CacheModule
 from headwater.http.app import create_app
-from headwater.recommendations import RecommendationsModule
+from headwater.recommendations.module import RecommendationsModule
 from headwater.security.module import SecurityModule
 from tests.security.support import (
     Tenant,

@@ -8,6 +8,10 @@ model kept current by a projection, a cached recommender with reasons.
     async with ProjectionRunner(store, item_item_projection()) as runner: ...
     answer = await Recommender(store, cache=cache).recommend("ann", k=10, tenant_id="acme")
     answer.model, [(r.item_id, r.reason) for r in answer.items]
+
+The HTTP API and the node wiring live in ``headwater.recommendations.module`` (and
+``routes``), the only modules here that know the web layer; nothing imported from
+this package's top level does.
 """
 
 from headwater.recommendations.events import (
@@ -21,7 +25,6 @@ from headwater.recommendations.events import (
 )
 from headwater.recommendations.metrics import RankingMetrics, evaluate, ndcg_at_k, precision_at_k
 from headwater.recommendations.model import ItemItemModel, batch_counts
-from headwater.recommendations.module import RecommendationsModule
 from headwater.recommendations.projection import DEFAULT_WINDOW, item_item_projection
 from headwater.recommendations.recommender import (
     Context,
@@ -46,7 +49,6 @@ __all__ = [
     "RankingMetrics",
     "Recommendation",
     "Recommendations",
-    "RecommendationsModule",
     "Recommender",
     "batch_counts",
     "evaluate",
