@@ -19,6 +19,7 @@ from apps.qrevent.domain.game import ParticipantJoined
 from apps.qrevent.projections.games import GAMES
 from apps.qrevent.queries import rows
 from headwater.eventstore import RecordedEvent
+from headwater.http.deps import AUTH_ERRORS
 from headwater.http.responses import Envelope, ok
 from headwater.modules import Module
 from headwater.recommendations import Interaction
@@ -53,7 +54,7 @@ class GameSuggestions(Module):
         self.engine = RecommendationsModule(sources={ParticipantJoined.event_type: _joined})
 
     def routers(self) -> Sequence[APIRouter]:
-        router = APIRouter(tags=["qrevent"])
+        router = APIRouter(tags=["qrevent: games"], responses=AUTH_ERRORS)
         engine = self.engine
 
         @router.get("/api/me/suggested-games", response_model=Envelope[Suggestions])
