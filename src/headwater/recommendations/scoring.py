@@ -60,15 +60,26 @@ def score_neighbours(
     """
     if not rows:
         return Scored([], np.zeros(0, dtype=np.float64), [])
-    # Column-wise with numpy (strings as fixed-width unicode arrays, numbered by
-    # np.unique): this runs on every request over thousands of rows, and a Python
-    # loop per row costed ten times more.
+    # Column-wise with numpy, candidates numbered by a dict in row order: this runs on
+    # every request over thousands of rows; a Python loop doing the arithmetic per row
+    # cost ten times more, and np.unique over string arrays (sorting) three times more.
     sources_col, targets_col, counts_col, n_b_col = zip(*rows, strict=True)
-    source_names, source_of = np.unique(np.asarray(sources_col, dtype=str), return_inverse=True)
-    items, inverse = np.unique(np.asarray(targets_col, dtype=str), return_inverse=True)
-    counts = np.asarray(counts_col, dtype=np.float64)
-    n_b = np.asarray(n_b_col, dtype=np.float64)
-    names = source_names.tolist()
+    size = len(rows)
+    # dict.fromkeys and map run in C: a generator calling setdefault per row cost 4x.
+    names = list(dict.fromkeys(sources_col))
+    source_of = np.fromiter(
+        map(dict(zip(names, range(len(names)), strict=True)).__getitem__, sources_col),
+        np.int64,
+        size,
+    )
+    items = list(dict.fromkeys(targets_col))
+    inverse = np.fromiter(
+        map(dict(zip(items, range(len(items)), strict=True)).__getitem__, targets_col),
+        np.int64,
+        size,
+    )
+    counts = np.fromiter(counts_col, np.float64, size)
+    n_b = np.fromiter(n_b_col, np.float64, size)
     weight = np.log1p(np.array([history.get(a, 0.0) for a in names], dtype=np.float64))
     n_a = np.array([users_of.get(a, 0) for a in names], dtype=np.float64)
     contribution = weight[source_of] * counts / (np.sqrt(n_a[source_of] * n_b) + shrinkage)
@@ -79,4 +90,4 @@ def score_neighbours(
     last = np.ones(len(order), dtype=bool)
     last[:-1] = inverse[order][1:] != inverse[order][:-1]
     because = [names[i] for i in source_of[order[last]].tolist()]
-    return Scored(items.tolist(), scores, because)
+    return Scored(items, scores, because)
