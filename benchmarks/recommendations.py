@@ -42,6 +42,7 @@ from headwater.cache import Cache
 from headwater.eventstore import EventStore, create_event_store
 from headwater.projections import ProjectionRunner
 from headwater.recommendations import (
+    DEFAULT_NEIGHBOURS,
     DEFAULT_WINDOW,
     Interaction,
     InteractionTracker,
@@ -162,7 +163,9 @@ def baselines(rows: list[tuple[str, str, float]], out: dict[str, Any]) -> None:
 
 
 def offline(split: Split, out: dict[str, Any]) -> None:
-    item_item = evaluate_item_item(split, window=DEFAULT_WINDOW, history_limit=DEFAULT_WINDOW)
+    item_item = evaluate_item_item(
+        split, window=DEFAULT_WINDOW, history_limit=DEFAULT_WINDOW, neighbours=DEFAULT_NEIGHBOURS
+    )
     popularity = evaluate_popularity(split)
     als = evaluate_als(split)
     for name, metrics in (("item_item", item_item), ("als", als), ("popularity", popularity)):
@@ -180,7 +183,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     split = movielens_split()
     rows = split.train[: sizes["interactions"]]
-    out: dict[str, Any] = {"quick": args.quick, "interactions": len(rows), "window": DEFAULT_WINDOW}
+    out: dict[str, Any] = {
+        "quick": args.quick,
+        "interactions": len(rows),
+        "window": DEFAULT_WINDOW,
+        "neighbours": DEFAULT_NEIGHBOURS,
+    }
     baselines(rows, out)
     with tempfile.TemporaryDirectory() as tmp:
         await backend(f"sqlite:///{Path(tmp) / 'recs.db'}", "sqlite", rows, sizes, out)

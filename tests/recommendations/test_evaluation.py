@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from headwater.recommendations import DEFAULT_WINDOW, ItemItemModel
+from headwater.recommendations import DEFAULT_NEIGHBOURS, DEFAULT_WINDOW, ItemItemModel
 from headwater.recommendations.evaluation import (
     Split,
     evaluate_item_item,
@@ -35,7 +35,12 @@ def test_split_is_per_user_80_20_and_reproducible(split: Split) -> None:
 
 @pytest.mark.slow
 def test_item_item_model_reaches_its_recorded_precision_and_ndcg(split: Split) -> None:
-    metrics = evaluate_item_item(split, window=DEFAULT_WINDOW, history_limit=DEFAULT_WINDOW)
+    metrics = evaluate_item_item(
+        split,
+        window=DEFAULT_WINDOW,
+        history_limit=DEFAULT_WINDOW,
+        neighbours=DEFAULT_NEIGHBOURS,
+    )
     popularity = evaluate_popularity(split)
     recorded = FIGURES["item_item"]
     assert metrics.precision >= 0.25

@@ -16,13 +16,18 @@ from headwater.recommendations import (
     InteractionTracker,
     ItemItemModel,
     batch_counts,
+    batch_neighbours,
     item_item_projection,
 )
+from headwater.recommendations.model import strongest as strongest_of
+from headwater.recommendations.projection import slack
 from headwater.recommendations.tables import ITEM_STATS, PAIRS, USER_ITEMS
+from headwater.recommendations.tables import NEIGHBOURS as NEIGHBOURS_TABLE
 
 pytestmark = pytest.mark.anyio
 
 WINDOW = 3  # small, so that hypothesis's short histories cross the window's edge
+NEIGHBOURS = 2  # small, so that lists overflow, prune and tie on counts
 
 interactions = st.lists(
     st.tuples(
@@ -34,9 +39,11 @@ interactions = st.lists(
 )
 
 
-async def _pairs(store: EventStore, tenant: str) -> dict[tuple[str, str, str], int]:
+async def _pairs(
+    store: EventStore, tenant: str, table: str = PAIRS.ref
+) -> dict[tuple[str, str, str], int]:
     rows = await store.fetchall(
-        f"SELECT item_a, item_b, count FROM {PAIRS.ref} WHERE tenant_id = ?", (tenant,)
+        f"SELECT item_a, item_b, count FROM {table} WHERE tenant_id = ?", (tenant,)
     )
     return {(tenant, a, b): int(c) for a, b, c in rows}
 
@@ -68,15 +75,33 @@ async def test_incremental_projection_equals_batch_computation(
     tracker = InteractionTracker(store)
     for user, item, weight in batch:
         await tracker.track(Interaction(user, item, "rate", weight), tenant_id=tenant)
-    projection = item_item_projection(window=WINDOW)
+    projection = item_item_projection(window=WINDOW, neighbours=NEIGHBOURS)
     await ProjectionRunner(store, projection).catch_up()
 
     rows = [(tenant, u, i, w) for u, i, w in batch]
-    model = ItemItemModel(window=WINDOW)
+    model = ItemItemModel(window=WINDOW, neighbours=NEIGHBOURS)
     model.apply_all(rows)
     expected = batch_counts(rows, window=WINDOW)
     assert model.pair_counts() == expected
     assert await _pairs(store, tenant) == expected
+    strongest = batch_neighbours(expected, neighbours=NEIGHBOURS)
+    listed = await _pairs(store, tenant, NEIGHBOURS_TABLE.ref)
+    lists: dict[str, dict[str, int]] = {}
+    for (_, a, b), count in listed.items():
+        assert expected[(tenant, a, b)] == count  # listed counts are the live counts
+        lists.setdefault(a, {})[b] = count
+    assert all(len(pairs) <= slack(NEIGHBOURS) for pairs in lists.values())  # pruned
+    # What the reader ranks out of each list is the batch's strongest neighbours.
+    assert {
+        (tenant, a, b): count
+        for a, pairs in lists.items()
+        for b, count in strongest_of(pairs, NEIGHBOURS).items()
+    } == strongest
+    assert {
+        (tenant, a, b): count
+        for (t, a) in model.users
+        for b, count in model.strongest(t, a).items()
+    } == strongest
     assert await _users(store, tenant) == {
         item: (model.users[(tenant, item)], round(model.weights[(tenant, item)], 6))
         for (_, item) in model.users
@@ -113,8 +138,18 @@ async def test_rebuild_from_the_log_reproduces_the_live_tables(store: EventStore
         await tracker.track(Interaction(f"u{n % 7}", f"i{(n * 5) % 11}"), tenant_id="t")
     projection = item_item_projection()
     await ProjectionRunner(store, projection).catch_up()
-    before = (await _pairs(store, "t"), await _users(store, "t"), await _history(store, "t"))
+    before = (
+        await _pairs(store, "t"),
+        await _pairs(store, "t", NEIGHBOURS_TABLE.ref),
+        await _users(store, "t"),
+        await _history(store, "t"),
+    )
     await rebuild(store, projection)
-    after = (await _pairs(store, "t"), await _users(store, "t"), await _history(store, "t"))
+    after = (
+        await _pairs(store, "t"),
+        await _pairs(store, "t", NEIGHBOURS_TABLE.ref),
+        await _users(store, "t"),
+        await _history(store, "t"),
+    )
     assert after == before
     assert before[0]  # the rebuild had something to reproduce

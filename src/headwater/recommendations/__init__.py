@@ -24,8 +24,12 @@ from headwater.recommendations.events import (
     Preferences,
 )
 from headwater.recommendations.metrics import RankingMetrics, evaluate, ndcg_at_k, precision_at_k
-from headwater.recommendations.model import ItemItemModel, batch_counts
-from headwater.recommendations.projection import DEFAULT_WINDOW, item_item_projection
+from headwater.recommendations.model import ItemItemModel, batch_counts, batch_neighbours
+from headwater.recommendations.projection import (
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_WINDOW,
+    item_item_projection,
+)
 from headwater.recommendations.recommender import (
     Context,
     Recommendation,
@@ -36,6 +40,7 @@ from headwater.recommendations.tracker import InteractionTracker
 
 __all__ = [
     "ACTION_WEIGHTS",
+    "DEFAULT_NEIGHBOURS",
     "DEFAULT_WINDOW",
     "INTERACTION_RECORDED",
     "ITEM_DESCRIBED",
@@ -51,6 +56,7 @@ __all__ = [
     "Recommendations",
     "Recommender",
     "batch_counts",
+    "batch_neighbours",
     "evaluate",
     "item_item_projection",
     "ndcg_at_k",

@@ -57,11 +57,11 @@ def movielens_split(seed: int = SEED, test_share: float = TEST_SHARE) -> Split:
 
 
 def evaluate_item_item(
-    split: Split, *, window: int, history_limit: int, k: int = 10
+    split: Split, *, window: int, history_limit: int, neighbours: int, k: int = 10
 ) -> RankingMetrics:
     """Replays the training interactions one at a time into the incremental model and
     ranks with the serving formula."""
-    model = ItemItemModel(window=window)
+    model = ItemItemModel(window=window, neighbours=neighbours)
     for user, item, weight in split.train:
         model.apply("", user, item, weight)
     frozen = FrozenItemItem(model)

@@ -2,7 +2,8 @@
 
 :class:`ItemItemModel` applies interactions one at a time with exactly the rules of
 the projection (``projection.py``); :func:`batch_counts` computes the same counts from
-a whole list at once with numpy. Tests hold the projection's tables, the incremental
+a whole list at once with numpy, and :func:`batch_neighbours` ranks each item's
+strongest neighbours from those counts. Tests hold the projection's tables, the incremental
 model and the batch computation equal; the offline evaluation and the benchmark use
 the in-memory model to score MovieLens quickly with the serving code's scoring.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from headwater.recommendations.projection import DEFAULT_WINDOW
+from headwater.recommendations.projection import DEFAULT_NEIGHBOURS, DEFAULT_WINDOW
 from headwater.recommendations.scoring import DEFAULT_SHRINKAGE, Scored, score_neighbours
 
 #: (tenant, user, item, weight), in log order.
@@ -30,8 +31,11 @@ class _History:
 class ItemItemModel:
     """Co-occurrence counts updated per interaction (the projection's rules, in dicts)."""
 
-    def __init__(self, *, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self, *, window: int = DEFAULT_WINDOW, neighbours: int = DEFAULT_NEIGHBOURS
+    ) -> None:
         self.window = window
+        self.neighbours = neighbours
         self.histories: dict[tuple[str, str], _History] = {}
         self.pairs: dict[tuple[str, str], dict[str, int]] = {}
         self.users: dict[tuple[str, str], int] = {}
@@ -64,6 +68,11 @@ class ItemItemModel:
             for b, count in neighbours.items()
         }
 
+    def strongest(self, tenant: str, item: str) -> dict[str, int]:
+        """The item's listed neighbours, as the projection keeps them (computed here
+        from all counts when asked: the model is for tests and offline use)."""
+        return strongest(self.pairs.get((tenant, item), {}), self.neighbours)
+
     def score(
         self,
         tenant: str,
@@ -80,7 +89,7 @@ class ItemItemModel:
         rows = [
             (a, b, count, self.users[(tenant, b)])
             for a in recent
-            for b, count in self.pairs.get((tenant, a), {}).items()
+            for b, count in self.strongest(tenant, a).items()
         ]
         users_of = {a: self.users[(tenant, a)] for a in recent}
         return score_neighbours(
@@ -123,6 +132,29 @@ def batch_counts(
     return out
 
 
+def strongest(pairs: dict[str, int], neighbours: int) -> dict[str, int]:
+    """The ``neighbours`` pairs with the highest count, ties by item id (as SQL's
+    ``ORDER BY count DESC, item_b``)."""
+    if len(pairs) <= neighbours:
+        return pairs
+    return dict(sorted(pairs.items(), key=lambda pair: (-pair[1], pair[0]))[:neighbours])
+
+
+def batch_neighbours(
+    counts: dict[tuple[str, str, str], int], *, neighbours: int = DEFAULT_NEIGHBOURS
+) -> dict[tuple[str, str, str], int]:
+    """Each item's strongest neighbours, ranked from scratch out of ``batch_counts``:
+    what ``rec_neighbours`` must hold after the same interactions."""
+    by_item: dict[tuple[str, str], dict[str, int]] = {}
+    for (tenant, a, b), count in counts.items():
+        by_item.setdefault((tenant, a), {})[b] = count
+    return {
+        (tenant, a, b): count
+        for (tenant, a), pairs in by_item.items()
+        for b, count in strongest(pairs, neighbours).items()
+    }
+
+
 class FrozenItemItem:
     """A read-only, array-backed copy of one tenant's model, for scoring thousands of
     users at once (offline evaluation, benchmarks). Same formula as
@@ -136,7 +168,7 @@ class FrozenItemItem:
         self.users = np.array([model.users[(tenant, i)] for i in self.items], dtype=np.float64)
         self._neighbours: list[tuple[np.ndarray, np.ndarray]] = []
         for item in self.items:
-            pairs = model.pairs.get((tenant, item), {})
+            pairs = model.strongest(tenant, item)
             self._neighbours.append(
                 (
                     np.fromiter((self.index[b] for b in pairs), np.int64, len(pairs)),

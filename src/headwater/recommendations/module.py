@@ -31,6 +31,7 @@ from headwater.recommendations.als import (
     create_tables,
 )
 from headwater.recommendations.projection import (
+    DEFAULT_NEIGHBOURS,
     DEFAULT_WINDOW,
     InteractionSource,
     item_item_projection,
@@ -54,6 +55,7 @@ class RecommendationsModule(Module):
         *,
         cache: CacheModule | None = None,
         window: int = DEFAULT_WINDOW,
+        neighbours: int = DEFAULT_NEIGHBOURS,
         models: Mapping[str, ModelChoice] | None = None,
         default_model: ModelChoice = "item_item",
         als_every: float | None = None,
@@ -64,7 +66,10 @@ class RecommendationsModule(Module):
         ``als_every`` (seconds) schedules the ALS retraining job (needs the
         ``recommendations-als`` extra and a :class:`~headwater.jobs.JobsModule`)."""
         self._cache_module = cache
-        self.projection = item_item_projection(window=window, sources=sources)
+        self.neighbours = neighbours
+        self.projection = item_item_projection(
+            window=window, neighbours=neighbours, sources=sources
+        )
         self.models = dict(models or {})
         self.default_model: ModelChoice = default_model
         self.als_every = als_every
@@ -128,6 +133,7 @@ class RecommendationsModule(Module):
         self.recommender = Recommender(
             runtime.store,
             cache=cache,
+            neighbours=self.neighbours,
             als=als,
             models=self.models,
             default_model=self.default_model,

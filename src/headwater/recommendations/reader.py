@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from headwater.eventstore.protocol import EventStore
-from headwater.recommendations.tables import ITEM_STATS, ITEMS, PAIRS, PREFERENCES, USER_ITEMS
+from headwater.recommendations.tables import (
+    ITEM_STATS,
+    ITEMS,
+    NEIGHBOURS,
+    PREFERENCES,
+    USER_ITEMS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +41,31 @@ class ItemItemReader:
         return [(str(r[0]), float(r[1])) for r in rows]
 
     async def neighbours(
-        self, tenant: str, items: Sequence[str]
+        self, tenant: str, items: Sequence[str], limit: int
     ) -> list[tuple[str, str, int, int]]:
-        """``(a, b, c_ab, n_b)`` for every neighbour b of the given items."""
+        """``(a, b, c_ab, n_b)`` for each item's ``limit`` strongest neighbours b."""
         if not items:
             return []
+        # The projection lets lists grow a little past ``limit`` between prunes; the
+        # longer ones are cut here, in Python: ranking in SQL (a window function over
+        # every list) cost twice the plain primary-key range read.
         rows = await self.store.fetchall(
-            f"SELECT p.item_a, p.item_b, p.count, s.users FROM {PAIRS.ref} p "
+            f"SELECT p.item_a, p.item_b, p.count, s.users FROM {NEIGHBOURS.ref} p "
             f"JOIN {ITEM_STATS.ref} s ON s.tenant_id = p.tenant_id AND s.item_id = p.item_b "
             f"WHERE p.tenant_id = ? AND p.item_a IN ({_marks(len(items))})",
             (tenant, *items),
         )
+        lists: dict[str, list[tuple[str, str, int, int]]] = {}
+        for row in rows:
+            lists.setdefault(row[0], []).append(row)
+        out: list[tuple[str, str, int, int]] = []
+        for listed in lists.values():
+            if len(listed) > limit:
+                # The projection's order: count descending, ties by item id (codepoints).
+                listed = sorted(listed, key=lambda r: (-r[2], r[1]))[:limit]
+            out.extend(listed)
         # Rows as the driver gives them (str, str, int, int): the scorer reads columns.
-        return rows
+        return out
 
     async def users_of(self, tenant: str, items: Sequence[str]) -> dict[str, int]:
         if not items:

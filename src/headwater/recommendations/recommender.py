@@ -25,7 +25,7 @@ from headwater.errors import InvalidInput
 from headwater.eventstore.protocol import EventStore
 from headwater.recommendations.als import ALS_TABLES, AlsModel
 from headwater.recommendations.events import MAX_LIST, check_id
-from headwater.recommendations.projection import DEFAULT_WINDOW
+from headwater.recommendations.projection import DEFAULT_NEIGHBOURS, DEFAULT_WINDOW
 from headwater.recommendations.reader import CatalogueEntry, ItemItemReader
 from headwater.recommendations.scoring import DEFAULT_SHRINKAGE, Scored, score_neighbours
 from headwater.recommendations.tables import ITEM_ITEM_TABLES
@@ -99,6 +99,7 @@ class Recommender:
         *,
         cache: Cache | None = None,
         history_limit: int = DEFAULT_WINDOW,
+        neighbours: int = DEFAULT_NEIGHBOURS,
         shrinkage: float = DEFAULT_SHRINKAGE,
         als: AlsModel | None = None,
         models: Mapping[str, ModelChoice] | None = None,
@@ -113,6 +114,8 @@ class Recommender:
         self.default_model: ModelChoice = default_model
         self.cache = cache
         self.history_limit = history_limit
+        #: Neighbours read per history item: the projection's ``neighbours``.
+        self.neighbours = neighbours
         self.shrinkage = shrinkage
         self._tags = tuple(read_model_tag(t.name) for t in (*ITEM_ITEM_TABLES, *ALS_TABLES))
 
@@ -156,7 +159,7 @@ class Recommender:
             history = dict(full_history[: self.history_limit])
         exclude = seen | hidden | set(context.exclude)
         sources = list(history)
-        rows = await reader.neighbours(tenant, sources)
+        rows = await reader.neighbours(tenant, sources, self.neighbours)
         users_of = await reader.users_of(tenant, sources)
         scored = score_neighbours(history, rows, users_of, shrinkage=self.shrinkage)
         answered: ModelName = "item_item"

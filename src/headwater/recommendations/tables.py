@@ -32,6 +32,17 @@ PAIRS = Table(
     primary_key=("tenant_id", "item_a", "item_b"),
 )
 
+#: Each item's strongest neighbours: the ``neighbours`` pairs of ``PAIRS`` with the
+#: highest count (ties by ``item_b``), copied with their counts. Serving reads only
+#: these: a bounded row count per history item instead of every neighbour (a popular
+#: MovieLens film co-occurs with ~2,500 others). Counts only grow, so the projection
+#: can keep each list exact with an upsert and a prune (see ``projection.py``).
+NEIGHBOURS = Table(
+    "rec_neighbours",
+    {"tenant_id": TEXT, "item_a": TEXT, "item_b": TEXT, "count": INTEGER},
+    primary_key=("tenant_id", "item_a", "item_b"),
+)
+
 #: Per item: distinct users (the cosine's norm, and popularity) and summed weight.
 ITEM_STATS = Table(
     "rec_item_stats",
@@ -60,4 +71,4 @@ PREFERENCES = Table(
     primary_key=("tenant_id", "user_id"),
 )
 
-ITEM_ITEM_TABLES = (USER_ITEMS, PAIRS, ITEM_STATS, ITEMS, PREFERENCES)
+ITEM_ITEM_TABLES = (USER_ITEMS, PAIRS, NEIGHBOURS, ITEM_STATS, ITEMS, PREFERENCES)
