@@ -78,16 +78,25 @@ def _unseen_sql() -> str:
     )
 
 
-def _neighbour_sql(forward: bool) -> str:
+def _raised_sql() -> str:
+    """The pairs a new item raises, both ways: (item, w) and (w, item) for each item w
+    of the window (parameters: item, *window, item, *window)."""
+    return (
+        f"SELECT CAST(? AS TEXT) AS item_a, w.item_id AS item_b FROM ({_window_sql()}) w "
+        f"UNION ALL SELECT w.item_id, CAST(? AS TEXT) FROM ({_window_sql()}) w"
+    )
+
+
+def _neighbour_sql() -> str:
     # Copies the counts just raised into the lists, as upserts: a pair already listed
     # takes its new count, a new one joins (the prune below trims the list again).
-    # Both directions are lookups on the pairs' primary key (tenant, item_a, item_b).
+    # Each raised pair is one lookup on the pairs' primary key (tenant, item_a, item_b).
     pairs, neighbours = PAIRS.ref, NEIGHBOURS.ref
-    chosen = "p.item_a = ? AND p.item_b IN" if forward else "p.item_b = ? AND p.item_a IN"
     return (
         f"INSERT INTO {neighbours} (tenant_id, item_a, item_b, count) "
-        f"SELECT p.tenant_id, p.item_a, p.item_b, p.count FROM {pairs} p "
-        f"WHERE p.tenant_id = ? AND {chosen} ({_window_sql()}) AND {_unseen_sql()} "
+        f"SELECT p.tenant_id, p.item_a, p.item_b, p.count FROM ({_raised_sql()}) r "
+        f"JOIN {pairs} p ON p.tenant_id = ? AND p.item_a = r.item_a AND p.item_b = r.item_b "
+        f"WHERE {_unseen_sql()} "
         "ON CONFLICT (tenant_id, item_a, item_b) DO UPDATE SET count = excluded.count"
     )
 
@@ -118,19 +127,16 @@ def _prune_sql() -> str:
     )
 
 
-def _pair_sql(forward: bool) -> str:
+def _pair_sql() -> str:
     # Built per call from Table.ref: a rebuild aims the same handler at fresh tables.
-    history, pairs = USER_ITEMS.ref, PAIRS.ref
-    chosen = "?, h.item_id" if forward else "h.item_id, ?"
+    # Both directions in one statement: on PostgreSQL each statement is a round trip.
+    # The two directions never hit the same row (the item is not in its own window),
+    # which one INSERT ... ON CONFLICT requires on PostgreSQL.
     # SQLite needs the WHERE before ON CONFLICT (its parser's INSERT ... SELECT rule).
+    pairs = PAIRS.ref
     return (
         f"INSERT INTO {pairs} (tenant_id, item_a, item_b, count) "
-        f"SELECT ?, {chosen}, 1 FROM {history} h "
-        "WHERE h.tenant_id = ? AND h.user_id = ? "
-        f"AND h.seq > (SELECT COALESCE(MAX(seq), 0) FROM {history} "
-        "WHERE tenant_id = ? AND user_id = ?) - ? "
-        f"AND NOT EXISTS (SELECT 1 FROM {history} "
-        "WHERE tenant_id = ? AND user_id = ? AND item_id = ?) "
+        f"SELECT ?, r.item_a, r.item_b, 1 FROM ({_raised_sql()}) r WHERE {_unseen_sql()} "
         f"ON CONFLICT (tenant_id, item_a, item_b) DO UPDATE SET count = {pairs}.count + 1"
     )
 
@@ -173,10 +179,8 @@ def interaction_statements(
     seen = (tenant, user, item)
     recent = (tenant, user, tenant, user, window)
     return [
-        Statement(_pair_sql(True), (tenant, item, *recent, *seen)),
-        Statement(_pair_sql(False), (tenant, item, *recent, *seen)),
-        Statement(_neighbour_sql(True), (tenant, item, *recent, *seen)),
-        Statement(_neighbour_sql(False), (tenant, item, *recent, *seen)),
+        Statement(_pair_sql(), (tenant, item, *recent, item, *recent, *seen)),
+        Statement(_neighbour_sql(), (item, *recent, item, *recent, tenant, *seen)),
         Statement(
             _prune_sql(),
             (tenant, tenant, tenant, item, *recent, slack(neighbours), neighbours, *seen),
