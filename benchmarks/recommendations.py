@@ -11,6 +11,8 @@ goes to stderr; the last line of stdout is one JSON object.
   interactions: the in-memory incremental model (``ItemItemModel``, dicts, no
   durability: the ceiling of the counting itself) and a from-scratch numpy batch
   computation (``batch_counts``, what a periodic retrain costs per interaction).
+* ``neighbours``: how many strongest neighbours per item the projection keeps and a
+  request reads (``rec_neighbours``).
 * ``recommend_p95_ms``: ``Recommender.recommend`` without a cache for random users of
   that store (SQLite), k=10: what a cache miss costs. ``recommend_cached_p95_ms``:
   with the cache.
