@@ -26,6 +26,7 @@ from apps.qrevent.leaderboard import LEADERBOARD_JOB, refresh, topic_provider
 from apps.qrevent.projections import PROJECTIONS
 from apps.qrevent.services import QrEventServices
 from apps.qrevent.signing import QrSigner
+from apps.qrevent.suggestions import GameSuggestions
 from headwater.domain import Repository
 from headwater.eventstore import EventStore
 from headwater.jobs import Job, JobsModule
@@ -47,6 +48,7 @@ class QrEventModule(Module):
 
     def __init__(self) -> None:
         self._handlers: list[InlineHandler] = []
+        self.suggestions = GameSuggestions()
 
     def routers(self) -> Sequence[APIRouter]:
         return (
@@ -59,6 +61,7 @@ class QrEventModule(Module):
             games.router,
             imports.router,
             pages.router,
+            *self.suggestions.routers(),
         )
 
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
@@ -89,8 +92,10 @@ class QrEventModule(Module):
             # leaderboard is still served (and cached) over HTTP.
             hub.channels.add_topic(topic_provider(runtime.store, runtime.services.get("cache")))
             hub.topics.providers_changed()
+        await self.suggestions.start(runtime)
 
     async def stop(self, runtime: Runtime) -> None:
+        await self.suggestions.stop(runtime)
         services = runtime.services.get("qrevent")
         if isinstance(services, QrEventServices):
             await services.cancel_all()

@@ -54,6 +54,23 @@
     timer = setInterval(() => refreshBoard().catch(() => {}), 3000);
   }
 
+  // Open games this guest has not joined, ranked by what similar guests played.
+  async function suggest(games) {
+    const found = await qe.api("/api/me/suggested-games", { headers: as });
+    const list = document.getElementById("suggested-list");
+    list.replaceChildren(...found.games.map((s) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.textContent = s.title;
+      button.addEventListener("click", () => open(games.find((g) => g.game_id === s.game_id)));
+      const why = document.createElement("small");
+      why.textContent = ` ${s.reason}`;
+      li.append(button, why);
+      return li;
+    }));
+    document.getElementById("suggested").hidden = found.games.length === 0;
+  }
+
   async function start() {
     try {
       const home = await qe.api("/api/me", { headers: as });
@@ -69,6 +86,7 @@
         return li;
       }));
       document.getElementById("games").hidden = false;
+      suggest(home.games).catch(() => {}); // a nicety: the page works without it
     } catch (error) {
       qe.text("status", `This invitation cannot be used: ${error.message}`);
     }
