@@ -73,8 +73,9 @@ class AppendRequest:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     wrote: bool = False
     #: When (``time.monotonic()``) the writer owes this append an answer: set at
-    #: submission, pushed back when it joins a group commit whose deadline is longer
-    #: (a bulk load's). A caller waits until then, and readiness fails past it.
+    #: submission from the events queued ahead of it, pushed back by the events that
+    #: join its group commit after it (a bulk load's). A caller waits until then, and
+    #: readiness fails past it.
     due: float = 0.0
 
     def __post_init__(self) -> None:

@@ -253,9 +253,14 @@ class GroupCommitWriter:
         # that went silent cannot hold the writer (or close()) hostage.
         write = asyncio.create_task(self._write(live), name="headwater-postgres-append")
         deadline = self._append_timeout + DEADLINE_PER_EVENT * sum(len(r.events) for r in live)
-        due = time.monotonic() + deadline
-        for request in live:
-            request.due = max(request.due, due)
+        # Each append was given, at submission, the deadlines of the events ahead of it;
+        # the ones that joined its group after it lengthen its wait too. Counted from
+        # submission, not from now: a request queued behind a group that is dying on a
+        # dead link must still fail within the base deadline, not wait out another.
+        later = 0
+        for request in reversed(live):
+            request.due += DEADLINE_PER_EVENT * later
+            later += len(request.events)
         try:
             done, _ = await asyncio.wait({write}, timeout=deadline)
         except asyncio.CancelledError:
