@@ -228,9 +228,8 @@ class PostgresEventStore(EventStore):
             heartbeat=self.timeouts.listen_heartbeat,
             timeout=self.timeouts.query,
         )
-        #: When each append now waiting for the writer was submitted, oldest first:
-        #: an old one means the writer cannot commit (see check_writable).
-        #: Appends waiting for the writer, each with the time it was submitted.
+        #: Appends waiting for the writer, each with the time it was submitted: one
+        #: past its due time means the writer cannot commit (see check_writable).
         self._appends_in_flight: dict[object, tuple[float, AppendRequest]] = {}
         self._closed = False
 
@@ -460,8 +459,8 @@ class PostgresEventStore(EventStore):
         try:
             # The writer has its own deadline per group commit; this one guarantees that
             # a caller never waits forever, even on a writer that is itself stuck. It
-            # is the append's due time (pushed back if it joined a longer group), plus
-            # a moment for the writer to answer first.
+            # is the append's due time (which the writer may push back, see
+            # AppendRequest.due), plus a moment for the writer to answer first.
             while not future.done():
                 patience = request.due + 1.0 - time.monotonic()
                 if patience <= 0:
@@ -469,8 +468,7 @@ class PostgresEventStore(EventStore):
                 await asyncio.wait((future,), timeout=patience)
         finally:
             del self._appends_in_flight[token]
-        done = future.done()
-        if not done:
+        if not future.done():
             future.cancel()  # if still queued, the writer skips it
             raise StoreUnavailable(
                 "the append did not complete in time; it may or may not have been "
