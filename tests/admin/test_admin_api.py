@@ -3,6 +3,7 @@ read and operate, rebuilds, jobs of one tenant, the node's figures, and alerts."
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headwater.admin import AdminModule
+from headwater.admin.routes import ASSETS
 from headwater.eventstore import NewEvent, RecordedEvent, Statement
 from headwater.http.app import create_app
 from headwater.jobs import Job, JobsModule
@@ -107,12 +109,23 @@ def wait_until(check: Any, seconds: float = 20.0) -> Any:
 def test_the_page_and_its_vendored_assets_are_served_from_this_origin(node: Node) -> None:
     page = node.client.get("/admin")
     assert page.status_code == 200
-    assert "/admin/assets/admin.js" in page.text
+    assert page.headers["cache-control"] == "no-cache"
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for name in ("admin.js", "admin.css", "uPlot.iife.min.js", "uPlot.min.css"):
-        assert node.client.get(f"/admin/assets/{name}").status_code == 200, name
-    assert "http" not in node.client.get("/admin/assets/admin.js").text.split("//")[0]
-    assert code(node.client.get("/admin/assets/..%2Fmodule.py"), 404) == "not_found"
+    names = ("admin.js", "admin.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css")
+    for name in names:
+        url = ASSETS.url(name)
+        assert re.fullmatch(r"/admin/assets/[\w/.]+\.[0-9a-f]{8}\.(js|css)", url), url
+        assert f'"{url}"' in page.text, name
+        served = node.client.get(url)
+        assert served.status_code == 200, name
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert (
+            node.client.get(url, headers={"if-none-match": served.headers["etag"]}).status_code
+            == 304
+        )
+    assert "http" not in node.client.get(ASSETS.url("admin.js")).text.split("//")[0]
+    assert code(node.client.get("/admin/assets/admin.js"), 404) == "not_found"  # unfingerprinted
+    assert code(node.client.get("/admin/assets/..%2Froutes.py"), 404) == "not_found"
     assert code(node.client.get("/admin/assets/secret.key"), 404) == "not_found"
 
 

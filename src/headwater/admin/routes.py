@@ -1,4 +1,4 @@
-"""The dashboard's page, its vendored assets, and the node views it reads.
+"""The dashboard's page, its assets (vendored uPlot included), and the node views it reads.
 
 Every ``/admin/api`` route takes the same credentials as the rest of the API; the
 page itself uses the cookie session (``/auth/session``), so each unsafe call carries
@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from headwater.errors import JobNotFound, NotFound
+from headwater.errors import JobNotFound
 from headwater.http.deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
@@ -26,6 +26,7 @@ from headwater.http.deps import (
     require_role,
 )
 from headwater.http.responses import Envelope, ok
+from headwater.http.static import StaticAssets
 from headwater.jobs.job import Job, JobState
 from headwater.observability.alerts import ALERT_STREAM
 from headwater.projections.status import ProjectionStatus
@@ -34,15 +35,10 @@ from headwater.security.principal import Principal, Role
 if TYPE_CHECKING:
     from headwater.admin.module import AdminModule
 
-STATIC: Final = Path(__file__).resolve().parent / "static"
-#: Served by name only, from this list: no path from a request ever reaches the disk.
-ASSETS: Final[dict[str, str]] = {
-    "admin.css": "text/css; charset=utf-8",
-    "admin.js": "text/javascript; charset=utf-8",
-    "uPlot.iife.min.js": "text/javascript; charset=utf-8",
-    "uPlot.min.css": "text/css; charset=utf-8",
-}
-_VENDORED: Final = frozenset({"uPlot.iife.min.js", "uPlot.min.css"})
+HERE: Final = Path(__file__).resolve().parent
+#: Read and fingerprinted once, at start-up; the page names them by their current URLs.
+ASSETS: Final = StaticAssets(HERE / "static", prefix="/admin/assets")
+PAGE: Final = ASSETS.page(HERE / "index.html")
 
 
 def _projection_view(status: ProjectionStatus, rebuild: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,22 +87,12 @@ def build_router(admin: AdminModule) -> APIRouter:
     operator = require_role(admin.operator_role)
 
     @router.get("", include_in_schema=False)
-    async def page() -> HTMLResponse:
-        return HTMLResponse(
-            (STATIC / "index.html").read_text("utf-8"), headers={"cache-control": "no-store"}
-        )
+    async def page(request: Request) -> Response:
+        return PAGE.response(request)
 
-    @router.get("/assets/{name}", include_in_schema=False)
-    async def asset(name: str) -> Response:
-        media_type = ASSETS.get(name)
-        if media_type is None:
-            raise NotFound("no such file")
-        path = STATIC / "vendor" / name if name in _VENDORED else STATIC / name
-        return Response(
-            path.read_bytes(),
-            media_type=media_type,
-            headers={"cache-control": "public, max-age=300"},
-        )
+    @router.get("/assets/{name:path}", include_in_schema=False)
+    async def asset(request: Request, name: str) -> Response:
+        return ASSETS.response(request, name)
 
     @router.get("/api/overview", responses=AUTH_ERRORS, summary="Who is signed in, the panels")
     async def overview(

@@ -2,7 +2,9 @@
 
 Plain HTML with same-origin scripts and one stylesheet (the CSP allows nothing
 else): no build step, no CDN, fast on a phone. They hold no data; everything comes
-from the API with the caller's own credential.
+from the API with the caller's own credential. The scripts and the stylesheet are
+served by fingerprinted name (``headwater.http.static``), so a phone that cached
+them for a year still runs the ones its page names.
 """
 
 from __future__ import annotations
@@ -10,19 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from apps.qrevent.errors import NotInTenant
+from headwater.http.static import Asset, StaticAssets
 
 PAGES: Final = Path(__file__).resolve().parents[2] / "pages"
-#: Served by name only, from this list: no path from a request ever reaches the disk.
-STATIC: Final[dict[str, str]] = {
-    "qrevent.css": "text/css; charset=utf-8",
-    "qrevent.js": "text/javascript; charset=utf-8",
-    "guest.js": "text/javascript; charset=utf-8",
-    "screen.js": "text/javascript; charset=utf-8",
-    "door.js": "text/javascript; charset=utf-8",
+#: Read and fingerprinted once, at start-up; the pages name them by their current URLs.
+ASSETS: Final = StaticAssets(PAGES / "static", prefix="/qrevent/static")
+_HTML: Final[dict[str, Asset]] = {
+    name: ASSETS.page(PAGES / f"{name}.html") for name in ("guest", "screen", "door")
 }
 #: The path a QR code opens; the signed code follows in the URL fragment.
 GUEST_PATH: Final = "/qrevent/i"
@@ -30,29 +29,25 @@ GUEST_PATH: Final = "/qrevent/i"
 router = APIRouter(prefix="/qrevent", tags=["qrevent: pages"], include_in_schema=False)
 
 
-def _page(name: Literal["guest", "screen", "door"]) -> HTMLResponse:
-    return HTMLResponse((PAGES / f"{name}.html").read_text("utf-8"))
+def _page(name: Literal["guest", "screen", "door"], request: Request) -> Response:
+    return _HTML[name].response(request)
 
 
 @router.get("/i")
-async def guest_page() -> HTMLResponse:
-    return _page("guest")
+async def guest_page(request: Request) -> Response:
+    return _page("guest", request)
 
 
 @router.get("/screen")
-async def screen_page() -> HTMLResponse:
-    return _page("screen")
+async def screen_page(request: Request) -> Response:
+    return _page("screen", request)
 
 
 @router.get("/door")
-async def door_page() -> HTMLResponse:
-    return _page("door")
+async def door_page(request: Request) -> Response:
+    return _page("door", request)
 
 
-@router.get("/static/{name}")
-async def static(name: str) -> Response:
-    media_type = STATIC.get(name)
-    if media_type is None:
-        raise NotInTenant("no such file")
-    body = (PAGES / "static" / name).read_bytes()
-    return Response(body, media_type=media_type, headers={"cache-control": "public, max-age=300"})
+@router.get("/static/{name:path}")
+async def static(request: Request, name: str) -> Response:
+    return ASSETS.response(request, name)
