@@ -22,6 +22,11 @@ URL and a browser never runs yesterday's script with today's page.
   would leave them in caches for a year under a name that promises other content;
   redirecting would run new scripts under an old page.
 
+Not Starlette's ``StaticFiles``: it serves a file by the name in the URL, reads the
+disk per request and tags by size and modification time (which differ from node to
+node); a fingerprinted name needs a map from URL to file anyway, and the files are
+few and small, so the map holds their bytes.
+
 The ``ETag`` is weak because the compression middleware may encode the body on its
 way out; one tag then names every encoding of the same bytes.
 """
@@ -170,7 +175,7 @@ class StaticAssets:
         text = _PLACEHOLDER.sub(lambda m: self.url(m.group(1)), template.read_text("utf-8"))
         if "{{" in text:
             raise ValueError(f"{template}: an asset placeholder is malformed")
-        # The page's bytes change when an asset's name does: it is as new as its newest.
+        # The page's bytes change when an asset's name does: it is as new as its newest asset.
         modified = max(_modified(template), self._modified or _modified(template))
         return Asset.of(text.encode(), media_type(template.name), REVALIDATE, modified)
 
