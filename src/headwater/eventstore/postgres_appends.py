@@ -62,7 +62,7 @@ class AppendRequest:
     #: This append as one element of hw_append_batch's JSON array, encoded by the
     #: caller's task so the writer only concatenates.
     payload: str = ""
-    #: The inline handlers' statements as JSON parts for hw_render, or None: they
+    #: The inline handlers' statements as JSON for hw_run_statements, or None: they
     #: cannot be prepared ahead, and this append takes the slow path.
     statements: str | None = "[]"
     #: What they were prepared with: the handlers, and the epoch the writer had seen.

@@ -7,8 +7,10 @@ are only known once the server has placed the append in the log: ``position``,
 ``version`` (for appends that do not state an exact expected version) and
 ``recorded_at``. So the handlers run here on stand-in events, and the values that
 come from those fields become slots that ``hw_append_handled`` fills in (see
-``migrations/postgresql/0002_inline_handlers.sql``); every other value is rendered as
-an SQL literal with psycopg's own adapters.
+``migrations/postgresql/0002_inline_handlers.sql`` and ``0003``); every other value
+is rendered as an SQL literal with psycopg's own adapters. Each statement travels as
+its SQL text around the placeholders and one argument per placeholder, so that the
+server can run a run of single-row INSERTs of one text as one multi-row INSERT.
 
 Which parameter comes from which field is found by running the handlers on two sets
 of stand-ins that differ in every server-assigned field (a handler that returns
@@ -42,8 +44,11 @@ from headwater.eventstore.protocol import InlineHandler
 from headwater.eventstore.records import NewEvent, RecordedEvent, make_recorded_event
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
-#: One statement: SQL text, with slots [kind, event offset] where the server fills in.
-Parts: TypeAlias = list[str | list[Any]]
+#: One argument: an SQL literal, or a slot [kind, event offset] the server fills in.
+Argument: TypeAlias = str | list[Any]
+#: One statement as ``hw_run_statements`` takes it: whether it may be merged with its
+#: neighbours (1 or 0), the SQL text around each placeholder, one argument for each.
+Prepared: TypeAlias = tuple[int, tuple[str, ...], list[Argument]]
 
 # The second stand-ins differ from the first by amounts no real log reaches in between.
 _POSITION_SHIFT: Final = 1 << 44
@@ -112,7 +117,7 @@ class StandIns:
 
 
 def _micros(moment: datetime) -> int:
-    # Exactly the security lookup's form; hw_render computes the same double arithmetic.
+    # Exactly the security lookup's form; the server computes the same double arithmetic.
     return int(moment.timestamp() * 1_000_000)
 
 
@@ -233,8 +238,8 @@ def prepare_statements(
     events: Sequence[NewEvent],
     tenant_id: str | None,
     guess: StandIns,
-) -> list[Parts]:
-    """The handlers' statements as parts for ``hw_render``; raises NotPreparable."""
+) -> list[Prepared]:
+    """The handlers' statements, ready for ``hw_run_statements``; raises NotPreparable."""
     try:
         runs = _Runs(handlers, stream_id, events, tenant_id, guess)
         return [_parts(runs, index) for index in range(len(runs.first))]
@@ -244,40 +249,53 @@ def prepare_statements(
         raise NotPreparable(f"a handler raised {exc!r}") from exc
 
 
-def _parts(runs: _Runs, index: int) -> Parts:
+def _parts(runs: _Runs, index: int) -> Prepared:
     query, params = runs.first[index]
     others = runs.second[index][1]
     texts = _split(query)
     if len(texts) != len(params) + 1:
         raise NotPreparable(f"{len(params)} parameters for {len(texts) - 1} placeholders")
     literal = _literal
-    parts: Parts = [texts[0]]
+    arguments: list[Argument] = []
     for position, (value, shifted) in enumerate(zip(params, others, strict=True)):
         if value is shifted or (type(value) is type(shifted) and value == shifted):
-            parts.append(literal(value))  # the same in both runs: plain
+            arguments.append(literal(value))  # the same in both runs: plain
         else:
             text = literal(value)
             first, second = runs.slots()
             both = set(first.get(text, ())) & set(second.get(literal(shifted), ()))
             if both:
-                parts.append(list(min(both)))
+                arguments.append(list(min(both)))
             elif literal(runs.third()[index][1][position]) != text:
-                parts.append(text)  # not from the log (a clock read, a random id)
+                arguments.append(text)  # not from the log (a clock read, a random id)
             else:
                 raise NotPreparable(f"a parameter depends on the log: {value!r}")
-        parts.append(texts[position + 1])
-    return _merge(parts)
+    return (_mergeable(texts), texts, arguments)
 
 
-def _merge(parts: Parts) -> Parts:
-    """Adjacent texts joined: fewer JSON strings for the server to concatenate."""
-    merged: Parts = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        elif part != "":
-            merged.append(part)
-    return merged
+# A single-row INSERT whose row is nothing but placeholders, with no query in it that
+# could read what the rows before it wrote: "INSERT INTO t (a, b) VALUES (?, ?)" and
+# any ON CONFLICT clause. The server may run consecutive ones as one multi-row INSERT
+# (see migrations/postgresql/0003_handler_statement_runs.sql).
+_ROW_HEAD: Final = re.compile(r"(?is)\s*INSERT\s+INTO\s[^;]*\bVALUES\s*\(\s*")
+_ROW_SEPARATOR: Final = re.compile(r"\s*,\s*")
+_ROW_TAIL: Final = re.compile(r"(?is)\s*\)(?!\s*,)[^;]*")
+_QUERY_WORDS: Final = re.compile(r"(?i)\b(?:SELECT|VALUES|WITH)\b")
+
+
+@lru_cache(maxsize=1024)
+def _mergeable(texts: tuple[str, ...]) -> int:
+    """1 if statements of this text may be merged with their neighbours, else 0."""
+    if len(texts) < 2:
+        return 0
+    head, *separators, tail = texts
+    return int(
+        _ROW_HEAD.fullmatch(head) is not None
+        and len(_QUERY_WORDS.findall(head)) == 1  # its VALUES, nothing else
+        and all(_ROW_SEPARATOR.fullmatch(text) for text in separators)
+        and _ROW_TAIL.fullmatch(tail) is not None
+        and _QUERY_WORDS.search(tail) is None
+    )
 
 
 def guess_now() -> datetime:
