@@ -102,6 +102,12 @@ class AppendRequest:
         """This append with its statements, as hw_append_handled takes it."""
         return f'{self.payload[:-1]},"h":{self.epoch},"q":{self.statements or "[]"}}}'
 
+    def decoded(self) -> list[tuple[Any, Any]]:
+        """Each event's (data, metadata) as a reader will decode them: from the
+        payload, which is what PostgreSQL stores (one decode, not an encode and a
+        decode per event)."""
+        return [(event["data"], event["m"]) for event in orjson.loads(self.payload)["ev"]]
+
     def first_version_guess(self) -> int:
         expected = self.expected
         if isinstance(expected, int):

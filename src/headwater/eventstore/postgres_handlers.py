@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, TypeAlias
 
-import orjson
 from psycopg.adapt import Transformer
 
 from headwater.eventstore.protocol import InlineHandler
@@ -189,13 +188,9 @@ class _Runs:
         events: Sequence[NewEvent],
         tenant_id: str | None,
         guess: StandIns,
+        decoded: Sequence[tuple[Any, Any]],
     ) -> None:
-        # Through JSON, as the store hands real events to handlers; decoded once and
-        # shared by the runs (handlers must not change the events they are given).
-        decoded = [
-            (orjson.loads(orjson.dumps(e.data)), orjson.loads(orjson.dumps(e.metadata or {})))
-            for e in events
-        ]
+        # Shared by the runs: handlers must not change the events they are given.
         self.guess, self.other = guess, guess.shifted()
         self.count = len(events)
         self._handlers: list[InlineHandler] = []
@@ -238,10 +233,14 @@ def prepare_statements(
     events: Sequence[NewEvent],
     tenant_id: str | None,
     guess: StandIns,
+    decoded: Sequence[tuple[Any, Any]],
 ) -> list[Prepared]:
-    """The handlers' statements, ready for ``hw_run_statements``; raises NotPreparable."""
+    """The handlers' statements, ready for ``hw_run_statements``; raises NotPreparable.
+
+    ``decoded`` is each event's (data, metadata) as a reader would decode them: the
+    handlers see what they would see on the real events."""
     try:
-        runs = _Runs(handlers, stream_id, events, tenant_id, guess)
+        runs = _Runs(handlers, stream_id, events, tenant_id, guess, decoded)
         return [_parts(runs, index) for index in range(len(runs.first))]
     except NotPreparable:
         raise

@@ -180,7 +180,12 @@ class GroupCommitWriter:
         try:
             with collecting_after_commit(request.after_commit):
                 prepared = prepare_statements(
-                    handlers, request.stream_id, request.events, request.tenant_id, guess
+                    handlers,
+                    request.stream_id,
+                    request.events,
+                    request.tenant_id,
+                    guess,
+                    request.decoded(),
                 )
         except NotPreparable as exc:
             log.debug("append to %r takes the slow path: %s", request.stream_id, exc)
