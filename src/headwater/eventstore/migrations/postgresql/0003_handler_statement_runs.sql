@@ -34,51 +34,13 @@ CREATE TYPE hw_append_row AS (
     recorded_time TIMESTAMPTZ
 );
 
--- One statement's arguments as SQL text. Slots as in 0002: 'p' the position of the
--- append's k-th event, 'v' its version, 't' recorded_at as timestamptz, 'u'
--- recorded_at in microseconds since the epoch, as Python's
--- int(recorded_at.timestamp() * 1_000_000) computes it.
-CREATE FUNCTION hw_statement_arguments(
-    p_args JSONB, p_first BIGINT, p_version BIGINT, p_now TIMESTAMPTZ
-)
-RETURNS TEXT[]
-LANGUAGE plpgsql
-STABLE
-AS $$
-DECLARE
-    v_out  TEXT[] := '{}';
-    v_arg  JSONB;
-    v_kind TEXT;
-BEGIN
-    FOR i IN 0 .. jsonb_array_length(p_args) - 1 LOOP
-        v_arg := p_args->i;
-        IF jsonb_typeof(v_arg) = 'string' THEN
-            v_out := v_out || (v_arg #>> '{}');
-            CONTINUE;
-        END IF;
-        v_kind := v_arg->>0;
-        IF v_kind = 'p' THEN
-            v_out := v_out || (p_first + (v_arg->>1)::BIGINT)::TEXT;
-        ELSIF v_kind = 'v' THEN
-            v_out := v_out || (p_version + (v_arg->>1)::BIGINT)::TEXT;
-        ELSIF v_kind = 't' THEN
-            -- Spelled out, so neither DateStyle nor TimeZone can change the text.
-            v_out := v_out || (quote_literal(to_char(p_now AT TIME ZONE 'UTC',
-                                                     'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
-                               || '::timestamptz');
-        ELSIF v_kind = 'u' THEN
-            v_out := v_out || trunc(((extract(epoch FROM p_now) * 1000000)::BIGINT::FLOAT8
-                                     / 1000000) * 1000000)::BIGINT::TEXT;
-        ELSE
-            RAISE EXCEPTION 'unknown slot %', v_arg;
-        END IF;
-    END LOOP;
-    RETURN v_out;
-END;
-$$;
-
 -- Runs the statements of the appends in p_rows that are 'ok', in order; with
 -- p_merge, consecutive mergeable statements with the same texts as one INSERT.
+-- Slots as in 0002: 'p' the position of the append's k-th event, 'v' its version,
+-- 't' recorded_at as timestamptz, 'u' recorded_at in microseconds since the epoch,
+-- as Python's int(recorded_at.timestamp() * 1_000_000) computes it. One function,
+-- walked by index with simple expressions only: a call per statement or per
+-- argument would cost more than the rendering.
 CREATE FUNCTION hw_run_statements(p_batch JSONB, p_rows hw_append_row[], p_merge BOOLEAN)
 RETURNS VOID
 LANGUAGE plpgsql
@@ -90,8 +52,12 @@ DECLARE
     v_stmts   JSONB;
     v_stmt    JSONB;
     v_texts   JSONB;
-    v_args    TEXT[];
+    v_args    JSONB;
+    v_arg     JSONB;
+    v_kind    TEXT;
+    v_text    TEXT;
     v_version BIGINT;
+    v_row_sql TEXT;
     v_sql     TEXT;
     v_last    INTEGER;
     -- The multi-row INSERT being built: its text so far (up to its last row's
@@ -109,22 +75,48 @@ BEGIN
         FOR j IN 0 .. jsonb_array_length(v_stmts) - 1 LOOP
             v_stmt := v_stmts->j;
             v_texts := v_stmt->1;
-            v_args := hw_statement_arguments(
-                v_stmt->2, v_row.first_position, v_version, v_row.recorded_time);
+            v_args := v_stmt->2;
+            v_last := jsonb_array_length(v_texts) - 1;
+            -- The row (texts and arguments but the first and last text), then the
+            -- whole statement but its last text: the next rows of a run go there.
+            v_row_sql := '';
+            FOR k IN 0 .. v_last - 1 LOOP
+                v_arg := v_args->k;
+                IF jsonb_typeof(v_arg) = 'string' THEN
+                    v_text := v_arg #>> '{}';
+                ELSE
+                    v_kind := v_arg->>0;
+                    IF v_kind = 'p' THEN
+                        v_text := (v_row.first_position + (v_arg->>1)::BIGINT)::TEXT;
+                    ELSIF v_kind = 'v' THEN
+                        v_text := (v_version + (v_arg->>1)::BIGINT)::TEXT;
+                    ELSIF v_kind = 't' THEN
+                        -- Spelled out, so neither DateStyle nor TimeZone can change it.
+                        v_text := quote_literal(to_char(v_row.recorded_time AT TIME ZONE 'UTC',
+                                                'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
+                                  || '::timestamptz';
+                    ELSIF v_kind = 'u' THEN
+                        v_text := trunc(((extract(epoch FROM v_row.recorded_time) * 1000000)
+                                         ::BIGINT::FLOAT8 / 1000000) * 1000000)::BIGINT::TEXT;
+                    ELSE
+                        RAISE EXCEPTION 'unknown slot %', v_arg;
+                    END IF;
+                END IF;
+                IF k > 0 THEN
+                    v_row_sql := v_row_sql || (v_texts->>k);
+                END IF;
+                v_row_sql := v_row_sql || v_text;
+            END LOOP;
             IF v_run IS NOT NULL AND v_texts = v_run_texts THEN
-                v_run := v_run || '), (' || array_to_string(v_args, ', ');
+                v_run := v_run || '), (' || v_row_sql;
                 CONTINUE;
             END IF;
             IF v_run IS NOT NULL THEN
                 EXECUTE v_run || v_run_tail;
                 v_run := NULL;
             END IF;
-            -- All but the last text: the rows of the next statements may go there.
-            v_last := jsonb_array_length(v_texts) - 1;
-            v_sql := '';
-            FOR k IN 0 .. v_last - 1 LOOP
-                v_sql := v_sql || (v_texts->>k) || v_args[k + 1];
-            END LOOP;
+            -- (A statement without arguments is its first text, which is also its last.)
+            v_sql := CASE WHEN v_last > 0 THEN v_texts->>0 ELSE '' END || v_row_sql;
             IF p_merge AND (v_stmt->>0) = '1' THEN
                 v_run := v_sql;
                 v_run_texts := v_texts;
