@@ -5,15 +5,22 @@ multi-row INSERT, and that running them so changes nothing a handler can observe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
 from headwater.eventstore import EventStore, NewEvent, RecordedEvent, Statement, create_event_store
 from headwater.eventstore.factory import postgres_options
-from headwater.eventstore.postgres_handlers import _mergeable, _split
+from headwater.eventstore.postgres_handlers import (
+    StandIns,
+    _mergeable,
+    _split,
+    prepare_statements,
+)
 from headwater.eventstore.sql import qmark_to_pyformat
 
 
@@ -43,6 +50,48 @@ def _texts(sql: str) -> tuple[str, ...]:
 )
 def test_which_statements_may_run_as_one_multi_row_insert(sql: str, mergeable: int) -> None:
     assert _mergeable(_texts(sql)) == mergeable
+
+
+def _prepared(handler: Callable[[Sequence[RecordedEvent]], list[Statement]]) -> list[object]:
+    event = NewEvent("Happened", {"n": 1})
+    guess = StandIns(41, 7, datetime(2026, 1, 2, tzinfo=UTC))
+    prepared = prepare_statements([handler], "s", [event], None, guess, [({"n": 1}, {})])
+    return [arguments for _mergeable_, _texts_, arguments in prepared]
+
+
+def test_a_handler_that_reads_no_field_the_server_assigns_runs_once() -> None:
+    calls: list[int] = []
+
+    def handler(events: Sequence[RecordedEvent]) -> list[Statement]:
+        calls.append(1)
+        return [
+            Statement("INSERT INTO t VALUES (?, ?)", (e.stream_id, e.data["n"])) for e in events
+        ]
+
+    assert _prepared(handler) == [["'s'", "1"]]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda e: e.position,
+        lambda e: dataclasses.asdict(e)["position"],
+        lambda e: dataclasses.astuple(e)[3],
+    ],
+    ids=["attribute", "asdict", "astuple"],
+)
+def test_a_handler_that_reads_a_field_the_server_assigns_gets_a_slot(
+    read: Callable[[RecordedEvent], object],
+) -> None:
+    calls: list[int] = []
+
+    def handler(events: Sequence[RecordedEvent]) -> list[Statement]:
+        calls.append(1)
+        return [Statement("INSERT INTO t VALUES (?)", (read(e),)) for e in events]
+
+    assert _prepared(handler) == [[["p", 0]]]
+    assert len(calls) == 2
 
 
 # --- on the server -------------------------------------------------------------------

@@ -30,6 +30,7 @@ says: they may run more than once for one append.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from typing import Any, Final, TypeAlias
 from psycopg.adapt import Transformer
 
 from headwater.eventstore.protocol import InlineHandler
-from headwater.eventstore.records import NewEvent, RecordedEvent, make_recorded_event
+from headwater.eventstore.records import NewEvent, RecordedEvent
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
 #: One argument: an SQL literal, or a slot [kind, event offset] the server fills in.
@@ -81,10 +82,16 @@ class StandIns:
         events: Sequence[NewEvent],
         tenant_id: str | None,
         decoded: Sequence[tuple[Any, Any]],
+        reads: list[bool],
     ) -> list[RecordedEvent]:
-        # Stand-ins built from values the store made itself: the fast constructor.
-        return [
-            make_recorded_event(
+        """The stand-in events; ``reads[0]`` becomes True once a handler reads one of
+        their server-assigned fields."""
+        stand_ins: list[RecordedEvent] = []
+        for offset, (event, (data, metadata)) in enumerate(zip(events, decoded, strict=True)):
+            # Built from values the store made itself: the fast constructor's way.
+            stand_in = _new_stand_in(_StandIn)
+            _fill(
+                stand_in,
                 event.id,
                 stream_id,
                 self.first_version + offset,
@@ -95,8 +102,9 @@ class StandIns:
                 tenant_id,
                 self.recorded_at,
             )
-            for offset, (event, (data, metadata)) in enumerate(zip(events, decoded, strict=True))
-        ]
+            _set_reads(stand_in, reads)
+            stand_ins.append(stand_in)
+        return stand_ins
 
     def literals(self, count: int) -> dict[str, list[tuple[str, int]]]:
         """The literal of each server-assigned value, and the slots it may stand for
@@ -113,6 +121,52 @@ class StandIns:
         for value, slot in values:
             found.setdefault(literal(value), []).append(slot)
         return found
+
+
+#: The fields whose values the server assigns (see the module docstring).
+_FROM_LOG: Final = frozenset({"position", "version", "recorded_at"})
+
+
+class _StandIn(RecordedEvent):
+    """A stand-in event that notes when one of its server-assigned fields is read.
+
+    A handler is a pure function of its events (``InlineHandler``): one that read
+    none of those fields gives the same statements whatever the server assigns, so
+    it need not be run on the second stand-ins. Every way of reading a field (the
+    attribute, ``dataclasses.asdict``, ``repr``, comparison) goes through here."""
+
+    __slots__ = ("_reads",)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _FROM_LOG:
+            with contextlib.suppress(AttributeError):  # e.g. a dataclasses.replace() copy
+                object.__getattribute__(self, "_reads")[0] = True
+        return object.__getattribute__(self, name)
+
+
+_new_stand_in: Final = object.__new__
+_set_reads: Final = _StandIn.__dict__["_reads"].__set__
+
+
+def _fill(event: RecordedEvent, *values: Any) -> None:
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(event, value)
+
+
+_SETTERS: Final = tuple(
+    RecordedEvent.__dict__[name].__set__
+    for name in (
+        "id",
+        "stream_id",
+        "version",
+        "position",
+        "type",
+        "data",
+        "metadata",
+        "tenant_id",
+        "recorded_at",
+    )
+)
 
 
 def _micros(moment: datetime) -> int:
@@ -194,18 +248,29 @@ class _Runs:
         self.guess, self.other = guess, guess.shifted()
         self.count = len(events)
         self._handlers: list[InlineHandler] = []
-        self._first_events = guess.events(stream_id, events, tenant_id, decoded)
-        second_events = self.other.events(stream_id, events, tenant_id, decoded)
+        reads = [False]
+        self._first_events = guess.events(stream_id, events, tenant_id, decoded, reads)
+        second_events: list[RecordedEvent] | None = None
         self.first: Flat = []
         self.second: Flat = []
         self._third: Flat | None = None
         for handler in handlers:
+            reads[0] = False
             produced = handler(self._first_events)
             # A handler with nothing to say about these events (most handlers, for
             # most events) is taken at its word: no second run.
             if produced:
                 self._handlers.append(handler)
-                _flatten(produced, self.first)
+                start = len(self.first)
+                _flatten(produced, self.first)  # (a generator reads fields only now)
+                if not reads[0]:
+                    # Nothing it wrote can depend on the log: the same in both runs.
+                    self.second.extend(self.first[start:])
+                    continue
+                if second_events is None:
+                    second_events = self.other.events(
+                        stream_id, events, tenant_id, decoded, [False]
+                    )
                 _flatten(handler(second_events), self.second)
         if not _same_shape(self.first, self.second):
             raise NotPreparable("the handlers' statements depend on the log in shape")
