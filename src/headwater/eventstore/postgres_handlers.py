@@ -14,7 +14,8 @@ server can run a run of single-row INSERTs of one text as one multi-row INSERT.
 
 Which parameter comes from which field is found by running the handlers on two sets
 of stand-ins that differ in every server-assigned field (a handler that returns
-nothing on the first is not run again): a parameter equal in both
+nothing on the first is not run again, nor is one that did not read any of those
+fields: the stand-ins note every read): a parameter equal in both
 runs is a plain value; one that equals the same field of the same event in both runs
 (the field itself, or ``recorded_at`` as integer microseconds, the form the security
 lookup uses) is a slot; one that changed otherwise is run a third time with the
