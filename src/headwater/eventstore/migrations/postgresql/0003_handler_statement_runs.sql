@@ -152,6 +152,8 @@ SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_epoch   BIGINT;
+    v_stale   BOOLEAN;
+    v_statements BOOLEAN;
     v_rows    hw_append_row[];
     v_row     hw_append_row;
     v_append  JSONB;
@@ -160,11 +162,13 @@ DECLARE
     v_message TEXT;
 BEGIN
     SELECT h.handlers_epoch INTO v_epoch FROM hw_head h FOR UPDATE;
+    -- One pass over the batch for both questions.
+    SELECT COALESCE(bool_or((b.a->>'h')::BIGINT IS DISTINCT FROM v_epoch), FALSE),
+           COALESCE(bool_or(jsonb_array_length(b.a->'q') > 0), FALSE)
+    INTO v_stale, v_statements
+    FROM jsonb_array_elements(p_batch) AS b(a);
 
-    IF NOT EXISTS (
-        SELECT 1 FROM jsonb_array_elements(p_batch) AS b(a)
-        WHERE (b.a->>'h')::BIGINT IS DISTINCT FROM v_epoch OR jsonb_array_length(b.a->'q') > 0
-    ) THEN
+    IF NOT v_stale AND NOT v_statements THEN
         -- No statements to run (no inline handler had any): exactly hw_append_batch.
         RETURN QUERY SELECT r.*, NULL::TEXT, NULL::TEXT, v_epoch
                      FROM hw_append_batch(p_batch, p_channel) AS r;
@@ -175,10 +179,7 @@ BEGIN
     -- batch and every statement run in one subtransaction; if a statement fails even
     -- when they run one at a time, it is all undone and the loop below redoes the
     -- batch append by append.
-    IF NOT EXISTS (
-        SELECT 1 FROM jsonb_array_elements(p_batch) AS b(a)
-        WHERE (b.a->>'h')::BIGINT IS DISTINCT FROM v_epoch
-    ) THEN
+    IF NOT v_stale THEN
         BEGIN
             SELECT array_agg(ROW(r.*)::hw_append_row ORDER BY r.append_index) INTO v_rows
             FROM hw_append_batch(p_batch, p_channel) AS r;
