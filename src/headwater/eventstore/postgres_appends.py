@@ -62,7 +62,7 @@ class AppendRequest:
     #: This append as one element of hw_append_batch's JSON array, encoded by the
     #: caller's task so the writer only concatenates.
     payload: str = ""
-    #: The inline handlers' statements as JSON parts for hw_render, or None: they
+    #: The inline handlers' statements as JSON for hw_run_statements, or None: they
     #: cannot be prepared ahead, and this append takes the slow path.
     statements: str | None = "[]"
     #: What they were prepared with: the handlers, and the epoch the writer had seen.
@@ -101,6 +101,12 @@ class AppendRequest:
     def document(self) -> str:
         """This append with its statements, as hw_append_handled takes it."""
         return f'{self.payload[:-1]},"h":{self.epoch},"q":{self.statements or "[]"}}}'
+
+    def decoded(self) -> list[tuple[Any, Any]]:
+        """Each event's (data, metadata) as a reader will decode them: from the
+        payload, which is what PostgreSQL stores (one decode, not an encode and a
+        decode per event)."""
+        return [(event["data"], event["m"]) for event in orjson.loads(self.payload)["ev"]]
 
     def first_version_guess(self) -> int:
         expected = self.expected

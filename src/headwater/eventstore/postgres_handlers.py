@@ -7,12 +7,15 @@ are only known once the server has placed the append in the log: ``position``,
 ``version`` (for appends that do not state an exact expected version) and
 ``recorded_at``. So the handlers run here on stand-in events, and the values that
 come from those fields become slots that ``hw_append_handled`` fills in (see
-``migrations/postgresql/0002_inline_handlers.sql``); every other value is rendered as
-an SQL literal with psycopg's own adapters.
+``migrations/postgresql/0002_inline_handlers.sql`` and ``0003``); every other value
+is rendered as an SQL literal with psycopg's own adapters. Each statement travels as
+its SQL text around the placeholders and one argument per placeholder, so that the
+server can run a run of single-row INSERTs of one text as one multi-row INSERT.
 
 Which parameter comes from which field is found by running the handlers on two sets
 of stand-ins that differ in every server-assigned field (a handler that returns
-nothing on the first is not run again): a parameter equal in both
+nothing on the first is not run again, nor is one that did not read any of those
+fields: the stand-ins note every read): a parameter equal in both
 runs is a plain value; one that equals the same field of the same event in both runs
 (the field itself, or ``recorded_at`` as integer microseconds, the form the security
 lookup uses) is a slot; one that changed otherwise is run a third time with the
@@ -28,6 +31,7 @@ says: they may run more than once for one append.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,15 +39,17 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, TypeAlias
 
-import orjson
 from psycopg.adapt import Transformer
 
 from headwater.eventstore.protocol import InlineHandler
-from headwater.eventstore.records import NewEvent, RecordedEvent, make_recorded_event
+from headwater.eventstore.records import NewEvent, RecordedEvent
 from headwater.eventstore.sql import Statement, qmark_to_pyformat
 
-#: One statement: SQL text, with slots [kind, event offset] where the server fills in.
-Parts: TypeAlias = list[str | list[Any]]
+#: One argument: an SQL literal, or a slot [kind, event offset] the server fills in.
+Argument: TypeAlias = str | list[Any]
+#: One statement as ``hw_run_statements`` takes it: whether it may be merged with its
+#: neighbours (1 or 0), the SQL text around each placeholder, one argument for each.
+Prepared: TypeAlias = tuple[int, tuple[str, ...], list[Argument]]
 
 # The second stand-ins differ from the first by amounts no real log reaches in between.
 _POSITION_SHIFT: Final = 1 << 44
@@ -77,10 +83,16 @@ class StandIns:
         events: Sequence[NewEvent],
         tenant_id: str | None,
         decoded: Sequence[tuple[Any, Any]],
+        reads: list[bool],
     ) -> list[RecordedEvent]:
-        # Stand-ins built from values the store made itself: the fast constructor.
-        return [
-            make_recorded_event(
+        """The stand-in events; ``reads[0]`` becomes True once a handler reads one of
+        their server-assigned fields."""
+        stand_ins: list[RecordedEvent] = []
+        for offset, (event, (data, metadata)) in enumerate(zip(events, decoded, strict=True)):
+            # Built from values the store made itself: the fast constructor's way.
+            stand_in = _new_stand_in(_StandIn)
+            _fill(
+                stand_in,
                 event.id,
                 stream_id,
                 self.first_version + offset,
@@ -91,8 +103,9 @@ class StandIns:
                 tenant_id,
                 self.recorded_at,
             )
-            for offset, (event, (data, metadata)) in enumerate(zip(events, decoded, strict=True))
-        ]
+            _set_reads(stand_in, reads)
+            stand_ins.append(stand_in)
+        return stand_ins
 
     def literals(self, count: int) -> dict[str, list[tuple[str, int]]]:
         """The literal of each server-assigned value, and the slots it may stand for
@@ -111,8 +124,54 @@ class StandIns:
         return found
 
 
+#: The fields whose values the server assigns (see the module docstring).
+_FROM_LOG: Final = frozenset({"position", "version", "recorded_at"})
+
+
+class _StandIn(RecordedEvent):
+    """A stand-in event that notes when one of its server-assigned fields is read.
+
+    A handler is a pure function of its events (``InlineHandler``): one that read
+    none of those fields gives the same statements whatever the server assigns, so
+    it need not be run on the second stand-ins. Every way of reading a field (the
+    attribute, ``dataclasses.asdict``, ``repr``, comparison) goes through here."""
+
+    __slots__ = ("_reads",)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _FROM_LOG:
+            with contextlib.suppress(AttributeError):  # e.g. a dataclasses.replace() copy
+                object.__getattribute__(self, "_reads")[0] = True
+        return object.__getattribute__(self, name)
+
+
+_new_stand_in: Final = object.__new__
+_set_reads: Final = _StandIn.__dict__["_reads"].__set__
+
+
+def _fill(event: RecordedEvent, *values: Any) -> None:
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(event, value)
+
+
+_SETTERS: Final = tuple(
+    RecordedEvent.__dict__[name].__set__
+    for name in (
+        "id",
+        "stream_id",
+        "version",
+        "position",
+        "type",
+        "data",
+        "metadata",
+        "tenant_id",
+        "recorded_at",
+    )
+)
+
+
 def _micros(moment: datetime) -> int:
-    # Exactly the security lookup's form; hw_render computes the same double arithmetic.
+    # Exactly the security lookup's form; the server computes the same double arithmetic.
     return int(moment.timestamp() * 1_000_000)
 
 
@@ -184,28 +243,35 @@ class _Runs:
         events: Sequence[NewEvent],
         tenant_id: str | None,
         guess: StandIns,
+        decoded: Sequence[tuple[Any, Any]],
     ) -> None:
-        # Through JSON, as the store hands real events to handlers; decoded once and
-        # shared by the runs (handlers must not change the events they are given).
-        decoded = [
-            (orjson.loads(orjson.dumps(e.data)), orjson.loads(orjson.dumps(e.metadata or {})))
-            for e in events
-        ]
+        # Shared by the runs: handlers must not change the events they are given.
         self.guess, self.other = guess, guess.shifted()
         self.count = len(events)
         self._handlers: list[InlineHandler] = []
-        self._first_events = guess.events(stream_id, events, tenant_id, decoded)
-        second_events = self.other.events(stream_id, events, tenant_id, decoded)
+        reads = [False]
+        self._first_events = guess.events(stream_id, events, tenant_id, decoded, reads)
+        second_events: list[RecordedEvent] | None = None
         self.first: Flat = []
         self.second: Flat = []
         self._third: Flat | None = None
         for handler in handlers:
+            reads[0] = False
             produced = handler(self._first_events)
             # A handler with nothing to say about these events (most handlers, for
             # most events) is taken at its word: no second run.
             if produced:
                 self._handlers.append(handler)
-                _flatten(produced, self.first)
+                start = len(self.first)
+                _flatten(produced, self.first)  # (a generator reads fields only now)
+                if not reads[0]:
+                    # Nothing it wrote can depend on the log: the same in both runs.
+                    self.second.extend(self.first[start:])
+                    continue
+                if second_events is None:
+                    second_events = self.other.events(
+                        stream_id, events, tenant_id, decoded, [False]
+                    )
                 _flatten(handler(second_events), self.second)
         if not _same_shape(self.first, self.second):
             raise NotPreparable("the handlers' statements depend on the log in shape")
@@ -233,10 +299,14 @@ def prepare_statements(
     events: Sequence[NewEvent],
     tenant_id: str | None,
     guess: StandIns,
-) -> list[Parts]:
-    """The handlers' statements as parts for ``hw_render``; raises NotPreparable."""
+    decoded: Sequence[tuple[Any, Any]],
+) -> list[Prepared]:
+    """The handlers' statements, ready for ``hw_run_statements``; raises NotPreparable.
+
+    ``decoded`` is each event's (data, metadata) as a reader would decode them: the
+    handlers see what they would see on the real events."""
     try:
-        runs = _Runs(handlers, stream_id, events, tenant_id, guess)
+        runs = _Runs(handlers, stream_id, events, tenant_id, guess, decoded)
         return [_parts(runs, index) for index in range(len(runs.first))]
     except NotPreparable:
         raise
@@ -244,40 +314,53 @@ def prepare_statements(
         raise NotPreparable(f"a handler raised {exc!r}") from exc
 
 
-def _parts(runs: _Runs, index: int) -> Parts:
+def _parts(runs: _Runs, index: int) -> Prepared:
     query, params = runs.first[index]
     others = runs.second[index][1]
     texts = _split(query)
     if len(texts) != len(params) + 1:
         raise NotPreparable(f"{len(params)} parameters for {len(texts) - 1} placeholders")
     literal = _literal
-    parts: Parts = [texts[0]]
+    arguments: list[Argument] = []
     for position, (value, shifted) in enumerate(zip(params, others, strict=True)):
         if value is shifted or (type(value) is type(shifted) and value == shifted):
-            parts.append(literal(value))  # the same in both runs: plain
+            arguments.append(literal(value))  # the same in both runs: plain
         else:
             text = literal(value)
             first, second = runs.slots()
             both = set(first.get(text, ())) & set(second.get(literal(shifted), ()))
             if both:
-                parts.append(list(min(both)))
+                arguments.append(list(min(both)))
             elif literal(runs.third()[index][1][position]) != text:
-                parts.append(text)  # not from the log (a clock read, a random id)
+                arguments.append(text)  # not from the log (a clock read, a random id)
             else:
                 raise NotPreparable(f"a parameter depends on the log: {value!r}")
-        parts.append(texts[position + 1])
-    return _merge(parts)
+    return (_mergeable(texts), texts, arguments)
 
 
-def _merge(parts: Parts) -> Parts:
-    """Adjacent texts joined: fewer JSON strings for the server to concatenate."""
-    merged: Parts = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        elif part != "":
-            merged.append(part)
-    return merged
+# A single-row INSERT whose row is nothing but placeholders, with no query in it that
+# could read what the rows before it wrote: "INSERT INTO t (a, b) VALUES (?, ?)" and
+# any ON CONFLICT clause. The server may run consecutive ones as one multi-row INSERT
+# (see migrations/postgresql/0003_handler_statement_runs.sql).
+_ROW_HEAD: Final = re.compile(r"(?is)\s*INSERT\s+INTO\s[^;]*\bVALUES\s*\(\s*")
+_ROW_SEPARATOR: Final = re.compile(r"\s*,\s*")
+_ROW_TAIL: Final = re.compile(r"(?is)\s*\)(?!\s*,)[^;]*")
+_QUERY_WORDS: Final = re.compile(r"(?i)\b(?:SELECT|VALUES|WITH)\b")
+
+
+@lru_cache(maxsize=1024)
+def _mergeable(texts: tuple[str, ...]) -> int:
+    """1 if statements of this text may be merged with their neighbours, else 0."""
+    if len(texts) < 2:
+        return 0
+    head, *separators, tail = texts
+    return int(
+        _ROW_HEAD.fullmatch(head) is not None
+        and len(_QUERY_WORDS.findall(head)) == 1  # its VALUES, nothing else
+        and all(_ROW_SEPARATOR.fullmatch(text) for text in separators)
+        and _ROW_TAIL.fullmatch(tail) is not None
+        and _QUERY_WORDS.search(tail) is None
+    )
 
 
 def guess_now() -> datetime:

@@ -179,14 +179,19 @@ class GroupCommitWriter:
         request.after_commit = []
         try:
             with collecting_after_commit(request.after_commit):
-                parts = prepare_statements(
-                    handlers, request.stream_id, request.events, request.tenant_id, guess
+                prepared = prepare_statements(
+                    handlers,
+                    request.stream_id,
+                    request.events,
+                    request.tenant_id,
+                    guess,
+                    request.decoded(),
                 )
         except NotPreparable as exc:
             log.debug("append to %r takes the slow path: %s", request.stream_id, exc)
             request.statements = None
             return
-        request.statements = to_json(parts)
+        request.statements = to_json(prepared)
 
     def _is_current(self, request: AppendRequest) -> bool:
         return request.epoch == self._epoch and request.handlers == tuple(self._inline_handlers)
