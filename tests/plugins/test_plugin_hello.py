@@ -1,16 +1,19 @@
-"""The example plugin, installed as a real package, is discovered by its entry point.
+"""The example plugin, installed as a real package: every hook works in a served app.
 
 ``pip install --target`` puts the package and its ``*.dist-info`` (with the
 ``headwater.plugins`` entry point) in a folder of its own; nothing imports
-``plugin_hello`` by path: it is found through ``importlib.metadata`` only.
+``plugin_hello`` by path: it is found through ``importlib.metadata`` only, by the
+``headwater`` command (its CLI and ``migrate``) and by ``headwater serve``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -25,6 +28,8 @@ from tests.http.support import make_settings
 from tests.plugins.support import fake_distribution
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugin_hello"
+VERSION = "0.2.0"
+ADMIN_EMAIL, ADMIN_PASSWORD = "root@hello.example", "root-password-1"
 
 
 @pytest.fixture(scope="module")
@@ -54,29 +59,16 @@ def test_the_installed_example_is_discovered_and_serves_its_route(
     on_path: Path, tmp_path: Path
 ) -> None:
     (plugin,) = discover_plugins({"HEADWATER_PLUGIN_HELLO_GREETING": "bonjour"}, only=["hello"])
-    assert (plugin.name, plugin.version) == ("hello", "0.1.0")
+    assert (plugin.name, plugin.version) == ("hello", VERSION)
     # It came from the installed copy, through the entry point group.
     assert str(on_path) in str(sys.modules["plugin_hello"].__file__)
     app = create_app(make_settings(tmp_path), plugins=[InstalledPlugins([plugin])])
     with TestClient(app) as client:
         response = client.get("/plugins/hello")
         listing = client.get("/plugins").json()["data"]
-        widgets = app.state.runtime.services["widgets"]
     assert response.status_code == 200
-    assert response.json()["data"] == {
-        "message": "bonjour, world",
-        "plugin": "hello",
-        "version": "0.1.0",
-    }
-    assert listing[0]["widgets"] == [
-        {
-            "name": "hello.greeting",
-            "title": "Greeting",
-            "data_route": "/plugins/hello",
-            "kind": "text",
-        }
-    ]
-    assert [w.plugin for w in widgets] == ["hello"]
+    assert response.json()["data"]["message"] == "bonjour, world"
+    assert listing == [{"name": "hello", "version": VERSION}]
 
 
 def test_the_example_plugin_adds_a_cli_command(on_path: Path) -> None:
@@ -95,22 +87,84 @@ def test_the_example_plugin_adds_a_cli_command(on_path: Path) -> None:
     assert result.output.strip() == "hola, Ada"
 
 
+def headwater(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """The ``headwater`` command in a process of its own, as an operator runs it."""
+    command = [sys.executable, "-m", "headwater.cli.main", *args]
+    return subprocess.run(
+        command, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def wait_for(check: str, probe: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {check}")
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
-def test_headwater_serve_discovers_the_installed_plugin(installed: Path, tmp_path: Path) -> None:
+def test_every_hook_of_the_installed_plugin_works_in_a_served_app(
+    installed: Path, tmp_path: Path
+) -> None:
+    database = f"sqlite:///{tmp_path / 'serve.db'}"
+    lifecycle = tmp_path / "lifecycle.log"
     env = {
         "PYTHONPATH": str(installed),
+        "HEADWATER_DATABASE_URL": database,
+        "HEADWATER_DATA_DIR": str(tmp_path),
+        "HEADWATER_PLUGINS": '["hello"]',
         "HEADWATER_PLUGIN_HELLO_GREETING": "hallo",
-        "HEADWATER_RATE_LIMITS": "false",
+        "HEADWATER_PLUGIN_HELLO_LIFECYCLE_LOG": str(lifecycle),
+        "HEADWATER_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
+        "HEADWATER_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
-    with serve(
-        f"sqlite:///{tmp_path / 'serve.db'}",
-        workdir=tmp_path,
-        apps=["headwater.plugins:InstalledPlugins"],
-        env=env,
-    ) as server:
-        response = httpx.get(f"{server.url}/plugins/hello", timeout=5)
-    assert response.status_code == 200
-    assert response.json()["data"]["message"] == "hallo, world"
+    # Migrations: `headwater migrate` runs the discovered plugin's too.
+    migrated = headwater(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "applied hello.0001_hello_greetings" in migrated.stdout
+    # CLI: its commands are mounted under its name.
+    greeted = headwater(["hello", "greet", "--name", "Ada"], env)
+    assert greeted.returncode == 0, greeted.stdout + greeted.stderr
+    assert greeted.stdout.strip() == "hallo, Ada"
+
+    with (
+        serve(database, workdir=tmp_path, env=env) as server,
+        httpx.Client(base_url=server.url, timeout=5) as http,
+    ):
+        # Start: called once the node is up.
+        assert lifecycle.read_text() == "started\n"
+        # Routes, and middleware that sees the requests (its header, its count).
+        first = http.get("/plugins/hello")
+        assert first.status_code == 200, first.text
+        assert first.json()["data"]["message"] == "hallo, world"
+        second = http.get("/plugins/hello")
+        assert int(second.headers["x-hello-seen"]) > int(first.headers["x-hello-seen"])
+        assert second.json()["data"]["requests_seen"] >= 2
+        # Jobs: the greeting's event enqueues the plugin's job, which writes its table.
+        assert http.post("/plugins/hello/greetings", json={"name": "Ada"}).status_code == 202
+
+        def recorded() -> bool:
+            rows = http.get("/plugins/hello/greetings").json()["data"]
+            return bool(rows == [{"name": "Ada"}])
+
+        wait_for("the plugin's job has recorded the greeting", recorded)
+        # Endpoint limits: three greetings a minute, so the fourth is refused.
+        statuses = [
+            http.post("/plugins/hello/greetings", json={"name": name}).status_code
+            for name in ("Bo", "Cy", "Di")
+        ]
+        assert statuses == [202, 202, 429]
+        # Admin panels: on the dashboard's overview, named for the plugin.
+        login = http.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert login.status_code == 200, login.text
+        token = login.json()["data"]["access_token"]
+        overview = http.get("/admin/api/overview", headers={"authorization": f"Bearer {token}"})
+        assert overview.status_code == 200, overview.text
+        panels = [(p["id"], p["app"]) for p in overview.json()["data"]["panels"]]
+        assert ("hello-greetings", "hello") in panels
+    # Stop: called at shutdown.
+    assert lifecycle.read_text() == "started\nstopped\n"
 
 
 @pytest.mark.slow
