@@ -117,7 +117,7 @@ else:
 
         def cache(self) -> Cache:
             assert self.runtime is not None
-            found: Cache = self.runtime.services["cache"]
+            found: Cache = self.runtime.require_cache()
             return found
 
         def routers(self) -> Sequence[APIRouter]:

@@ -13,7 +13,6 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from apps.formease.api.deps import SERVICE_NAME
 from apps.formease.api.routes import admin, forms, responses, submissions, users
 from apps.formease.domain.forms import FormFieldRemoved, FormFieldSet, FormPublished, FormRenamed
 from apps.formease.domain.sessions import SubmissionReceived
@@ -25,7 +24,7 @@ from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_clie
 from headwater.admin import Column, Filter, Panel, Series
 from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
-from headwater.jobs import Job, JobQueue, JobsModule
+from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
@@ -140,13 +139,13 @@ class FormEaseModule(Module):
     async def start(self, runtime: Runtime) -> None:
         await migrate_projections(runtime.store)
         self._handlers = await attach_inline(runtime.store, PROJECTIONS)
-        projections = runtime.services.get("projections")
+        projections = runtime.projections
         if projections is not None:
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         service = FormEase(runtime.store, runtime.secret)
-        runtime.services[SERVICE_NAME] = service
-        queue = runtime.services.get("jobs")
-        if not isinstance(queue, JobQueue):
+        runtime.provide(service)
+        queue = runtime.jobs
+        if queue is None:
             raise InvalidInput("FormEase needs the jobs module (a core module) for its webhooks")
         egress = EgressPolicy.of(runtime.settings.outbound_allow)
         self._sender = WebhookSender(runtime.store, service, sender_client(egress))
@@ -163,7 +162,7 @@ class FormEaseModule(Module):
         for handler in self._handlers:
             runtime.store.remove_inline_handler(handler)
         self._handlers = []
-        runtime.services.pop(SERVICE_NAME, None)
+        runtime.withdraw(FormEase)
 
 
 module = FormEaseModule()

@@ -79,30 +79,32 @@ class QrEventModule(Module):
         # Inline: a guest registered or a scan admitted is in the read model when the
         # request returns, so the door and the counts never read their own writes late.
         self._handlers = await attach_inline(runtime.store, PROJECTIONS)
-        projections = runtime.services.get("projections")
+        projections = runtime.projections
         if projections is not None:
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         repository = Repository(runtime.store)
-        runtime.services["qrevent"] = QrEventServices(
-            bus=build_bus(repository), repository=repository, signer=QrSigner(runtime.secret)
+        runtime.provide(
+            QrEventServices(
+                bus=build_bus(repository), repository=repository, signer=QrSigner(runtime.secret)
+            )
         )
-        hub = runtime.services.get("realtime")
+        hub = runtime.hub
         if hub is not None:
             # Only when the realtime module runs on this app; without it, the
             # leaderboard is still served (and cached) over HTTP.
-            hub.channels.add_topic(topic_provider(runtime.store, runtime.services.get("cache")))
+            hub.channels.add_topic(topic_provider(runtime.store, runtime.cache))
             hub.topics.providers_changed()
         await self.suggestions.start(runtime)
 
     async def stop(self, runtime: Runtime) -> None:
         await self.suggestions.stop(runtime)
-        services = runtime.services.get("qrevent")
-        if isinstance(services, QrEventServices):
+        services = runtime.find(QrEventServices)
+        if services is not None:
             await services.cancel_all()
         for handler in self._handlers:
             runtime.store.remove_inline_handler(handler)
         self._handlers = []
-        runtime.services.pop("qrevent", None)
+        runtime.withdraw(QrEventServices)
 
 
 module = QrEventModule()
@@ -121,9 +123,7 @@ async def recompute_leaderboard(job: Job) -> None:
     runtime = _started.runtime
     if runtime is None or job.tenant_id is None:
         return  # QR Event is not started in this process: nothing cached here to refresh
-    await refresh(
-        runtime.services.get("cache"), runtime.store, job.tenant_id, job.payload["game_id"]
-    )
+    await refresh(runtime.cache, runtime.store, job.tenant_id, job.payload["game_id"])
 
 
 def declare_jobs(jobs: JobsModule) -> None:

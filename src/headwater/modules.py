@@ -2,7 +2,16 @@
 
 A module has a name and a version, contributes routers and middleware when the
 HTTP app is built, and may start and stop background work with the runtime.
-Every hook is optional.
+Every hook is optional, and each works the same for an app, a plugin given to
+``create_app`` and a plugin that ``headwater serve`` discovers:
+
+- ``routers``, ``middleware``, ``endpoint_limits``, ``admin_panels``: read once,
+  when ``create_app`` builds the app;
+- ``declare_jobs``: called once by ``create_app`` with the node's jobs module;
+- ``migrate``: run by ``headwater migrate`` (and by ``start`` where a module
+  migrates itself on the embedded default);
+- ``cli``: mounted by the ``headwater`` command as ``headwater <name> ...``;
+- ``start`` / ``stop``: with the runtime, in order and in reverse.
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from fastapi import APIRouter
 from starlette.middleware import Middleware
 
 if TYPE_CHECKING:
+    import typer
+
     from headwater.admin.panels import Panel
     from headwater.eventstore import EventStore
     from headwater.jobs import JobsModule
@@ -49,6 +60,10 @@ class Module:
         Returns the names of the migrations applied now.
         """
         return []
+
+    def cli(self) -> typer.Typer | None:
+        """A typer sub-app, mounted on the ``headwater`` command under this module's name."""
+        return None
 
     async def start(self, runtime: Runtime) -> None:
         """Called once the store is open, before the app serves requests."""

@@ -19,6 +19,7 @@ from headwater.eventstore import NewEvent, RecordedEvent, Statement
 from headwater.http.app import create_app
 from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
+from headwater.observability import ObservabilityModule
 from headwater.projections import INTEGER, TEXT, Merge, Projection, Table
 from headwater.runtime import Runtime
 from headwater.security.module import SecurityModule
@@ -47,7 +48,7 @@ class CountingApp(Module):
     name = "counting"
 
     async def start(self, runtime: Runtime) -> None:
-        await runtime.services["projections"].add(counts)
+        await runtime.require_projections().add(counts)
 
 
 jobs = JobsModule()
@@ -66,6 +67,8 @@ class Node:
     client: TestClient
     a: Tenant
     b: Tenant
+    admin: AdminModule
+    observability: ObservabilityModule
 
     @property
     def runtime(self) -> Runtime:
@@ -79,11 +82,17 @@ def node(store_url: str, tmp_path: Path) -> Iterator[Node]:
     apps = [jobs, CountingApp()]
     # Samples only when a test asks (the loop's one sample is at start-up).
     admin = AdminModule(apps, interval=3600)
-    app = create_app(settings, plugins=[SecurityModule(security_config()), admin], apps=apps)
+    observability = ObservabilityModule(log_level=None)
+    plugins = [observability, SecurityModule(security_config()), admin]
+    app = create_app(settings, plugins=plugins, apps=apps)
     with TestClient(app, raise_server_exceptions=False) as client:
         root = root_headers(client)
         yield Node(
-            client, create_tenant(client, root, "Alpha"), create_tenant(client, root, "Beta")
+            client,
+            create_tenant(client, root, "Alpha"),
+            create_tenant(client, root, "Beta"),
+            admin,
+            observability,
         )
 
 
@@ -151,7 +160,7 @@ def test_a_rebuild_from_the_dashboard_swaps_in_tables_built_from_the_log(node: N
     async def append_and_catch_up() -> None:
         for kind in ("a", "b", "a"):
             await runtime.store.append(f"c-{kind}", [NewEvent("Counted", {"kind": kind})])
-        await runtime.services["projections"].catch_up()
+        await runtime.require_projections().catch_up()
 
     client.portal.call(append_and_catch_up)
     started = data(client.post("/admin/api/projections/admin_counts/rebuild", headers=admin), 202)
@@ -179,7 +188,7 @@ def test_a_dead_job_is_listed_for_its_own_tenant_only_and_retried(node: Node) ->
     client, runtime, a, b = node.client, node.runtime, node.a, node.b
 
     async def enqueue() -> str:
-        queue = runtime.services["jobs"]
+        queue = runtime.require_jobs()
         return str(await queue.enqueue("flaky", {}, attempts=1, tenant_id=a.id))
 
     job_id = client.portal.call(enqueue)
@@ -213,7 +222,7 @@ def test_a_dead_job_is_listed_for_its_own_tenant_only_and_retried(node: Node) ->
 def test_the_node_series_follows_requests_and_appends(node: Node) -> None:
     client, runtime = node.client, node.runtime
     staff = node.a.admin(client)
-    series = runtime.services["admin"].series
+    series = node.admin.series
 
     async def sample_after_work() -> dict[str, Any]:
         await series.sample()  # a fresh baseline
@@ -244,9 +253,9 @@ def test_alerts_and_figures_reach_a_tenant_admin_feed(node: Node) -> None:
         assert socket.receive_json()["type"] == "subscribed"
 
         async def fire() -> None:
-            await runtime.services["admin"].series.sample()
-            runtime.services["realtime"].sweeper.publish_metrics()
-            await runtime.services["observability"].evaluator.evaluate({"dead_jobs": 3.0})
+            await node.admin.series.sample()
+            runtime.require_hub().sweeper.publish_metrics()
+            await node.observability.evaluator.evaluate({"dead_jobs": 3.0})
 
         client.portal.call(fire)
         by_name: dict[str, Any] = {}
@@ -271,7 +280,7 @@ def test_the_platform_admin_sees_and_retries_every_tenants_jobs(node: Node) -> N
     client, runtime, a, b = node.client, node.runtime, node.a, node.b
 
     async def enqueue(tenant: str) -> str:
-        queue = runtime.services["jobs"]
+        queue = runtime.require_jobs()
         return str(await queue.enqueue("flaky", {}, attempts=1, tenant_id=tenant))
 
     mine, theirs = client.portal.call(enqueue, a.id), client.portal.call(enqueue, b.id)

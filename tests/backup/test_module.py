@@ -74,7 +74,7 @@ def test_admin_shows_the_last_backup_and_drill_to_platform_admins_only(
         )
         assert backup.shipper is not None
         await backup.shipper.wait_shipped(result.last_position)
-        queue = runtime.services["jobs"]
+        queue = runtime.require_jobs()
         await queue.enqueue(DRILL_JOB)
         return result.last_position
 

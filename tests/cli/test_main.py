@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,23 @@ def test_console_script_is_installed() -> None:
     )
     assert done.returncode == 0
     assert "migrate" in done.stdout
+
+
+def test_an_apps_cli_commands_are_mounted_under_its_name(tmp_path: Path) -> None:
+    # The cli hook is Module's: an app in HEADWATER_APPS gets it like an installed plugin.
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "HEADWATER_DATA_DIR": str(tmp_path),
+        "HEADWATER_APPS": '["tests.cli.commands_app:module"]',
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "headwater.cli.main", "tool", "hello", "--name", "Ada"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "tool says hello to Ada"

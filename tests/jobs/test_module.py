@@ -36,7 +36,7 @@ async def test_the_module_runs_jobs_and_triggers_inside_the_app(tmp_path: Path) 
     app = create_app(settings, apps=[jobs])
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime
-        queue = runtime.services["jobs"]
+        queue = runtime.require_jobs()
         assert isinstance(queue, SqlJobQueue)
         await queue.enqueue("greet", {"direct": True})
         await runtime.store.append("g-1", NewEvent("Greeted", {"n": 2}))
@@ -51,7 +51,7 @@ async def test_the_module_runs_jobs_and_triggers_inside_the_app(tmp_path: Path) 
     )
     assert stats["depth"]["succeeded"] == 3
     assert stats["counts"]["succeeded"] == 3
-    assert "jobs" not in runtime.services
+    assert runtime.jobs is None
 
 
 async def test_a_node_without_workers_only_enqueues(tmp_path: Path) -> None:

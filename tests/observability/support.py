@@ -60,7 +60,7 @@ class RoutesModule(Module):
         return [router]
 
     async def start(self, runtime: Runtime) -> None:
-        runtime.services["auth"] = StandInAuthenticator()
+        runtime.authenticator = StandInAuthenticator()
 
 
 def make_app(tmp_path: Path, module: ObservabilityModule, **settings: object) -> FastAPI:

@@ -55,17 +55,13 @@ def test_event_store_cache_and_circuit_figures_are_read_at_scrape_time(tmp_path:
         with pytest.raises(ConnectionError):
             await breaker.call(down)
 
-    class Breakers:
-        def breakers(self) -> list[CircuitBreaker]:
-            return [breaker]
-
     app = make_app(tmp_path, quiet_module())
     with TestClient(app) as client:
         runtime = app.state.runtime
-        runtime.services["deps"] = Breakers()
+        runtime.breakers.append(breaker)
         portal(client).call(fail_once)  # one failure opens it: the metric must say OPEN
         portal(client).call(runtime.store.append, "s-1", [NewEvent("x", {}), NewEvent("y", {})])
-        cache = runtime.services["cache"]
+        cache = runtime.require_cache()
         cache.stats.l1_hits += 5
         cache.stats.misses += 2
         text = client.get("/metrics").text

@@ -83,7 +83,7 @@ def test_an_entry_point_plugin_is_discovered_with_settings_from_the_environment(
     with TestClient(app) as client:
         assert client.get("/plugins/good").json() == {"size": 7}
         listed = client.get("/plugins").json()["data"]
-    assert listed == [{"name": "good", "version": "2.0.0", "widgets": []}]
+    assert listed == [{"name": "good", "version": "2.0.0"}]
 
 
 def test_a_plugin_that_cannot_be_imported_is_named(site: Path) -> None:

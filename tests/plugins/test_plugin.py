@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from headwater.admin import AdminModule, Column, Panel
 from headwater.eventstore.records import NewEvent, RecordedEvent
 from headwater.eventstore.sql import Statement
-from headwater.http.app import create_app
+from headwater.http.app import core_modules, create_app
+from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
-from headwater.plugins import EventHandler, InstalledPlugins, Plugin, PluginError, Widget
+from headwater.plugins import EventHandler, InstalledPlugins, Plugin, PluginError
 from headwater.projections import TEXT, Projection, Table
 from headwater.runtime import Runtime
 from tests.http.support import make_settings
@@ -31,8 +33,6 @@ def _(event: RecordedEvent) -> Statement:
 
 class Recorded:
     def __init__(self) -> None:
-        self.commands: list[object] = []
-        self.jobs: list[object] = []
         self.events: list[str] = []
         self.both = asyncio.Event()
 
@@ -45,15 +45,6 @@ class Everything(Plugin):
         super().__init__()
         self.seen = seen
 
-    def widgets(self) -> Sequence[Widget]:
-        return [Widget("arrivals", "Arrivals", "/plugins/everything/arrivals")]
-
-    def register_commands(self, bus: Any) -> None:
-        self.seen.commands.append(bus)
-
-    def register_jobs(self, registry: Any) -> None:
-        self.seen.jobs.append(registry)
-
     def event_handlers(self) -> Mapping[str, Sequence[EventHandler]]:
         async def on_arrival(event: RecordedEvent, runtime: Runtime) -> None:
             self.seen.events.append(event.data["name"])
@@ -65,33 +56,13 @@ class Everything(Plugin):
 
         return {"guest.arrived": [broken, on_arrival]}
 
-    def projections(self) -> Sequence[Any]:
+    def projections(self) -> Sequence[Projection]:
         return [greeted]
 
 
-class Registry:
-    """Stands for a job registry in ``runtime.services``."""
-
-
-class Services(Module):
-    name = "services"
-
-    async def start(self, runtime: Runtime) -> None:
-        runtime.services["commands"] = "the bus"
-        runtime.services["jobs.registry"] = registry
-
-
-registry = Registry()
-
-
-def test_a_plugin_adds_widgets_commands_jobs_event_handlers_and_projections(
-    tmp_path: Path,
-) -> None:
+def test_a_plugin_runs_its_event_handlers_and_projections(tmp_path: Path) -> None:
     seen = Recorded()
-    # The stand-in services are registered by a module that starts before the plugin.
-    app = create_app(
-        make_settings(tmp_path), plugins=[Services(), InstalledPlugins([Everything(seen)])]
-    )
+    app = create_app(make_settings(tmp_path), plugins=[InstalledPlugins([Everything(seen)])])
     with TestClient(app) as client:
         runtime = app.state.runtime
         store = runtime.store
@@ -110,17 +81,57 @@ def test_a_plugin_adds_widgets_commands_jobs_event_handlers_and_projections(
 
         assert client.portal is not None
         rows = client.portal.call(arrive_and_wait)
-        widgets = list(runtime.services["widgets"])
         listing = client.get("/plugins").json()["data"]
     assert seen.events == ["ada", "grace"]  # the broken handler did not stop this one
     assert [tuple(r) for r in rows] == [("ada",), ("grace",)]
-    assert seen.commands == ["the bus"]
-    assert seen.jobs == [registry]
-    assert widgets == [
-        Widget("arrivals", "Arrivals", "/plugins/everything/arrivals", plugin="everything")
-    ]
-    assert listing[0]["name"] == "everything"
-    assert listing[0]["version"] == "3.1.4"
+    assert listing == [{"name": "everything", "version": "3.1.4"}]
+
+
+def _hooks(cls: type[Module]) -> set[str]:
+    return {name for name in vars(cls) if not name.startswith("_") and callable(vars(cls)[name])}
+
+
+def test_installed_plugins_forwards_every_module_hook() -> None:
+    # A hook added to Module and not forwarded here would silently not work for the
+    # plugins `headwater serve` discovers (as jobs and admin panels once did not).
+    missing = _hooks(Module) - _hooks(InstalledPlugins)
+    assert not missing, f"InstalledPlugins does not forward {sorted(missing)}"
+
+
+class Declaring(Module):
+    name = "declaring"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    def admin_panels(self) -> Sequence[Panel]:
+        return [Panel("things", "Things", "table", "/things", columns=(Column("id", "Id"),))]
+
+    def declare_jobs(self, jobs: JobsModule) -> None:
+        @jobs.handler("declaring.ping")
+        async def ping(job: Job) -> None:
+            self.started.set()
+
+
+@pytest.mark.parametrize("hosted", [False, True], ids=["given", "installed"])
+def test_jobs_and_panels_work_alike_given_or_installed(tmp_path: Path, hosted: bool) -> None:
+    module = Declaring()
+    plugin: Module = InstalledPlugins([module]) if hosted else module
+    settings = make_settings(tmp_path)
+    # The dashboard's panels are those of the modules create_app hands the core.
+    admin = next(m for m in core_modules(settings, [plugin]) if isinstance(m, AdminModule))
+    app = create_app(settings, plugins=[plugin])
+    with TestClient(app) as client:
+        queue = app.state.runtime.require_jobs()
+
+        async def run_job() -> None:
+            await queue.enqueue("declaring.ping", {})
+            async with asyncio.timeout(10):
+                await module.started.wait()
+
+        assert client.portal is not None
+        client.portal.call(run_job)
+    assert [(p.id, p.app) for p in admin.panels] == [("things", "declaring")]
 
 
 class Failing(Plugin):

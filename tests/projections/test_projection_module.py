@@ -61,7 +61,7 @@ class _CountingApp(Module):
     name = "counting"
 
     async def start(self, runtime: Runtime) -> None:
-        await runtime.services["projections"].add(counts)
+        await runtime.require_projections().add(counts)
 
 
 def test_an_app_registers_a_projection_and_its_commits_invalidate_cached_reads(
@@ -77,8 +77,8 @@ def test_an_app_registers_a_projection_and_its_commits_invalidate_cached_reads(
     computed: list[int] = []
 
     async def scenario(runtime: Runtime) -> None:
-        cache = runtime.services["cache"]
-        projections = runtime.services["projections"]
+        cache = runtime.require_cache()
+        projections = runtime.require_projections()
 
         async def total() -> int:
             row = await runtime.store.fetchone("SELECT COALESCE(SUM(n), 0) FROM rm_module_counts")

@@ -43,7 +43,7 @@ async def open_() -> dict[str, bool]:
 
 @router.get("/read")
 async def read(request: Request) -> dict[str, Any]:
-    cache = request.app.state.runtime.services["cache"]
+    cache = request.app.state.runtime.require_cache()
 
     async def from_read_model() -> dict[str, Any]:
         computed["n"] += 1

@@ -1,4 +1,4 @@
-"""SecurityModule start-up: schema policy, services for the realtime hub, bootstrap."""
+"""SecurityModule start-up: schema policy, runtime services for the realtime hub, bootstrap."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from headwater.errors import SchemaNotMigrated
 from headwater.eventstore import create_event_store
 from headwater.http.app import create_app
 from headwater.jobs import SqlJobQueue
+from headwater.runtime import Runtime
 from headwater.security import schema
 from headwater.security.authenticator import SecurityAuthenticator
 from headwater.security.bootstrap import create_platform_admin
@@ -38,12 +39,12 @@ def test_start_publishes_the_services_the_realtime_hub_uses(tmp_path: Path) -> N
     module = SecurityModule(security_config(), channels=channels)
     app = create_app(settings(f"sqlite:///{tmp_path / 'a.db'}", tmp_path), plugins=[module])
     with TestClient(app):
-        services = app.state.runtime.services
-        assert isinstance(services["auth"], SecurityAuthenticator)
-        assert services["authenticator"] is services["auth"]
-        assert services["channels"] is channels
-        assert services["security"].authenticator is services["auth"]
-    assert "auth" not in app.state.runtime.services  # stop() takes them back
+        runtime: Runtime = app.state.runtime
+        assert isinstance(runtime.authenticator, SecurityAuthenticator)
+        assert runtime.channels is channels
+        assert runtime.require_security().authenticator is runtime.authenticator
+    # stop() takes them back
+    assert (runtime.security, runtime.authenticator, runtime.channels) == (None, None, None)
 
 
 def test_a_node_that_must_not_migrate_refuses_an_old_schema(tmp_path: Path) -> None:

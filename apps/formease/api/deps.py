@@ -18,12 +18,10 @@ from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime, r
 from headwater.runtime import Runtime
 from headwater.security.principal import Principal
 
-SERVICE_NAME = "formease"
-
 
 async def get_formease(request: Request) -> FormEase:
-    service = runtime_of(request).services.get(SERVICE_NAME)
-    if not isinstance(service, FormEase):
+    service = runtime_of(request).find(FormEase)
+    if service is None:
         raise StoreUnavailable("the FormEase module is not started")
     return service
 

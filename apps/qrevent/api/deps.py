@@ -16,9 +16,7 @@ from headwater.security.principal import Principal
 
 
 async def get_services(request: Request) -> QrEventServices:
-    services = runtime_of(request).services["qrevent"]
-    assert isinstance(services, QrEventServices)
-    return services
+    return runtime_of(request).get(QrEventServices)
 
 
 async def get_store(request: Request) -> EventStore:

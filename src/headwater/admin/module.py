@@ -4,7 +4,7 @@ It serves the page and the node views it reads (``routes``), samples the node's
 figures for the charts (``series.NodeSeries``), and puts the latest sample in the
 ``metrics.updated`` notices the realtime hub sends to followed admin feeds, so the
 charts move without polling. Alerts reach every tenant's admin feed as
-``system.alert`` notices (registered as ``runtime.services["alerts.publish"]``).
+``system.alert`` notices (it sets ``runtime.alerts``).
 Apps add their own tables, charts and review queues with ``Module.admin_panels()``.
 """
 
@@ -33,8 +33,6 @@ from headwater.security.principal import Role
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "admin"
-
 
 class AdminModule(Module):
     name: ClassVar[str] = "admin"
@@ -57,7 +55,8 @@ class AdminModule(Module):
         for module in contributors:
             self.apps.append({"name": module.name, "version": module.version})
             for panel in module.admin_panels():
-                self.panels.append(replace(panel, app=module.name))
+                # A plugin host (``InstalledPlugins``) names each panel's own plugin.
+                self.panels.append(replace(panel, app=panel.app or module.name))
         self.viewer_role = viewer_role
         self.operator_role = operator_role
         self.runtime: Runtime | None = None
@@ -78,22 +77,20 @@ class AdminModule(Module):
         return self.runtime.store
 
     def projections(self) -> Projections:
-        service = None if self.runtime is None else self.runtime.services.get("projections")
-        if not isinstance(service, Projections):
+        service = None if self.runtime is None else self.runtime.projections
+        if service is None:
             raise StoreUnavailable("the projections module is not running")
         return service
 
     def jobs_queue(self) -> JobQueue | None:
-        service = None if self.runtime is None else self.runtime.services.get("jobs")
-        return service if isinstance(service, JobQueue) else None
+        return None if self.runtime is None else self.runtime.jobs
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        runtime.services[SERVICE_NAME] = self
-        runtime.services["alerts.publish"] = self._publish_alert
-        hub = runtime.services.get("realtime")
+        runtime.alerts = self._publish_alert
+        hub = runtime.hub
         if hub is not None:
             hub.metric_sources.append(self._latest)
         # The first sample, the baseline the next is measured against, is taken by the
@@ -108,11 +105,11 @@ class AdminModule(Module):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loop = None
-        hub = runtime.services.get("realtime")
+        hub = runtime.hub
         if hub is not None and self._latest in hub.metric_sources:
             hub.metric_sources.remove(self._latest)
-        runtime.services.pop("alerts.publish", None)
-        runtime.services.pop(SERVICE_NAME, None)
+        if runtime.alerts == self._publish_alert:
+            runtime.alerts = None
         self.runtime = None
 
     async def _sample_forever(self) -> None:
@@ -129,7 +126,7 @@ class AdminModule(Module):
         return None if point is None else {"node": point}
 
     async def _publish_alert(self, event_type: str, data: dict[str, Any]) -> None:
-        hub = None if self.runtime is None else self.runtime.services.get("realtime")
+        hub = None if self.runtime is None else self.runtime.hub
         if hub is None:
             return
         for tenant in hub.admin_tenants():

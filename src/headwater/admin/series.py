@@ -2,9 +2,11 @@
 
 Each point is computed from figures that already exist, never from a second set of
 counters: the HTTP latency histogram of the observability module (requests, errors
-and latency percentiles come from its deltas between two samples), the event store's
-head (events per second), and ``RuntimeCollector`` (projection lag, queue depth).
-WebSocket connections come from the realtime hub.
+and latency percentiles come from its deltas between two samples), and the app's one
+``RuntimeCollector`` (``runtime.collector``, the one ``/metrics`` renders): the event
+store's head (events per second), projection lag and queue depth. WebSocket
+connections come from the realtime hub. Without the observability module there is no
+collector and no histogram, and the points say so with zeros.
 
 A point (all figures over the interval that ends at ``t``)::
 
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.observability.collectors import RuntimeCollector
+from headwater.observability.collectors import Snapshot
 from headwater.observability.metrics import Metrics
 from headwater.runtime import Runtime
 
@@ -90,14 +92,8 @@ class NodeSeries:
         self.interval = interval
         self.points: deque[dict[str, Any]] = deque(maxlen=size)
         self._runtime = runtime
-        self._collector = RuntimeCollector(runtime)
         self._clock = clock
         self._last: _Totals | None = None
-
-    def _metrics(self, runtime: Runtime) -> Metrics | None:
-        observability = runtime.services.get("observability")
-        metrics = getattr(observability, "metrics", None)
-        return metrics if isinstance(metrics, Metrics) else None
 
     async def sample(self) -> dict[str, Any] | None:
         """Take one sample; returns the new point (None for the very first sample,
@@ -105,8 +101,9 @@ class NodeSeries:
         runtime = self._runtime()
         if runtime is None:
             return None
-        snap = await self._collector.refresh()
-        now = _http_totals(self._metrics(runtime), self._clock())
+        collector = runtime.collector
+        snap = Snapshot() if collector is None else await collector.refresh()
+        now = _http_totals(runtime.metrics, self._clock())
         now.head = snap.head_position
         last, self._last = self._last, now
         if last is None or now.at <= last.at:
@@ -116,7 +113,7 @@ class NodeSeries:
         # Both heads or no rate: a head missing from one sample (its read failed) would
         # otherwise count the whole log as this interval's events.
         events = now.head - last.head if now.head is not None and last.head is not None else 0
-        hub = runtime.services.get("realtime")
+        hub = runtime.hub
         point = {
             "t": round(now.at, 3),
             "requests_per_s": round(requests / seconds, 3),
@@ -126,7 +123,7 @@ class NodeSeries:
             "events_per_s": round(max(events, 0) / seconds, 3),
             "projection_lag": max(snap.projection_lag_events.values(), default=0.0),
             "queue_depth": sum(snap.job_depth.get(state, 0) for state in _WAITING),
-            "connections": len(getattr(hub, "connections", ())),
+            "connections": 0 if hub is None else len(hub.connections),
         }
         self.points.append(point)
         return point

@@ -2,7 +2,7 @@
 
 ::
 
-    @cached(lambda: runtime.services["cache"], policy=REALTIME,
+    @cached(runtime.require_cache, policy=REALTIME,
             key="leaderboard:{game_id}", tags=[read_model_tag("scores")])
     async def leaderboard(game_id: str) -> list[dict[str, Any]]: ...
 

@@ -3,7 +3,7 @@
 ::
 
     app = create_app(settings, plugins=[CacheModule()])
-    cache: Cache = runtime.services["cache"]
+    cache: Cache = runtime.require_cache()
 
 L1 only when ``settings.redis_url`` is unset (the embedded default); L1 + L2 + the
 cross-node invalidation channel when it is set.
@@ -17,8 +17,6 @@ from headwater.cache.cache import Cache
 from headwater.modules import Module
 from headwater.resilience.redis import RedisOptions
 from headwater.runtime import Runtime
-
-SERVICE_NAME = "cache"
 
 
 class CacheModule(Module):
@@ -48,10 +46,11 @@ class CacheModule(Module):
             options=self.redis,
         )
         await self.cache.start()
-        runtime.services[SERVICE_NAME] = self.cache
+        runtime.cache = self.cache
 
     async def stop(self, runtime: Runtime) -> None:
         if self.cache is not None:
             await self.cache.aclose()
-            runtime.services.pop(SERVICE_NAME, None)
+            if runtime.cache is self.cache:
+                runtime.cache = None
             self.cache = None

@@ -14,6 +14,7 @@ from headwater.cli.backup import app as backup_app
 from headwater.cli.privacy import erase
 from headwater.cli.projections import app as projections_app
 from headwater.errors import HeadwaterError
+from headwater.modules import Module
 from headwater.settings import Settings
 
 app = typer.Typer(
@@ -28,6 +29,29 @@ app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
 app.add_typer(backup_app, name="backup", help="Back up, restore, verify and drill the log.")
 app.command("worker")(jobs_cli.worker)
 app.command("erase")(erase)
+
+
+def _discovered(settings: Settings) -> list[Module]:
+    """The installed plugins ``headwater serve`` loads (none with discovery off)."""
+    from headwater.plugins import discover_plugins
+
+    return discover_plugins(only=settings.plugins) if settings.discover_plugins else []
+
+
+def _with_commands() -> list[Module]:
+    """The modules whose ``cli`` the command mounts: installed plugins, then the apps."""
+    from headwater.http.server import load_module
+
+    try:
+        settings = Settings.from_env()
+    except ValueError:
+        # Bad settings are reported by the commands that read them; the plugins'
+        # commands stay available without them.
+        from headwater.plugins import discover_plugins
+
+        return discover_plugins()
+    return [*_discovered(settings), *(load_module(path) for path in settings.apps)]
+
 
 DatabaseUrl = Annotated[
     str | None,
@@ -51,7 +75,8 @@ def migrate(url: DatabaseUrl = None) -> None:
     from headwater.projections import migrate_projections
 
     settings = Settings.from_env()
-    apps = [load_module(path) for path in settings.apps]
+    # The same modules `headwater serve` runs: the installed plugins, then the apps.
+    apps = [*_discovered(settings), *(load_module(path) for path in settings.apps)]
     modules = [*core_modules(settings, apps), *apps]
 
     async def run() -> list[str]:
@@ -174,12 +199,12 @@ def demo(
 
 
 def main() -> None:
-    """The console script: the built-in commands plus those of installed plugins."""
-    from headwater.plugins import PluginError, discover_plugins, mount_plugin_cli
+    """The console script: the built-in commands plus those of plugins and apps."""
+    from headwater.plugins import mount_plugin_cli
 
     try:
-        mount_plugin_cli(app, discover_plugins())
-    except PluginError as exc:
+        mount_plugin_cli(app, _with_commands())
+    except HeadwaterError as exc:
         Console(stderr=True).print(f"[red]{exc.message}[/red]")
         raise SystemExit(1) from exc
     app()

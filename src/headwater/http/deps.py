@@ -86,8 +86,8 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 async def get_security(request: Request) -> Security:
-    security = runtime_of(request).services.get("security")
-    if not isinstance(security, Security):
+    security = runtime_of(request).security
+    if security is None:
         raise StoreUnavailable("the security module is not installed on this app")
     return security
 
@@ -107,7 +107,7 @@ async def current_principal(
     if isinstance(principal, Principal):
         return principal
     # No authentication middleware in front of this app: authenticate here.
-    authenticator = runtime_of(request).services.get("auth")
+    authenticator = runtime_of(request).authenticator
     if authenticator is None:
         return ANONYMOUS
     headers = {k.lower(): v for k, v in request.headers.items()}

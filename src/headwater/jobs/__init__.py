@@ -12,7 +12,7 @@
     jobs.every("cleanup", 3600)
 
     create_app(settings, apps=[..., jobs])      # workers run inside `headwater serve`
-    await runtime.services["jobs"].enqueue("send-email", {"to": ...}, attempts=5)
+    await runtime.require_jobs().enqueue("send-email", {"to": ...}, attempts=5)
 
 See ``job.py`` for the state machine, ``worker.py`` for the lease rules and
 ``sql.py`` for the locking.

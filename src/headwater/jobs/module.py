@@ -27,7 +27,6 @@ from headwater.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME: Final = "jobs"
 _PRUNE_EVERY: Final = 3600.0
 
 
@@ -117,7 +116,7 @@ class JobsModule(Module):
 
     async def start(self, runtime: Runtime) -> None:
         queue = await self.open(runtime.store, auto_migrate=runtime.settings.auto_migrate)
-        runtime.services[SERVICE_NAME] = queue
+        runtime.jobs = queue
         await self.start_workers()
 
     async def start_workers(self, workers: int | None = None) -> None:
@@ -150,8 +149,8 @@ class JobsModule(Module):
         self._workers = []
         if self.queue is not None:
             self.queue.detach()
-        if runtime is not None:
-            runtime.services.pop(SERVICE_NAME, None)
+        if runtime is not None and runtime.jobs is self.queue:
+            runtime.jobs = None
 
     async def stats(self) -> dict[str, Any]:
         """Queue depth by state (all nodes) and this process's counters."""

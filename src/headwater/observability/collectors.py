@@ -1,28 +1,30 @@
 """Figures owned by other services, read when Prometheus scrapes (never copied as they change).
 
-What is read, each only when its service is present in ``runtime.services``:
+What is read, each only while the module that provides it runs:
 
-- ``cache``: ``CacheStats.snapshot()`` counters (hits per level, misses, refreshes...);
-- ``ratelimit``: ``RateLimitStats`` (allowed, rejected, outage decisions);
-- circuit breakers: of the cache's and rate limiter's Redis guards, of the outbound
-  webhook transport, and of any service with a ``breakers()`` method;
+- ``runtime.cache``: ``CacheStats.snapshot()`` counters (hits per level, misses...);
+- ``runtime.limiter``: ``RateLimitStats`` (allowed, rejected, outage decisions);
+- circuit breakers: of the cache's and rate limiter's Redis guards, and those in
+  ``runtime.breakers``;
 - the event store's head position, and (duck-typed, PostgreSQL) ``link_stats()``:
   pool connections, connections discarded, the LISTEN connection and its reconnects;
-- ``projections`` (duck-typed): ``await status()`` giving objects with ``name``,
-  ``lag_events`` and ``lag_seconds``;
-- ``jobs`` (duck-typed): ``await depth()`` giving ``{state: count}``.
+- ``runtime.projections``: lag in events and seconds per projection;
+- ``runtime.jobs``: depth per job state.
 
 Async sources are read by ``refresh()`` just before a scrape renders (prometheus
 collectors are synchronous); the synchronous ``collect()`` then reports that
 snapshot. A source that fails is skipped and counted, never failing the scrape.
+
+There is one collector per app, the observability module's (``runtime.collector``):
+``/metrics`` renders it and the dashboard's series (``admin/series.py``) charts its
+snapshot, so both show the same figures.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -31,24 +33,21 @@ from headwater.observability.logging import get_logger
 from headwater.resilience.breaker import CircuitBreaker, CircuitState
 from headwater.runtime import Runtime
 
+if TYPE_CHECKING:
+    from headwater.ratelimit.limiter import RateLimitStats
+
 _log = get_logger("headwater.observability")
 
 
-def find_breakers(services: dict[str, Any]) -> list[CircuitBreaker]:
-    """Every circuit breaker reachable from the runtime's services, by duck typing."""
+def find_breakers(runtime: Runtime) -> list[CircuitBreaker]:
+    """The Redis guards' breakers of the cache and the rate limiter, and those that
+    modules added to ``runtime.breakers``; each once."""
+    candidates: list[object] = [*runtime.breakers]
+    if runtime.cache is not None:
+        candidates.append(getattr(runtime.cache.l2, "guard", None))
+    if runtime.limiter is not None:
+        candidates.append(getattr(runtime.limiter.storage, "guard", None))
     found: list[CircuitBreaker] = []
-    candidates: list[Any] = []
-    cache = services.get("cache")
-    if cache is not None:
-        candidates.append(getattr(getattr(cache, "l2", None), "guard", None))
-    limiter = services.get("ratelimit")
-    if limiter is not None:
-        candidates.append(getattr(getattr(limiter, "storage", None), "guard", None))
-    for service in services.values():
-        breakers = getattr(service, "breakers", None)
-        if callable(breakers):
-            with contextlib.suppress(Exception):
-                candidates.extend(breakers())
     for candidate in candidates:
         breaker = candidate if isinstance(candidate, CircuitBreaker) else None
         if breaker is None:
@@ -68,13 +67,8 @@ class Snapshot:
 
 
 class RuntimeCollector(Collector):
-    def __init__(
-        self,
-        runtime: Callable[[], Runtime | None],
-        extra_breakers: Callable[[], Iterable[CircuitBreaker]] = lambda: (),
-    ) -> None:
+    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
         self._runtime = runtime
-        self._extra_breakers = extra_breakers
         self.snapshot = Snapshot()
 
     async def refresh(self) -> Snapshot:
@@ -87,16 +81,16 @@ class RuntimeCollector(Collector):
             snap.head_position = await runtime.store.head_position()
         except Exception:
             self._failed(snap, "eventstore")
-        projections = runtime.services.get("projections")
-        if projections is not None and hasattr(projections, "status"):
+        projections = runtime.projections
+        if projections is not None:
             try:
                 for status in await projections.status():
                     snap.projection_lag_events[status.name] = float(status.lag_events)
                     snap.projection_lag_seconds[status.name] = float(status.lag_seconds)
             except Exception:
                 self._failed(snap, "projections")
-        jobs = runtime.services.get("jobs")
-        if jobs is not None and hasattr(jobs, "depth"):
+        jobs = runtime.jobs
+        if jobs is not None:
             try:
                 snap.job_depth = {str(k): int(v) for k, v in (await jobs.depth()).items()}
             except Exception:
@@ -126,10 +120,16 @@ class RuntimeCollector(Collector):
             link_stats = getattr(runtime.store, "link_stats", None)
             if callable(link_stats):
                 yield from _database_link(link_stats())
-            yield from self._cache(runtime.services.get("cache"))
-            yield from self._ratelimit(runtime.services.get("ratelimit"))
-            breakers = [*find_breakers(runtime.services), *self._extra_breakers()]
-            yield from _breakers(breakers)
+            if runtime.cache is not None:
+                yield _counters(
+                    "headwater_cache_operations",
+                    "Cache outcomes since start.",
+                    "outcome",
+                    runtime.cache.stats.snapshot(),
+                )
+            if runtime.limiter is not None:
+                yield from _ratelimit(runtime.limiter.stats)
+            yield from _breakers(find_breakers(runtime))
         if snap.projection_lag_events:
             lag = GaugeMetricFamily(
                 "headwater_projection_lag_events",
@@ -162,38 +162,31 @@ class RuntimeCollector(Collector):
             errors.add_metric([source], count)
         yield errors
 
-    @staticmethod
-    def _cache(cache: Any) -> Iterator[Metric]:
-        stats = getattr(cache, "stats", None)
-        if stats is None or not hasattr(stats, "snapshot"):
-            return
-        family = CounterMetricFamily(
-            "headwater_cache_operations", "Cache outcomes since start.", labels=["outcome"]
-        )
-        for outcome, count in stats.snapshot().items():
-            family.add_metric([outcome], count)
-        yield family
 
-    @staticmethod
-    def _ratelimit(limiter: Any) -> Iterator[Metric]:
-        stats = getattr(limiter, "stats", None)
-        if stats is None:
-            return
-        decisions = CounterMetricFamily(
-            "headwater_ratelimit_decisions", "Rate-limit decisions.", labels=["decision"]
-        )
-        decisions.add_metric(["allowed"], stats.allowed)
-        decisions.add_metric(["rejected"], stats.rejected)
-        decisions.add_metric(["rejected_concurrency"], stats.rejected_concurrency)
-        yield decisions
-        outage = CounterMetricFamily(
-            "headwater_ratelimit_outage_decisions",
-            "Checks decided by an outage policy while counters were unreachable.",
-            labels=["policy"],
-        )
-        for policy, count in getattr(stats, "outage", {}).items():
-            outage.add_metric([str(getattr(policy, "value", policy))], count)
-        yield outage
+def _counters(name: str, documentation: str, label: str, counts: Mapping[str, float]) -> Metric:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in counts.items():
+        family.add_metric([value], count)
+    return family
+
+
+def _ratelimit(stats: RateLimitStats) -> Iterator[Metric]:
+    yield _counters(
+        "headwater_ratelimit_decisions",
+        "Rate-limit decisions.",
+        "decision",
+        {
+            "allowed": stats.allowed,
+            "rejected": stats.rejected,
+            "rejected_concurrency": stats.rejected_concurrency,
+        },
+    )
+    yield _counters(
+        "headwater_ratelimit_outage_decisions",
+        "Checks decided by an outage policy while counters were unreachable.",
+        "policy",
+        {str(getattr(policy, "value", policy)): count for policy, count in stats.outage.items()},
+    )
 
 
 def _breakers(breakers: list[CircuitBreaker]) -> Iterator[Metric]:
@@ -219,6 +212,41 @@ def _breakers(breakers: list[CircuitBreaker]) -> Iterator[Metric]:
     yield rejected
 
 
+#: The PostgreSQL link's figures: (``link_stats()`` key, metric, kind, help).
+_LINK_FIGURES = (
+    (
+        "requests_waiting",
+        "headwater_postgres_pool_waiting",
+        "gauge",
+        "Calls waiting for a pooled connection.",
+    ),
+    (
+        "connections_discarded",
+        "headwater_postgres_connections_discarded",
+        "counter",
+        "Pooled connections closed after a missed deadline, a link failure or a cancellation.",
+    ),
+    (
+        "listen_connected",
+        "headwater_postgres_listen_connected",
+        "gauge",
+        "1 while the LISTEN connection is up.",
+    ),
+    (
+        "listen_reconnects",
+        "headwater_postgres_listen_reconnects",
+        "counter",
+        "LISTEN connections lost (silent past the heartbeat, or failed) and replaced.",
+    ),
+    (
+        "appends_in_flight",
+        "headwater_postgres_appends_in_flight",
+        "gauge",
+        "Appends waiting for the group-commit writer.",
+    ),
+)
+
+
 def _database_link(stats: dict[str, int]) -> Iterator[Metric]:
     """The node's PostgreSQL connections: read synchronously, no I/O."""
     pool = GaugeMetricFamily(
@@ -229,30 +257,11 @@ def _database_link(stats: dict[str, int]) -> Iterator[Metric]:
     pool.add_metric(["open"], stats.get("pool_size", 0))
     pool.add_metric(["idle"], stats.get("pool_available", 0))
     yield pool
-    waiting = GaugeMetricFamily(
-        "headwater_postgres_pool_waiting", "Calls waiting for a pooled connection."
-    )
-    waiting.add_metric([], stats.get("requests_waiting", 0))
-    yield waiting
-    discarded = CounterMetricFamily(
-        "headwater_postgres_connections_discarded",
-        "Pooled connections closed after a missed deadline, a link failure or a cancellation.",
-    )
-    discarded.add_metric([], stats.get("connections_discarded", 0))
-    yield discarded
-    listening = GaugeMetricFamily(
-        "headwater_postgres_listen_connected", "1 while the LISTEN connection is up."
-    )
-    listening.add_metric([], stats.get("listen_connected", 0))
-    yield listening
-    reconnects = CounterMetricFamily(
-        "headwater_postgres_listen_reconnects",
-        "LISTEN connections lost (silent past the heartbeat, or failed) and replaced.",
-    )
-    reconnects.add_metric([], stats.get("listen_reconnects", 0))
-    yield reconnects
-    appends = GaugeMetricFamily(
-        "headwater_postgres_appends_in_flight", "Appends waiting for the group-commit writer."
-    )
-    appends.add_metric([], stats.get("appends_in_flight", 0))
-    yield appends
+    for key, name, kind, documentation in _LINK_FIGURES:
+        family: GaugeMetricFamily | CounterMetricFamily = (
+            GaugeMetricFamily(name, documentation)
+            if kind == "gauge"
+            else CounterMetricFamily(name, documentation)
+        )
+        family.add_metric([], stats.get(key, 0))
+        yield family

@@ -12,8 +12,9 @@ response, request id and trace id bound to every log line, latency histograms), 
 rate limits, circuits, event store, and projections and jobs when they run), and a
 background loop that samples the node every ``alert_interval`` seconds and feeds the
 alert rules. Alerts go to ``hw.system-alerts`` as ``system.alert`` events, to the
-realtime hub's publisher when one is registered as ``runtime.services["alerts.publish"]``
-(or given), and to the webhooks.
+live admin feeds through ``runtime.alerts`` when the admin module runs (or to the
+``publish`` given), and to the webhooks. While it runs, ``runtime.metrics`` and
+``runtime.collector`` are this module's, so the dashboard charts the same figures.
 """
 
 from __future__ import annotations
@@ -46,20 +47,17 @@ from headwater.observability.webhooks import Webhook, WebhookAlertSink
 from headwater.resilience.egress import EgressPolicy
 from headwater.runtime import Runtime
 
-SERVICE_NAME = "observability"
-#: A realtime hub may register ``async publish(event_type, data)`` under this name.
-PUBLISHER_SERVICE = "alerts.publish"
 _log = get_logger("headwater.observability")
 
 
 def _registered_publisher(
     runtime: Runtime,
 ) -> Callable[[str, dict[str, Any]], Awaitable[object] | object]:
-    """The publisher registered under ``PUBLISHER_SERVICE`` when an alert fires (none:
-    nothing to do). ``CallableAlertSink`` awaits whatever it returns."""
+    """``runtime.alerts`` as it is when an alert fires (none: nothing to do).
+    ``CallableAlertSink`` awaits whatever it returns."""
 
     def publish(event_type: str, data: dict[str, Any]) -> Awaitable[object] | object:
-        target = runtime.services.get(PUBLISHER_SERVICE)
+        target = runtime.alerts
         return None if target is None else target(event_type, data)
 
     return publish
@@ -146,7 +144,8 @@ class ObservabilityModule(Module):
         if self.webhook_sink is not None:
             sinks.append(self.webhook_sink)
         self.evaluator.sinks = [*sinks, *self.extra_sinks]
-        runtime.services[SERVICE_NAME] = self
+        runtime.metrics = self.metrics
+        runtime.collector = self.collector
         if self.alert_interval is not None and self.rules:
             self._loop = asyncio.create_task(self._run(self.alert_interval))
 
@@ -158,7 +157,9 @@ class ObservabilityModule(Module):
             self._loop = None
         if self.webhook_sink is not None:
             await self.webhook_sink.aclose()
-        runtime.services.pop(SERVICE_NAME, None)
+        if runtime.collector is self.collector:
+            runtime.metrics = None
+            runtime.collector = None
         self.runtime = None
         if self.log_level is not None:
             # The handler writes to the stdout of start-up time; an embedding host or a

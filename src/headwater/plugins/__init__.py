@@ -1,7 +1,7 @@
 """Plugins: modules found through the ``headwater.plugins`` entry-point group or given.
 
-``Plugin`` extends ``Module`` with settings and more hooks (commands, event handlers,
-projections, jobs, CLI, widgets); ``InstalledPlugins`` serves every discovered plugin.
+``Plugin`` extends ``Module`` with settings, live event handlers and projections;
+``InstalledPlugins`` serves every discovered plugin with every ``Module`` hook.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from headwater.plugins.cli import mount_plugin_cli
 from headwater.plugins.discovery import GROUP, discover_plugins
 from headwater.plugins.errors import PluginError
 from headwater.plugins.installed import InstalledPlugins
-from headwater.plugins.plugin import EventHandler, Plugin, Widget, env_prefix
+from headwater.plugins.plugin import EventHandler, Plugin, env_prefix
 
 __all__ = [
     "GROUP",
@@ -18,7 +18,6 @@ __all__ = [
     "InstalledPlugins",
     "Plugin",
     "PluginError",
-    "Widget",
     "discover_plugins",
     "env_prefix",
     "mount_plugin_cli",

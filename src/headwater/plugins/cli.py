@@ -1,4 +1,7 @@
-"""Mount plugins' typer sub-apps on the ``headwater`` command: ``headwater <plugin> ...``."""
+"""Mount modules' typer sub-apps on the ``headwater`` command: ``headwater <name> ...``.
+
+The ``cli`` hook is ``Module``'s, so an app (``HEADWATER_APPS``) mounts its commands
+the same way an installed plugin does."""
 
 from __future__ import annotations
 
@@ -8,23 +11,32 @@ import typer
 
 from headwater.modules import Module
 from headwater.plugins.errors import PluginError
-from headwater.plugins.plugin import Plugin
 
 #: Commands a plugin may not shadow.
-RESERVED = frozenset({"serve", "migrate", "demo", "worker", "jobs", "projections", "create-admin"})
+RESERVED = frozenset(
+    {
+        "serve",
+        "migrate",
+        "demo",
+        "worker",
+        "jobs",
+        "projections",
+        "create-admin",
+        "backup",
+        "erase",
+    }
+)
 
 
 def mount_plugin_cli(app: typer.Typer, plugins: Iterable[Module]) -> list[str]:
-    """Add each plugin's sub-app under its name; returns the names mounted."""
+    """Add each module's sub-app under its name; returns the names mounted."""
     mounted: list[str] = []
     for plugin in plugins:
-        if not isinstance(plugin, Plugin):
-            continue
         sub = plugin.cli()
         if sub is None:
             continue
         if plugin.name in RESERVED:
             raise PluginError(plugin.name, "add its CLI", "its name is a built-in command")
-        app.add_typer(sub, name=plugin.name, help=f"{plugin.name} {plugin.version} (plugin)")
+        app.add_typer(sub, name=plugin.name, help=f"{plugin.name} {plugin.version}")
         mounted.append(plugin.name)
     return mounted

@@ -5,17 +5,20 @@
     create_app(settings, plugins=[InstalledPlugins()])      # discover now
     headwater serve --app headwater.plugins:InstalledPlugins  # the same, by the CLI
 
-It stands for its plugins wherever ``create_app`` takes a module: their routers,
-middleware, endpoint limits and migrations, in order; it starts them in order and
-stops them in reverse. A plain ``Module`` among them gets the same guarantee as a
-``Plugin``: a failure to build its routes or to start is re-raised as
-``PluginError`` naming it. ``GET /plugins`` lists what is installed, with each
-plugin's widgets, for the dashboard.
+It stands for its plugins wherever ``create_app`` takes a module, forwarding every
+``Module`` hook (a test checks that none is left out): their routers, middleware,
+endpoint limits, jobs, admin panels (each named for its own plugin) and migrations,
+in order; it starts them in order and stops them in reverse. Their CLI commands are
+mounted by the ``headwater`` command itself, which discovers them before any app
+exists. A plain ``Module`` among them gets the same guarantee as a ``Plugin``: a
+failure to build its routes or to start is re-raised as ``PluginError`` naming it.
+``GET /plugins`` lists what is installed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter
@@ -24,11 +27,14 @@ from starlette.middleware import Middleware
 from headwater.modules import Module
 from headwater.plugins.discovery import discover_plugins
 from headwater.plugins.errors import PluginError
-from headwater.plugins.plugin import Plugin, Widget
 from headwater.runtime import Runtime
 
 if TYPE_CHECKING:
+    import typer
+
+    from headwater.admin.panels import Panel
     from headwater.eventstore import EventStore
+    from headwater.jobs import JobsModule
     from headwater.ratelimit.config import EndpointLimit
 
 
@@ -74,6 +80,26 @@ class InstalledPlugins(Module):
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
         return [limit for plugin in self.plugins for limit in plugin.endpoint_limits()]
 
+    def admin_panels(self) -> Sequence[Panel]:
+        out: list[Panel] = []
+        for plugin in self.plugins:
+            try:
+                out.extend(replace(panel, app=plugin.name) for panel in plugin.admin_panels())
+            except Exception as exc:
+                raise self._guard(plugin, "add its admin panels", exc) from exc
+        return out
+
+    def declare_jobs(self, jobs: JobsModule) -> None:
+        for plugin in self.plugins:
+            try:
+                plugin.declare_jobs(jobs)
+            except Exception as exc:
+                raise self._guard(plugin, "declare its jobs", exc) from exc
+
+    def cli(self) -> typer.Typer | None:
+        """None: ``headwater`` mounts each discovered plugin's own CLI under its name."""
+        return None
+
     async def migrate(self, store: EventStore) -> list[str]:
         applied: list[str] = []
         for plugin in self.plugins:
@@ -98,17 +124,7 @@ class InstalledPlugins(Module):
             await self._started.pop().stop(runtime)
 
     def describe(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": plugin.name,
-                "version": plugin.version,
-                "widgets": [
-                    {"name": w.name, "title": w.title, "data_route": w.data_route, "kind": w.kind}
-                    for w in _widgets(plugin)
-                ],
-            }
-            for plugin in self.plugins
-        ]
+        return [{"name": plugin.name, "version": plugin.version} for plugin in self.plugins]
 
     def _listing(self) -> APIRouter:
         router = APIRouter()
@@ -118,7 +134,3 @@ class InstalledPlugins(Module):
             return {"data": self.describe()}
 
         return router
-
-
-def _widgets(plugin: Module) -> Sequence[Widget]:
-    return plugin.widgets() if isinstance(plugin, Plugin) else ()

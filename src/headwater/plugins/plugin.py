@@ -10,18 +10,15 @@
         version = "1.0.0"
         settings_model = HelloSettings
 
-        def routers(self):                 # from Module: routes, middleware, limits...
-            ...
-        def widgets(self):
-            return [Widget("hello.count", "Greetings", "/plugins/hello")]
+        def routers(self):                 # every Module hook: routes, middleware,
+            ...                            # limits, jobs, panels, migrations, CLI
         def event_handlers(self):
             return {"guest.invited": [self.greet]}
 
-Beyond ``Module``'s routers and middleware a plugin may declare commands, event
-handlers, projections, jobs, CLI commands (a typer sub-app) and dashboard widgets.
-``start`` applies them to the running node and then calls ``on_start``; anything
-that fails on the way is re-raised as ``PluginError`` naming the plugin, so a broken
-plugin stops start-up with a message that says which one.
+Beyond ``Module``'s hooks a plugin has settings, live event handlers and projections
+it runs itself. ``start`` applies them to the running node and then calls
+``on_start``; anything that fails on the way is re-raised as ``PluginError`` naming
+the plugin, so a broken plugin stops start-up with a message that says which one.
 
 Settings are a pydantic model, given to the constructor or read (by discovery, which
 is where the environment is read) from ``HEADWATER_PLUGIN_<NAME>_<FIELD>``.
@@ -33,7 +30,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -45,24 +41,11 @@ from headwater.plugins.errors import PluginError
 from headwater.runtime import Runtime
 
 if TYPE_CHECKING:
-    import typer
+    from headwater.projections import Projection, ProjectionRunner
 
 #: A live event handler: gets each new event of its type and the node's runtime.
 EventHandler = Callable[[RecordedEvent, Runtime], Awaitable[None]]
-#: Where a plugin's widgets are listed for the dashboard, in ``runtime.services``.
-WIDGETS_SERVICE = "widgets"
 _log = get_logger("headwater.plugins")
-
-
-@dataclass(frozen=True, slots=True)
-class Widget:
-    """A dashboard tile a plugin declares: the dashboard fetches ``data_route`` (JSON)."""
-
-    name: str
-    title: str
-    data_route: str
-    kind: str = "number"
-    plugin: str = ""
 
 
 def env_prefix(plugin_name: str) -> str:
@@ -81,7 +64,7 @@ class Plugin(Module):
     def __init__(self, settings: BaseModel | Mapping[str, Any] | None = None) -> None:
         self.settings: BaseModel | None = self._validate(settings)
         self._tasks: list[asyncio.Task[None]] = []
-        self._runners: list[Any] = []
+        self._runners: list[ProjectionRunner] = []
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Plugin:
@@ -105,13 +88,6 @@ class Plugin(Module):
 
     # --- what a plugin may declare (all optional) ----------------------------------------
 
-    def widgets(self) -> Sequence[Widget]:
-        return ()
-
-    def cli(self) -> typer.Typer | None:
-        """A typer sub-app, mounted as ``headwater <plugin name> ...``."""
-        return None
-
     def event_handlers(self) -> Mapping[str, Sequence[EventHandler]]:
         """Live handlers by event type, run for events appended after start-up.
 
@@ -120,15 +96,9 @@ class Plugin(Module):
         """
         return {}
 
-    def projections(self) -> Sequence[Any]:
+    def projections(self) -> Sequence[Projection]:
         """``headwater.projections.Projection`` objects, each run by its own runner."""
         return ()
-
-    def register_commands(self, bus: Any) -> None:
-        """Register command handlers on the app's ``CommandBus`` (``services["commands"]``)."""
-
-    def register_jobs(self, registry: Any) -> None:
-        """Register job handlers on the node's ``JobRegistry``."""
 
     async def on_start(self, runtime: Runtime) -> None:
         """The plugin's own start-up, after its declarations are applied."""
@@ -159,17 +129,6 @@ class Plugin(Module):
             await self._halt()
 
     async def _apply(self, runtime: Runtime) -> None:
-        widgets = runtime.services.setdefault(WIDGETS_SERVICE, [])
-        widgets.extend(
-            Widget(w.name, w.title, w.data_route, w.kind, self.name) for w in self.widgets()
-        )
-        bus = runtime.services.get("commands")
-        if bus is not None:
-            self.register_commands(bus)
-        jobs = runtime.services.get("jobs")
-        registry = runtime.services.get("jobs.registry") or getattr(jobs, "registry", None)
-        if registry is not None:
-            self.register_jobs(registry)
         projections = self.projections()
         if projections:
             from headwater.projections import ProjectionRunner, migrate_projections

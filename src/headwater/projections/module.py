@@ -1,6 +1,6 @@
 """``ProjectionsModule``: the runtime's projections, registered once by each app.
 
-An app calls ``runtime.services["projections"].add(projection)`` in its ``start``.
+An app calls ``runtime.require_projections().add(projection)`` in its ``start``.
 Inline projections are attached to every append; async ones get a runner that
 starts now and stops with the node, and whose commits tell the cache which
 read-model tables changed, so cached reads built from them are dropped on every node.
@@ -21,8 +21,6 @@ from headwater.projections.runner import OnCommit, ProjectionRunner, RunnerOptio
 from headwater.projections.schema import migrate_projections
 from headwater.projections.status import ProjectionStatus, projection_status
 from headwater.runtime import Runtime
-
-SERVICE_NAME = "projections"
 
 
 class Projections:
@@ -97,15 +95,15 @@ class ProjectionsModule(Module):
 
     async def start(self, runtime: Runtime) -> None:
         await migrate_projections(runtime.store)
-        cache = runtime.services.get("cache")
+        cache = runtime.cache
 
         async def tables_changed(tables: Sequence[str]) -> None:
             if cache is not None:
                 await cache.read_model_changed(*tables)
 
-        runtime.services[SERVICE_NAME] = Projections(runtime.store, tables_changed)
+        runtime.projections = Projections(runtime.store, tables_changed)
 
     async def stop(self, runtime: Runtime) -> None:
-        projections = runtime.services.pop(SERVICE_NAME, None)
-        if isinstance(projections, Projections):
+        projections, runtime.projections = runtime.projections, None
+        if projections is not None:
             await projections.stop()

@@ -24,8 +24,6 @@ from headwater.ratelimit.storage import MemoryLimitStorage, RedisLimitStorage
 from headwater.resilience.redis import RedisOptions
 from headwater.runtime import Runtime
 
-SERVICE_NAME = "ratelimit"
-
 
 class RateLimitModule(Module):
     name: ClassVar[str] = "ratelimit"
@@ -49,10 +47,11 @@ class RateLimitModule(Module):
                 url, prefix=self.limiter.config.key_prefix, options=self.redis
             )
             self.limiter.local = MemoryLimitStorage()
-        runtime.services[SERVICE_NAME] = self.limiter
+        runtime.limiter = self.limiter
 
     async def stop(self, runtime: Runtime) -> None:
         await self.limiter.storage.aclose()
         if self.limiter.local is not self.limiter.storage:
             await self.limiter.local.aclose()
-        runtime.services.pop(SERVICE_NAME, None)
+        if runtime.limiter is self.limiter:
+            runtime.limiter = None

@@ -72,7 +72,7 @@ class RealtimeModule(Module):
         config: RealtimeConfig | None = None,
         prefix: str = "/realtime",
     ) -> None:
-        """``authenticator`` defaults to ``runtime.services["auth"]`` at start."""
+        """``authenticator`` defaults to ``runtime.authenticator`` at start."""
         self._authenticator = authenticator
         self.channels = channels or ChannelRegistry()
         self.admin_events = {**DEFAULT_ADMIN_EVENTS, **(admin_events or {})}
@@ -95,31 +95,32 @@ class RealtimeModule(Module):
 
     async def start(self, runtime: Runtime) -> None:
         if self._authenticator is None:
-            # The security module (a core module, started first) registers it as "auth".
-            self._authenticator = runtime.services.get("auth")
+            # The security module (a core module, started first) sets it.
+            self._authenticator = runtime.authenticator
         if self._authenticator is None:
             raise InvalidInput(
                 "RealtimeModule needs an authenticator: pass one, or start a module that "
-                'registers runtime.services["auth"] (the security module does) before it'
+                "sets runtime.authenticator (the security module does) before it"
             )
         # Rules apps gave the security layer's channel registry grant access too.
-        security_channels = runtime.services.get("channels")
+        security_channels = runtime.channels
         hub = Hub(
             runtime.store,
             self.channels,
             admin_events=self.admin_events,
             config=self.config,
-            also_allow=getattr(security_channels, "authorize", None),
+            also_allow=None if security_channels is None else security_channels.authorize,
         )
         await hub.start()
         self.hub = hub
-        runtime.services["realtime"] = hub
+        runtime.hub = hub
 
     async def stop(self, runtime: Runtime) -> None:
-        if self.hub is not None:
-            await self.hub.stop()
-            self.hub = None
-            runtime.services.pop("realtime", None)
+        hub, self.hub = self.hub, None
+        if hub is not None:
+            await hub.stop()
+            if runtime.hub is hub:
+                runtime.hub = None
 
     def routers(self) -> Sequence[APIRouter]:
         router = APIRouter(prefix=self.prefix, tags=["realtime"])

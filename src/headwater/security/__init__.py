@@ -8,7 +8,7 @@
     app = create_app(settings, plugins=[SecurityModule(SecurityConfig(cors_origins=(...,)))])
 
 Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
-``runtime.services["auth"]`` (an ``Authenticator``) and ``runtime.services["channels"]``.
+``runtime.authenticator`` and ``runtime.channels``, which the security module sets.
 """
 
 from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels

@@ -5,9 +5,10 @@
     app = create_app(settings, plugins=[SecurityModule()])
 
 At start it creates or checks its tables, attaches the inline projection, and puts
-the ``Security`` service in ``runtime.services["security"]``, the authenticator in
-``["auth"]`` (the realtime endpoints use it for a WebSocket's first message) and the
-channel registry in ``["channels"]`` (the hub's ``authorize(principal, channel)``).
+the ``Security`` service in ``runtime.security``, its authenticator in
+``runtime.authenticator`` (the realtime endpoints use it for a WebSocket's first
+message) and the channel registry in ``runtime.channels`` (the hub's
+``authorize(principal, channel)``).
 
 Its middleware, outermost first: CORS (allow-list), authentication (principal and
 tenant context for every request), CSRF (cookie sessions only).
@@ -33,9 +34,6 @@ from headwater.security import schema
 from headwater.security.channels import ChannelRegistry, default_channels
 from headwater.security.config import SecurityConfig
 from headwater.security.service import Security
-
-#: "authenticator" is the name the realtime module looks up; "auth" the short one.
-SERVICE_NAMES = ("security", "auth", "authenticator", "channels")
 
 
 class SecurityModule(Module):
@@ -85,12 +83,9 @@ class SecurityModule(Module):
             config=config,
             channels=self.channels,
         )
-        runtime.services.update(
-            security=security,
-            auth=security.authenticator,
-            authenticator=security.authenticator,
-            channels=self.channels,
-        )
+        runtime.security = security
+        runtime.authenticator = security.authenticator
+        runtime.channels = self.channels
         await security.sessions.purge_expired()
         if config.bootstrap_admin_email and config.bootstrap_admin_password:
             await security.ensure_platform_admin(
@@ -99,5 +94,6 @@ class SecurityModule(Module):
 
     async def stop(self, runtime: Runtime) -> None:
         schema.detach(runtime.store)
-        for name in SERVICE_NAMES:
-            runtime.services.pop(name, None)
+        runtime.security = None
+        runtime.authenticator = None
+        runtime.channels = None

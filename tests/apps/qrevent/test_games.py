@@ -103,7 +103,7 @@ def test_leaderboard_ties_are_ordered_by_who_scored_first_and_survive_a_rebuild(
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     assert client.portal is not None
     client.portal.call(rebuild, runtime.store, games)
-    client.portal.call(runtime.services["cache"].invalidate_tags, f"qe-leaderboard:{game_id}")
+    client.portal.call(runtime.require_cache().invalidate_tags, f"qe-leaderboard:{game_id}")
     again = org.data(org.get(f"/api/games/{game_id}/leaderboard"))
     assert again["top"] == board["top"]
 
@@ -117,7 +117,7 @@ def test_score_events_enqueue_one_leaderboard_job_that_runs(store_url: str, tmp_
         org.data(org.client.post(f"/api/games/{game_id}/join", headers=_as_guest(code)))
         for question in ("q1", "q2"):
             org.data(_play(org, game_id, code, question, 0))
-        queue = client.app.state.runtime.services["jobs"]  # type: ignore[attr-defined]
+        queue = client.app.state.runtime.require_jobs()  # type: ignore[attr-defined]
         assert client.portal is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -262,7 +262,7 @@ async def play(
         raise AlreadyAnswered(
             "this question is answered already", question_id=body.question_id
         ) from None
-    cache = runtime.services.get("cache")
+    cache = runtime.cache
     if cache is not None:
         await cache.invalidate_tags(cache_tag(game_id))
     done = await _done(services, guest, game_id)
@@ -290,9 +290,7 @@ async def leaderboard(
     The venue screens' hot path: the board is cached as JSON and framed in the
     envelope as bytes, so a cache hit costs no query and no model validation.
     """
-    event_id, board = await cached_board(
-        runtime.services.get("cache"), store, viewer.tenant_id, game_id, limit
-    )
+    event_id, board = await cached_board(runtime.cache, store, viewer.tenant_id, game_id, limit)
     if viewer.guest is not None and event_id != viewer.guest.event_id:
         raise NotInTenant("no such game", game_id=game_id)
     if viewer.guest is not None:

@@ -8,28 +8,31 @@ in the standard error shape from the exception handlers. Meanwhile the request r
 as ``ANONYMOUS``: bad credentials never lend it a tenant. Credentials that cannot be
 checked (the store is unreachable) get the standard 503 at once.
 
-The authenticator is the one the security module put in ``runtime.services["auth"]``
+The authenticator is the one the security module put in ``runtime.authenticator``
 at start-up; without it every request is anonymous.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError, Unauthorized
 from headwater.http.errors import headwater_error_response
-from headwater.security.principal import ANONYMOUS, Authenticator, Principal
+from headwater.security.principal import ANONYMOUS, Principal
 from headwater.tenancy.context import acting_as
 
+if TYPE_CHECKING:
+    from headwater.runtime import Runtime
 
-def runtime_service(scope: Scope, name: str) -> Any:
+
+def scope_runtime(scope: Scope) -> Runtime | None:
+    """The runtime of the app serving ``scope`` (none before start-up)."""
     app = scope.get("app")
-    runtime = getattr(getattr(app, "state", None), "runtime", None)
-    return None if runtime is None else runtime.services.get(name)
+    return cast("Runtime | None", getattr(getattr(app, "state", None), "runtime", None))
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
@@ -53,7 +56,8 @@ class AuthenticationMiddleware:
             return
         state = scope.setdefault("state", {})
         principal: Principal = ANONYMOUS
-        authenticator: Authenticator | None = runtime_service(scope, "auth")
+        runtime = scope_runtime(scope)
+        authenticator = None if runtime is None else runtime.authenticator
         if authenticator is not None:
             headers = request_headers(scope)
             try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from headwater.http.middleware.authentication import runtime_service
+from headwater.http.middleware.authentication import scope_runtime
 
 ALLOWED_HEADERS = (
     "authorization",
@@ -46,7 +46,8 @@ class AllowListCORSMiddleware:
     def _build(self, scope: Scope) -> ASGIApp:
         origins = self._origins
         if origins is None:
-            security = runtime_service(scope, "security")
+            runtime = scope_runtime(scope)
+            security = None if runtime is None else runtime.security
             origins = () if security is None else security.config.cors_origins
         if not origins:
             return self.app

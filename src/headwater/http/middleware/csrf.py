@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from headwater.http.middleware.authentication import request_headers, runtime_service
+from headwater.http.middleware.authentication import request_headers, scope_runtime
 from headwater.security.errors import CsrfFailed
 from headwater.security.principal import ANONYMOUS, Principal
 from headwater.tenancy.context import acting_as
@@ -36,7 +36,8 @@ class CsrfMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get("state", {}).get("principal")
-        security = runtime_service(scope, "security")
+        runtime = scope_runtime(scope)
+        security = None if runtime is None else runtime.security
         if (
             not isinstance(principal, Principal)
             or principal.credential != "session"
