@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import typer
 
+from headwater.errors import PluginError
 from headwater.modules import Module
-from headwater.plugins.errors import PluginError
 from headwater.plugins.plugin import Plugin
 
 #: Commands a plugin may not shadow.

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from fastapi import APIRouter
 from starlette.middleware import Middleware
 
+from headwater.errors import PluginError
 from headwater.modules import Module
 from headwater.plugins.discovery import discover_plugins
-from headwater.plugins.errors import PluginError
 from headwater.plugins.plugin import Plugin, Widget
 from headwater.runtime import Runtime
 

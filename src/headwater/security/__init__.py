@@ -11,9 +11,7 @@ Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
 ``runtime.services["auth"]`` (an ``Authenticator``) and ``runtime.services["channels"]``.
 """
 
-from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
-from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
-from headwater.security.errors import (
+from headwater.errors import (
     ApiKeyInvalid,
     CsrfFailed,
     EmailTaken,
@@ -23,6 +21,8 @@ from headwater.security.errors import (
     TokenInvalid,
     TokenRevoked,
 )
+from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
+from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
 from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.service import Security
 
