@@ -23,6 +23,7 @@ from headwater.errors import (
 )
 from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
 from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
+from headwater.security.opaque import equal_text
 from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.service import Security
 
@@ -46,4 +47,5 @@ __all__ = [
     "TokenRevoked",
     "authorize_channel",
     "default_channels",
+    "equal_text",
 ]
