@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Serves QR Event and FormEase on a fresh SQLite file, seeded through the API.
+# From the checkout: the apps are examples run from here, not part of the wheel.
 demo: $(STAMP)
 	$(BIN)/python -m apps.demo
 

@@ -25,7 +25,7 @@ from apps.qrevent.demo import ADMIN, PASSWORD, _print
 from apps.qrevent.demo import seed as seed_qrevent
 from headwater.eventstore import create_event_store
 from headwater.projections import attach_inline
-from headwater.testing.server import serve
+from headwater.testing import serve
 
 APPS = [
     "apps.formease.module:realtime",  # the hub, with FormEase's admin event names

@@ -21,16 +21,14 @@ from apps.formease.projections import PROJECTIONS
 from apps.formease.service import FormEase
 from apps.formease.webhooks import JOB as WEBHOOK_JOB
 from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_client
+from headwater import Module, Role, Runtime
 from headwater.admin import Column, Filter, Panel, Series
 from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
 from headwater.jobs import Job, JobsModule
-from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
-from headwater.resilience.egress import EgressPolicy
-from headwater.runtime import Runtime
-from headwater.security.principal import Role
+from headwater.resilience import EgressPolicy
 
 #: For ``RealtimeModule(admin_events=ADMIN_EVENTS)``: stored type -> admin feed name.
 ADMIN_EVENTS: Final[dict[str, str]] = {

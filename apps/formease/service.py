@@ -57,8 +57,8 @@ from headwater.domain import (
     CommandIdReused,
     CommandResult,
     Repository,
+    idempotency,
 )
-from headwater.domain.idempotency import event_id
 from headwater.errors import (
     ConcurrencyError,
     HeadwaterError,
@@ -112,7 +112,7 @@ class FormEase:
             return await self.bus.send(command, context)
         except CommandIdReused:
             # A true repeat differs only by the clock: resend with the recorded instant.
-            prior = await self.store.read_event(event_id(context, 0))
+            prior = await self.store.read_event(idempotency.event_id(context, 0))
             if prior is None or "at" not in prior.data or "at" not in type(command).model_fields:
                 raise
             again = command.model_copy(update={"at": datetime.fromisoformat(prior.data["at"])})
@@ -153,7 +153,7 @@ class FormEase:
         created = await self._send(
             CreateForm(user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at), context
         )
-        prior = await self.store.read_event(event_id(context, 0))
+        prior = await self.store.read_event(idempotency.event_id(context, 0))
         at = datetime.fromisoformat(prior.data["at"]) if prior is not None else at
         start = StartForm(form_id=FormId(form_id), owner_id=owner_id, title=title, at=at)
         await self._send(start, self._derived(context, "start"))
@@ -286,7 +286,7 @@ class FormEase:
     async def _prior_submission(
         self, context: CommandContext, answers: dict[str, Any]
     ) -> SubmissionReceived | None:
-        prior = await self.store.read_event(event_id(context, 0))
+        prior = await self.store.read_event(idempotency.event_id(context, 0))
         if prior is None:
             return None
         submission = SubmissionReceived.model_validate(prior.data)

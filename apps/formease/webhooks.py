@@ -35,10 +35,14 @@ from apps.formease.service import FormEase
 from headwater.errors import OutboundFailed
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.jobs import Backoff, Job, JobQueue
-from headwater.resilience.egress import EgressPolicy, failure_reason
-from headwater.resilience.outbound import OutboundPolicy, outbound_client
-from headwater.resilience.retry import RetryPolicy
-from headwater.security.opaque import equal_text
+from headwater.resilience import (
+    EgressPolicy,
+    OutboundPolicy,
+    RetryPolicy,
+    failure_reason,
+    outbound_client,
+)
+from headwater.security import equal_text
 
 log = logging.getLogger(__name__)
 

@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         with httpx.Client(base_url=args.seed, timeout=60) as http:
             _print(seed(http, args.admin, args.password))
         return
-    from headwater.testing.server import serve
+    from headwater.testing import serve
 
     workdir = Path(args.data_dir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from apps.qrevent.domain import game as gm
 from apps.qrevent.errors import NotInTenant
 from headwater.cache import REALTIME, Cache
 from headwater.eventstore import EventStore, RecordedEvent
-from headwater.realtime.topics import TopicProvider
+from headwater.realtime import TopicProvider
 
 TOP_N: Final = 10
 #: The job that recomputes a game's leaderboard after score events.

@@ -27,14 +27,13 @@ from apps.qrevent.projections import PROJECTIONS
 from apps.qrevent.services import QrEventServices
 from apps.qrevent.signing import QrSigner
 from apps.qrevent.suggestions import GameSuggestions
+from headwater import Module, Runtime
 from headwater.domain import Repository
 from headwater.eventstore import EventStore
 from headwater.jobs import Job, JobsModule
-from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline
-from headwater.ratelimit.config import SEED_ENDPOINTS, EndpointLimit
-from headwater.realtime.module import RealtimeModule
-from headwater.runtime import Runtime
+from headwater.ratelimit import SEED_ENDPOINTS, EndpointLimit
+from headwater.realtime import RealtimeModule
 
 #: The seed's per-endpoint limits that are QR Event's (login is the framework's own).
 QREVENT_ENDPOINTS: tuple[EndpointLimit, ...] = tuple(

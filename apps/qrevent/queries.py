@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.eventstore import EventStore
-from headwater.http.pagination import CursorCodec
+from headwater.http import CursorCodec
 from headwater.projections import Table
 
 

@@ -18,13 +18,10 @@ from apps.qrevent.api.guest_access import GuestCaller
 from apps.qrevent.domain.game import ParticipantJoined
 from apps.qrevent.projections.games import GAMES
 from apps.qrevent.queries import rows
+from headwater import Module, Runtime
 from headwater.eventstore import RecordedEvent
-from headwater.http.deps import AUTH_ERRORS
-from headwater.http.responses import Envelope, ok
-from headwater.modules import Module
-from headwater.recommendations import Interaction
-from headwater.recommendations.module import RecommendationsModule
-from headwater.runtime import Runtime
+from headwater.http import AUTH_ERRORS, Envelope, ok
+from headwater.recommendations import Interaction, RecommendationsModule
 
 #: Enough candidates to find the few open games of one event among every event's.
 CANDIDATES = 100

@@ -13,18 +13,27 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
     │   ├── InvalidReadModel         (a table or projection declaration is wrong)
     │   ├── UnknownColumn            (a query names an undeclared column)
-    │   └── InvalidJob               (a job name, payload or option is wrong)
+    │   ├── InvalidJob               (a job name, payload or option is wrong)
+    │   ├── InvalidChannel           (a malformed realtime channel name: ``bad_channel``)
+    │   │   └── UnknownChannelKind   (no policy registered for the kind)
+    │   ├── RestoreRefused           (a restore into a non-empty store, or to no backup)
+    │   ├── InvalidTarget            (a backup target URL or key that cannot be used)
+    │   ├── ExperimentStateError     (an experiment asked to do what its state forbids)
+    │   └── InvalidCapture           (an analytics capture body that does not validate)
     ├── ConcurrencyError             (expected version did not match: 409)
     │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
     ├── InlineHandlerFailed          (an inline projection broke a constraint: 409)
+    ├── EmailTaken                   (an account with this email exists: 409)
     ├── NotFound                     (404)
     │   ├── StreamNotFound
     │   ├── AggregateVersionNotFound (time travel past the head)
     │   ├── ReviewNotFound
     │   ├── UnknownProjection
     │   ├── UnknownQuery             (no handler registered for a query type)
-    │   └── JobNotFound
+    │   ├── JobNotFound
+    │   ├── ExperimentNotFound
+    │   └── UnknownDeclaration       (no such funnel or retention table)
     ├── UnknownEventType             (a stored type/version this code cannot read: 500)
     │   └── MissingUpcaster
     ├── EventTypeConflict            (two classes claim one type name: a bug at import)
@@ -34,14 +43,28 @@ and the HTTP layer can map each class to exactly one status and code::
     ├── ReviewAlreadyDecided         (409)
     ├── ProjectionFenced             (a checkpoint moved under a runner; retried inside)
     ├── LogRewound                   (the log lost events a reader saw: failover, restore; 409)
-    ├── IllegalJobTransition         (a job state change its state machine forbids: 409)
+    ├── IllegalTransition            (a state change a state machine forbids: a bug, 500)
+    │   └── IllegalJobTransition     (a job asked to move where it cannot: 409)
     ├── PermanentJobError            (raised by a job handler: retrying cannot help)
     ├── Unauthorized                 (no valid credentials: 401)
+    │   ├── InvalidCredentials       (login failed; never says whether the email exists)
+    │   ├── TokenInvalid             (forged, malformed, wrong type or algorithm)
+    │   ├── TokenExpired
+    │   ├── TokenRevoked             (logged out, signed out everywhere, account disabled)
+    │   ├── RefreshTokenReused       (a rotated refresh token came back: family revoked)
+    │   └── ApiKeyInvalid            (unknown, wrong secret or revoked)
     ├── Forbidden                    (403)
-    │   └── TenantMismatch
+    │   ├── TenantMismatch
+    │   ├── CsrfFailed               (a cookie-authenticated unsafe request, no token)
+    │   └── ChannelForbidden         (the principal may not follow this channel)
+    ├── UpgradeRequired              (a plain HTTP GET on the WebSocket endpoint: 426)
     ├── RateLimited                  (429, with Retry-After)
     ├── OutboundFailed               (a call out failed; the message is a short reason)
     │   └── AddressNotAllowed        (the target resolves to a refused address)
+    ├── BackupError                  (a backup target or its contents: 500)
+    │   ├── BackupObjectMissing      (the target has no object under the key)
+    │   └── BackupCorrupt            (a checksum, chain link or range check failed)
+    ├── PluginError                  (a plugin failed to load, configure or start)
     └── StoreUnavailable             (the backend cannot be reached or failed: 503)
         ├── SchemaNotMigrated
         ├── RebuildInProgress        (another rebuild of the projection is running)
@@ -50,6 +73,8 @@ and the HTTP layer can map each class to exactly one status and code::
         ├── CallTimeout              (a dependency missed its deadline)
         └── AppendIndeterminate      (an append missed its deadline: it may have committed)
 
+Packages do not define framework errors of their own: every class is here, so the
+tree above is the whole of it. (An app may subclass these in its own module.)
 A class may set ``http_status`` to override the HTTP layer's mapping by base class.
 Driver errors never leak: backends translate them at the boundary with
 ``raise ... from exc`` so the original cause stays in the traceback.
@@ -60,6 +85,78 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
+
+__all__ = [
+    "AddressNotAllowed",
+    "AggregateStateError",
+    "AggregateVersionNotFound",
+    "ApiKeyInvalid",
+    "AppendIndeterminate",
+    "BackupCorrupt",
+    "BackupError",
+    "BackupObjectMissing",
+    "BulkheadFull",
+    "CallTimeout",
+    "ChangeEscalated",
+    "ChannelForbidden",
+    "CircuitOpen",
+    "CommandIdReused",
+    "CommandNotRegistered",
+    "ConcurrencyError",
+    "CsrfFailed",
+    "DuplicateEventId",
+    "EmailTaken",
+    "EventTypeConflict",
+    "ExperimentNotFound",
+    "ExperimentStateError",
+    "Forbidden",
+    "HeadwaterError",
+    "IllegalJobTransition",
+    "IllegalTransition",
+    "InlineHandlerFailed",
+    "InvalidCapture",
+    "InvalidChannel",
+    "InvalidCredentials",
+    "InvalidCursor",
+    "InvalidEventData",
+    "InvalidExpectedVersion",
+    "InvalidInput",
+    "InvalidJob",
+    "InvalidReadModel",
+    "InvalidStreamId",
+    "InvalidTarget",
+    "JobNotFound",
+    "LogRewound",
+    "MergeConflict",
+    "MissingUpcaster",
+    "NotFound",
+    "OutboundFailed",
+    "PermanentJobError",
+    "PluginError",
+    "ProjectionFenced",
+    "RateLimited",
+    "RebuildInProgress",
+    "RefreshTokenReused",
+    "RestoreRefused",
+    "ReviewAlreadyDecided",
+    "ReviewNotFound",
+    "SchemaNotMigrated",
+    "StoreUnavailable",
+    "StreamNotFound",
+    "TenantMismatch",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenRevoked",
+    "Unauthorized",
+    "UnknownBackend",
+    "UnknownChannelKind",
+    "UnknownColumn",
+    "UnknownDeclaration",
+    "UnknownEventType",
+    "UnknownProjection",
+    "UnknownQuery",
+    "UpgradeRequired",
+]
 
 
 class HeadwaterError(Exception):
@@ -170,6 +267,55 @@ class TenantMismatch(Forbidden):
         # The owning tenant is deliberately not named: that would leak it.
         super().__init__(f"stream {stream_id!r} belongs to another tenant", stream_id=stream_id)
         self.stream_id = stream_id
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        # One message for every cause (unknown email, wrong password, disabled):
+        # anything more precise lets a caller enumerate accounts.
+        super().__init__("the email or password is not correct")
+
+
+class TokenInvalid(Unauthorized):
+    code = "token_invalid"
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+
+
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+
+
+class RefreshTokenReused(Unauthorized):
+    code = "refresh_token_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this refresh token was already used; its whole session is now revoked (sign in again)"
+        )
+
+
+class ApiKeyInvalid(Unauthorized):
+    code = "api_key_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("the API key is not valid (unknown, wrong secret or revoked)")
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class EmailTaken(HeadwaterError):
+    code = "email_taken"
+    http_status: ClassVar[int] = 409
+
+    def __init__(self) -> None:
+        super().__init__("an account with this email already exists")
 
 
 class RateLimited(HeadwaterError):
@@ -496,6 +642,30 @@ class RebuildInProgress(StoreUnavailable):
         self.name = name
 
 
+# --- state machines (WebSocket connections, circuit breakers, jobs) -------------------
+
+
+class IllegalTransition(HeadwaterError):
+    """A state machine was asked for a move its diagram does not have.
+
+    The machines (``realtime.connection``, ``resilience.breaker``, ``jobs.job``) are
+    explicit so that an impossible move fails loudly here rather than corrupting state.
+    """
+
+    code = "illegal_transition"
+
+    def __init__(self, machine: str, source: str, target: str, **details: Any) -> None:
+        super().__init__(
+            f"{machine} cannot go from {source} to {target}",
+            machine=machine,
+            source=source,
+            target=target,
+            **details,
+        )
+        self.source = source
+        self.target = target
+
+
 # --- jobs ---------------------------------------------------------------------------
 
 
@@ -511,20 +681,19 @@ class JobNotFound(NotFound):
         self.job_id = job_id
 
 
-class IllegalJobTransition(HeadwaterError):
-    """A job was asked to move between two states the state machine does not connect."""
+class IllegalJobTransition(IllegalTransition):
+    """A job was asked to move between two states the state machine does not connect.
+
+    Unlike its parent this is a caller's mistake the API can report (retrying a job
+    that is running, cancelling one that finished), hence 409 rather than 500.
+    """
 
     code = "illegal_job_transition"
     http_status: ClassVar[int] = 409
 
     def __init__(self, job_id: str | None, source: str, target: str) -> None:
-        which = f"job {job_id}" if job_id else "a job"
-        super().__init__(
-            f"{which} cannot go from {source} to {target}",
-            job_id=job_id,
-            source=source,
-            target=target,
-        )
+        super().__init__(f"job {job_id}" if job_id else "a job", source, target, job_id=job_id)
+        self.job_id = job_id
 
 
 class PermanentJobError(HeadwaterError):
@@ -550,3 +719,103 @@ class AddressNotAllowed(OutboundFailed):
     unspecified or otherwise not public, and no operator allowed it."""
 
     code = "address_not_allowed"
+
+
+# --- realtime: channels and the WebSocket endpoint -------------------------------------
+
+
+class InvalidChannel(InvalidInput):
+    code = "bad_channel"
+
+
+class UnknownChannelKind(InvalidChannel):
+    code = "unknown_channel"
+
+
+class ChannelForbidden(Forbidden):
+    """Deliberately says nothing about whether the channel has events or whose they are."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"you may not follow channel {channel!r}", channel=channel)
+
+
+class UpgradeRequired(HeadwaterError):
+    code = "upgrade_required"
+    http_status: ClassVar[int] = 426
+    headers: ClassVar[dict[str, str]] = {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+
+# --- backups --------------------------------------------------------------------------
+
+
+class BackupError(HeadwaterError):
+    """Root of the backup package's errors."""
+
+    code = "backup_error"
+
+
+class BackupObjectMissing(BackupError):
+    """A target has no object under the key asked for."""
+
+    code = "backup_object_missing"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the backup target has no object {key!r}", key=key)
+        self.key = key
+
+
+class BackupCorrupt(BackupError):
+    """A segment or the manifest failed a checksum, a chain link or a range check."""
+
+    code = "backup_corrupt"
+
+
+class RestoreRefused(InvalidInput):
+    """A restore that would write into a non-empty store, or to a point no backup holds."""
+
+    code = "restore_refused"
+
+
+class InvalidTarget(InvalidInput):
+    """A backup target URL or key that cannot be used."""
+
+    code = "invalid_backup_target"
+
+
+# --- plugins --------------------------------------------------------------------------
+
+
+class PluginError(HeadwaterError):
+    """A plugin could not be loaded, configured or started; start-up stops here.
+
+    The message starts with ``plugin '<name>'`` so an operator reading a failed
+    deploy's last log line knows which package to look at.
+    """
+
+    code = "plugin_failed"
+
+    def __init__(self, plugin: str, stage: str, reason: str, **details: Any) -> None:
+        super().__init__(
+            f"plugin {plugin!r} failed to {stage}: {reason}", plugin=plugin, stage=stage, **details
+        )
+        self.plugin = plugin
+        self.stage = stage
+
+
+# --- experiments and analytics --------------------------------------------------------
+
+
+class ExperimentNotFound(NotFound):
+    code = "experiment_not_found"
+
+
+class ExperimentStateError(InvalidInput):
+    code = "experiment_state"
+
+
+class UnknownDeclaration(NotFound):
+    code = "analytics_not_declared"
+
+
+class InvalidCapture(InvalidInput):
+    code = "invalid_capture"

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
-from headwater.http.errors import install_error_handlers
+from headwater.http.error_handlers import install_error_handlers
 from headwater.http.static import IMMUTABLE, StaticAssets, fingerprinted
 
 JS = b"console.log('hello')\n"

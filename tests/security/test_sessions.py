@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from headwater.eventstore import EventStore
-from headwater.security.errors import (
+from headwater.errors import (
     RefreshTokenReused,
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
 )
+from headwater.eventstore import EventStore
 from headwater.security.principal import Role
 from headwater.security.service import Security
 from headwater.security.sessions import Sessions

@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from headwater.security.errors import TokenExpired, TokenInvalid
+from headwater.errors import TokenExpired, TokenInvalid
 from headwater.security.opaque import derive_key
 from headwater.security.tokens import AccessTokens
 

@@ -12,11 +12,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from apps.formease.service import FormEase
+from headwater import Principal, Runtime
 from headwater.domain import CommandContext
 from headwater.errors import StoreUnavailable
-from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime, runtime_of
-from headwater.runtime import Runtime
-from headwater.security.principal import Principal
+from headwater.http import SignedInUser, Staff, TenantAdmin, get_runtime, runtime_of
 
 
 async def get_formease(request: Request) -> FormEase:

@@ -9,10 +9,10 @@ from fastapi import Depends, Header, Request
 from apps.qrevent.errors import NotInTenant
 from apps.qrevent.projections.directory import EVENTS
 from apps.qrevent.services import QrEventServices
+from headwater import Principal
 from headwater.domain import CommandContext
 from headwater.eventstore import EventStore
-from headwater.http.deps import Staff, runtime_of
-from headwater.security.principal import Principal
+from headwater.http import Staff, runtime_of
 
 
 async def get_services(request: Request) -> QrEventServices:

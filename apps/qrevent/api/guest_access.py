@@ -17,7 +17,7 @@ from apps.qrevent.api.deps import Services, Store
 from apps.qrevent.projections.directory import INVITATIONS
 from apps.qrevent.signing import peek_invitation
 from headwater.errors import Unauthorized
-from headwater.http.deps import CurrentPrincipal
+from headwater.http import CurrentPrincipal
 
 InvitationHeader = Annotated[
     str | None,

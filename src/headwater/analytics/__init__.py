@@ -17,12 +17,12 @@ from headwater.analytics.capture import (
     CaptureBatch,
     CaptureEvent,
     CaptureResult,
-    InvalidCapture,
     parse_batch,
 )
-from headwater.analytics.dashboard import Analytics, UnknownDeclaration
+from headwater.analytics.dashboard import Analytics
 from headwater.analytics.definitions import Cohort, Declarations, Funnel, Retention, declared
 from headwater.analytics.projection import analytics_projection
+from headwater.errors import InvalidCapture, UnknownDeclaration
 
 __all__ = [
     "CAPTURED",

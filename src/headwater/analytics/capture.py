@@ -25,7 +25,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from headwater.analytics.actions import CAPTURED
-from headwater.errors import DuplicateEventId, InvalidInput
+from headwater.errors import DuplicateEventId, InvalidCapture
 from headwater.eventstore import EventStore
 from headwater.eventstore.records import NewEvent
 
@@ -82,10 +82,6 @@ class CaptureBatch(BaseModel):
     #: PostHog clients send their project key in the body; the caller's credentials
     #: (API key header or token) are what authenticate here, so it is accepted and ignored.
     api_key: Annotated[str, Field(max_length=200)] | None = None
-
-
-class InvalidCapture(InvalidInput):
-    code = "invalid_capture"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,10 @@ from headwater.analytics.projection import (
     RET_COUNTS,
     RET_SIZES,
 )
-from headwater.errors import NotFound
+from headwater.errors import UnknownDeclaration
 from headwater.eventstore import EventStore
 
 _EPOCH = date(1970, 1, 1)
-
-
-class UnknownDeclaration(NotFound):
-    code = "analytics_not_declared"
 
 
 def day_number(day: date) -> int:

@@ -18,13 +18,6 @@ from headwater.backup.base import BaseInfo, create_base, delete_base, list_bases
 from headwater.backup.checksum import ReadModelChecksum, projection_checksum
 from headwater.backup.directory import DirectoryTarget
 from headwater.backup.drill import BACKUP_STREAM, DRILL_EVENT, Drill, DrillResult
-from headwater.backup.errors import (
-    BackupCorrupt,
-    BackupError,
-    BackupObjectMissing,
-    InvalidTarget,
-    RestoreRefused,
-)
 from headwater.backup.manifest import Manifest, SegmentEntry
 from headwater.backup.restore import RestorePlan, RestoreResult, plan_restore, restore
 from headwater.backup.retention import (
@@ -42,6 +35,13 @@ from headwater.backup.shipper import (
 )
 from headwater.backup.target import BackupTarget, open_target
 from headwater.backup.verify import Problem, VerifyReport, verify_target
+from headwater.errors import (
+    BackupCorrupt,
+    BackupError,
+    BackupObjectMissing,
+    InvalidTarget,
+    RestoreRefused,
+)
 
 __all__ = [
     "BACKUP_STREAM",

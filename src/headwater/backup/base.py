@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from headwater.backup.errors import BackupCorrupt
 from headwater.backup.manifest import BASE_PREFIX, MANIFEST_KEY, Manifest, SegmentEntry, segment_key
 from headwater.backup.segment import SegmentBuilder
 from headwater.backup.target import BackupTarget
+from headwater.errors import BackupCorrupt
 from headwater.eventstore.protocol import EventStore
 
 

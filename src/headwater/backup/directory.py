@@ -7,8 +7,8 @@ import os
 import uuid
 from pathlib import Path
 
-from headwater.backup.errors import BackupError, BackupObjectMissing
 from headwater.backup.target import BackupTarget, check_key, check_prefix
+from headwater.errors import BackupError, BackupObjectMissing
 
 
 class DirectoryTarget(BackupTarget):

@@ -31,14 +31,13 @@ from typing import Any, Final, Literal
 import orjson
 
 from headwater.backup.checksum import ReadModelChecksum, projection_checksum
-from headwater.backup.errors import BackupError
 from headwater.backup.loader import load_events
 from headwater.backup.manifest import DRILL_KEY
 from headwater.backup.restore import plan_restore, restore
 from headwater.backup.segment import to_micros
 from headwater.backup.target import BackupTarget
 from headwater.backup.verify import verify_target
-from headwater.errors import HeadwaterError
+from headwater.errors import BackupError, HeadwaterError
 from headwater.eventstore import EventStore, create_event_store
 from headwater.eventstore.records import NewEvent
 from headwater.observability.alerts import Alert, AlertSink

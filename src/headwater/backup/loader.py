@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from headwater.backup.errors import RestoreRefused
 from headwater.backup.segment import Row, event_to_row
+from headwater.errors import RestoreRefused
 from headwater.eventstore import codec
 from headwater.eventstore.protocol import EventStore
 from headwater.eventstore.records import RecordedEvent

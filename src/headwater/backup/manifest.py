@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import orjson
 
-from headwater.backup.errors import BackupCorrupt
+from headwater.errors import BackupCorrupt
 
 MANIFEST_KEY: Final = "manifest.json"
 SEGMENT_PREFIX: Final = "segments/"

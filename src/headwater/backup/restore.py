@@ -21,7 +21,6 @@ from datetime import datetime
 import orjson
 
 from headwater.backup.base import BaseInfo, list_bases
-from headwater.backup.errors import BackupCorrupt, BackupObjectMissing, RestoreRefused
 from headwater.backup.loader import load_rows, require_empty
 from headwater.backup.manifest import DRILL_KEY, MANIFEST_KEY, Manifest, SegmentEntry
 from headwater.backup.segment import (
@@ -35,6 +34,7 @@ from headwater.backup.segment import (
 )
 from headwater.backup.shipper import load_manifest
 from headwater.backup.target import BackupTarget
+from headwater.errors import BackupCorrupt, BackupObjectMissing, RestoreRefused
 from headwater.eventstore.protocol import EventStore
 from headwater.projections import Projection, RebuildResult, migrate_projections, rebuild
 

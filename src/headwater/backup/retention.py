@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from headwater.backup.base import BaseInfo, delete_base, list_bases
-from headwater.backup.errors import InvalidTarget
 from headwater.backup.manifest import SegmentEntry
 from headwater.backup.shipper import Shipper
+from headwater.errors import InvalidTarget
 
 
 @dataclass(frozen=True, slots=True)

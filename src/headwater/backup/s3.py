@@ -13,8 +13,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from headwater.backup.errors import BackupError, BackupObjectMissing
 from headwater.backup.target import BackupTarget, check_key, check_prefix
+from headwater.errors import BackupError, BackupObjectMissing
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

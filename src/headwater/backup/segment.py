@@ -27,8 +27,8 @@ from typing import Any, Final, TypeAlias
 
 import orjson
 
-from headwater.backup.errors import BackupCorrupt
 from headwater.backup.manifest import SegmentEntry
+from headwater.errors import BackupCorrupt
 from headwater.eventstore import codec
 from headwater.eventstore.records import RecordedEvent, make_recorded_event
 

@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from headwater.backup.errors import BackupError, BackupObjectMissing
 from headwater.backup.manifest import (
     MANIFEST_KEY,
     SEGMENT_PREFIX,
@@ -36,6 +35,7 @@ from headwater.backup.manifest import (
 )
 from headwater.backup.segment import SegmentBuilder, decode_segment
 from headwater.backup.target import BackupTarget
+from headwater.errors import BackupError, BackupObjectMissing
 from headwater.eventstore.protocol import EventStore
 from headwater.eventstore.records import (
     ANY,

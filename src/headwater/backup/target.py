@@ -14,7 +14,7 @@ import re
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from headwater.backup.errors import InvalidTarget
+from headwater.errors import InvalidTarget
 
 _KEY_PART: Final = re.compile(r"^[A-Za-z0-9._-]+$")
 MAX_KEY_LENGTH: Final = 900

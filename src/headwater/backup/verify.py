@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from headwater.backup.errors import BackupCorrupt, BackupObjectMissing
 from headwater.backup.manifest import (
     BASE_PREFIX,
     MANIFEST_KEY,
@@ -24,6 +23,7 @@ from headwater.backup.manifest import (
 )
 from headwater.backup.segment import decode_segment, sha256
 from headwater.backup.target import BackupTarget
+from headwater.errors import BackupCorrupt, BackupObjectMissing
 
 ProblemKind = Literal["manifest", "order", "chain", "missing", "checksum", "content"]
 

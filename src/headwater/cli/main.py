@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -198,10 +200,24 @@ def demo(
         raise typer.Exit(1) from exc
 
 
+def import_apps_from_here() -> None:
+    """Let ``--app`` and ``HEADWATER_APPS`` name packages in the working directory.
+
+    Apps run from their checkout, not from site-packages (the reference apps are not in
+    the wheel), and a console script's ``sys.path[0]`` is its own ``bin/``, not where it
+    was started (``python -m`` puts the working directory first; a script does not).
+    uvicorn's ``--app-dir`` defaults to ``.`` for the same reason.
+    """
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
+
+
 def main() -> None:
     """The console script: the built-in commands plus those of plugins and apps."""
     from headwater.plugins import mount_plugin_cli
 
+    import_apps_from_here()
     try:
         mount_plugin_cli(app, _with_commands())
     except HeadwaterError as exc:

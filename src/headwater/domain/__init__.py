@@ -29,6 +29,9 @@
     await bus.send(ChangeEmail(user_id=uid, email="a@b.c"), CommandContext(actor="me"))
 """
 
+# A public module: the metadata keys and event ids that make a command idempotent,
+# for apps that look up a command's first run themselves.
+from headwater.domain import idempotency
 from headwater.domain.aggregate import Aggregate, when
 from headwater.domain.bus import CommandBus
 from headwater.domain.commands import Command, CommandContext, CommandResult
@@ -120,6 +123,7 @@ __all__ = [
     "Strategy",
     "UnknownEventType",
     "default_registry",
+    "idempotency",
     "merge_states",
     "open_reviews",
     "upcaster",

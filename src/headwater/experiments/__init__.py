@@ -13,6 +13,7 @@ intervals by default, a sample-ratio check, CUPED, guardrails).
     results = await compute_results(store, await experiments.get("acme", "checkout"))
 """
 
+from headwater.errors import ExperimentNotFound, ExperimentStateError
 from headwater.experiments.definitions import (
     Experiment,
     ExperimentSpec,
@@ -24,12 +25,7 @@ from headwater.experiments.definitions import (
 from headwater.experiments.guardrails import ExperimentMonitor
 from headwater.experiments.hashing import in_traffic, pick_variant, unit
 from headwater.experiments.results import Results, compute_results
-from headwater.experiments.service import (
-    Assignment,
-    ExperimentNotFound,
-    Experiments,
-    ExperimentStateError,
-)
+from headwater.experiments.service import Assignment, Experiments
 from headwater.experiments.stats import (
     Interval,
     SampleRatio,

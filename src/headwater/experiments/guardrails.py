@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from headwater.errors import ConcurrencyError
+from headwater.errors import ConcurrencyError, ExperimentStateError
 from headwater.experiments.definitions import Experiment
 from headwater.experiments.results import compute_results
-from headwater.experiments.service import Experiments, ExperimentStateError
+from headwater.experiments.service import Experiments
 from headwater.experiments.stats import SRM_P_THRESHOLD
 from headwater.observability.alerts import Alert, AlertSink
 from headwater.observability.logging import get_logger

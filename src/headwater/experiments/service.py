@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from headwater.errors import ConcurrencyError, DuplicateEventId, InvalidInput, NotFound
+from headwater.errors import (
+    ConcurrencyError,
+    DuplicateEventId,
+    ExperimentNotFound,
+    ExperimentStateError,
+)
 from headwater.eventstore import EventStore
 from headwater.eventstore.records import NO_STREAM, NewEvent, RecordedEvent
 from headwater.experiments.definitions import (
@@ -36,14 +41,6 @@ from headwater.experiments.definitions import (
 from headwater.experiments.hashing import check_subject, in_traffic, pick_variant
 
 _EXPOSURE_IDS: Final = uuid.UUID("6f1d2c3e-6c1b-4d55-9b7a-1f1d1e0e5a18")
-
-
-class ExperimentNotFound(NotFound):
-    code = "experiment_not_found"
-
-
-class ExperimentStateError(InvalidInput):
-    code = "experiment_state"
 
 
 def _tenant_tag(tenant_id: str) -> str:

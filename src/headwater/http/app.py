@@ -12,7 +12,7 @@ from headwater import __version__
 from headwater.errors import InvalidInput
 from headwater.eventstore import PostgresTimeouts, create_event_store
 from headwater.http import health
-from headwater.http.errors import install_error_handlers
+from headwater.http.error_handlers import install_error_handlers
 from headwater.http.middleware.body_limit import BodyLimitMiddleware
 from headwater.http.middleware.compression import CompressionMiddleware
 from headwater.http.middleware.error_boundary import ErrorBoundaryMiddleware

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from headwater.errors import HeadwaterError
-from headwater.http.errors import retry_after_unavailable
+from headwater.http.error_handlers import retry_after_unavailable
 
 router = APIRouter(tags=["health"])
 

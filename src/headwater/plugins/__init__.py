@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
+from headwater.errors import PluginError
 from headwater.plugins.cli import mount_plugin_cli
 from headwater.plugins.discovery import GROUP, discover_plugins
-from headwater.plugins.errors import PluginError
 from headwater.plugins.installed import InstalledPlugins
 from headwater.plugins.plugin import EventHandler, Plugin, env_prefix
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import typer
 
+from headwater.errors import PluginError
 from headwater.modules import Module
-from headwater.plugins.errors import PluginError
 
 #: Commands a plugin may not shadow.
 RESERVED = frozenset(

@@ -18,8 +18,8 @@ import os
 from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 
+from headwater.errors import PluginError
 from headwater.modules import Module
-from headwater.plugins.errors import PluginError
 from headwater.plugins.plugin import Plugin
 
 GROUP = "headwater.plugins"

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from fastapi import APIRouter
 from starlette.middleware import Middleware
 
+from headwater.errors import PluginError
 from headwater.modules import Module
 from headwater.plugins.discovery import discover_plugins
-from headwater.plugins.errors import PluginError
 from headwater.runtime import Runtime
 
 if TYPE_CHECKING:

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from headwater.errors import PluginError
 from headwater.eventstore.records import RecordedEvent
 from headwater.modules import Module
 from headwater.observability.logging import get_logger
-from headwater.plugins.errors import PluginError
 from headwater.runtime import Runtime
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ events) · 1001 server shutting down · 1013 try again later.
 Server-Sent Events: ``GET /realtime/sse?channel=...`` (see ``headwater.realtime.sse``).
 """
 
-from headwater.realtime._errors import (
+from headwater.errors import (
     ChannelForbidden,
     IllegalTransition,
     InvalidChannel,

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 
+from headwater.errors import InvalidChannel, UnknownChannelKind
 from headwater.eventstore import RecordedEvent
-from headwater.realtime._errors import InvalidChannel, UnknownChannelKind
 from headwater.security.principal import Principal, Role
 
 if TYPE_CHECKING:

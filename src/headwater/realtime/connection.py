@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeAlias
 
-from headwater.realtime._errors import IllegalTransition
+from headwater.errors import IllegalTransition
 from headwater.realtime.frames import Frame, dumps
 from headwater.realtime.subscription import Subscription
 from headwater.security.principal import ANONYMOUS, Principal
@@ -183,7 +183,7 @@ class Connection:
 
     def _transition(self, target: ConnectionState) -> None:
         if target not in _TRANSITIONS[self._state]:
-            raise IllegalTransition(self._state.value, target.value)
+            raise IllegalTransition("a connection", self._state.value, target.value)
         self._state = target
         self._open = target in _OPEN
 

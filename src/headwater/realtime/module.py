@@ -9,11 +9,10 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.routing import WebSocketRoute
 
 import headwater.realtime
-from headwater.errors import InvalidInput, StoreUnavailable
+from headwater.errors import ChannelForbidden, InvalidInput, StoreUnavailable, UpgradeRequired
 from headwater.http.responses import ErrorBody
 from headwater.modules import Module
 from headwater.realtime import sse as sse_module
-from headwater.realtime._errors import ChannelForbidden, UpgradeRequired
 from headwater.realtime.channels import ChannelRegistry
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.hub import Hub

@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from headwater.errors import HeadwaterError, Unauthorized
-from headwater.realtime._errors import InvalidChannel
+from headwater.errors import HeadwaterError, InvalidChannel, Unauthorized
 from headwater.realtime.connection import CloseCode, Connection
 from headwater.realtime.frames import error_frame, message
 from headwater.security.principal import Principal

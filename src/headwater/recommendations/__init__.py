@@ -11,9 +11,14 @@ model kept current by a projection, a cached recommender with reasons.
 
 The HTTP API and the node wiring live in ``headwater.recommendations.module`` (and
 ``routes``), the only modules here that know the web layer; nothing imported from
-this package's top level does.
+this package's top level does: ``RecommendationsModule`` is loaded when first read.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from headwater import _lazy
 from headwater.recommendations.events import (
     ACTION_WEIGHTS,
     INTERACTION_RECORDED,
@@ -38,6 +43,14 @@ from headwater.recommendations.recommender import (
 )
 from headwater.recommendations.tracker import InteractionTracker
 
+if TYPE_CHECKING:
+    from headwater.recommendations.module import RecommendationsModule
+
+#: Loaded on first read (``headwater._lazy``): the one name here that needs the web layer.
+_EXPORTS: Final[dict[str, str]] = {
+    "RecommendationsModule": "headwater.recommendations.module",
+}
+
 __all__ = [
     "ACTION_WEIGHTS",
     "DEFAULT_NEIGHBOURS",
@@ -54,6 +67,7 @@ __all__ = [
     "RankingMetrics",
     "Recommendation",
     "Recommendations",
+    "RecommendationsModule",
     "Recommender",
     "batch_counts",
     "batch_neighbours",
@@ -62,3 +76,11 @@ __all__ = [
     "ndcg_at_k",
     "precision_at_k",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return _lazy.load(__name__, _EXPORTS, name)
+
+
+def __dir__() -> list[str]:
+    return _lazy.names(__name__, _EXPORTS)

@@ -7,12 +7,11 @@ client for webhooks and any outbound call an app makes through the framework.
 
 from __future__ import annotations
 
-from headwater.errors import BulkheadFull, CallTimeout, CircuitOpen
+from headwater.errors import BulkheadFull, CallTimeout, CircuitOpen, IllegalTransition
 from headwater.resilience.breaker import (
     BreakerConfig,
     CircuitBreaker,
     CircuitState,
-    IllegalTransition,
 )
 from headwater.resilience.bulkhead import Bulkhead
 from headwater.resilience.egress import EgressPolicy, GuardedTransport, failure_reason

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from headwater.errors import CircuitOpen
+from headwater.errors import CircuitOpen, IllegalTransition
 
 T = TypeVar("T")
 
@@ -38,10 +38,6 @@ _TRANSITIONS: dict[CircuitState, frozenset[CircuitState]] = {
     CircuitState.OPEN: frozenset({CircuitState.HALF_OPEN}),
     CircuitState.HALF_OPEN: frozenset({CircuitState.CLOSED, CircuitState.OPEN}),
 }
-
-
-class IllegalTransition(RuntimeError):
-    """A transition the diagram above does not have: a bug in the caller or here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ class CircuitBreaker:
     def _move(self, target: CircuitState) -> None:
         old = self._state
         if target not in _TRANSITIONS[old]:
-            raise IllegalTransition(f"circuit {self.name}: {old.value} -> {target.value}")
+            raise IllegalTransition(f"circuit {self.name}", old.value, target.value)
         self._state = target
         self._failures = self._successes = self._probes = 0
         if target is CircuitState.OPEN:

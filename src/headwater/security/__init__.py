@@ -11,9 +11,7 @@ Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
 ``runtime.authenticator`` and ``runtime.channels``, which the security module sets.
 """
 
-from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
-from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
-from headwater.security.errors import (
+from headwater.errors import (
     ApiKeyInvalid,
     CsrfFailed,
     EmailTaken,
@@ -23,6 +21,9 @@ from headwater.security.errors import (
     TokenInvalid,
     TokenRevoked,
 )
+from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
+from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
+from headwater.security.opaque import equal_text
 from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.service import Security
 
@@ -46,4 +47,5 @@ __all__ = [
     "TokenRevoked",
     "authorize_channel",
     "default_channels",
+    "equal_text",
 ]

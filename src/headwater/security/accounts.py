@@ -15,13 +15,13 @@ from typing import Any, Final, get_args
 
 from headwater.errors import (
     ConcurrencyError,
+    EmailTaken,
     InlineHandlerFailed,
     InvalidInput,
     NotFound,
 )
 from headwater.eventstore import NO_STREAM, EventStore, NewEvent
 from headwater.security import events as ev
-from headwater.security.errors import EmailTaken
 from headwater.security.lookup import credentials
 from headwater.security.opaque import new_id
 from headwater.security.passwords import Passwords

@@ -19,7 +19,7 @@ import hmac
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from headwater.security.errors import TokenExpired, TokenInvalid
+from headwater.errors import TokenExpired, TokenInvalid
 from headwater.security.opaque import derive_key, equal_text
 
 

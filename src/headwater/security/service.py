@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from headwater.errors import Forbidden, InvalidInput
+from headwater.errors import (
+    EmailTaken,
+    Forbidden,
+    InvalidCredentials,
+    InvalidInput,
+    RefreshTokenReused,
+    TokenRevoked,
+)
 from headwater.eventstore import EventStore
 from headwater.security.accounts import AccountRecord, Accounts
 from headwater.security.apikeys import ApiKeyRecord, ApiKeys
@@ -19,12 +26,6 @@ from headwater.security.authenticator import SecurityAuthenticator
 from headwater.security.channels import ChannelRegistry
 from headwater.security.config import SecurityConfig
 from headwater.security.cookies import SessionCookies
-from headwater.security.errors import (
-    EmailTaken,
-    InvalidCredentials,
-    RefreshTokenReused,
-    TokenRevoked,
-)
 from headwater.security.passwords import Passwords
 from headwater.security.principal import Principal, Role, Tier
 from headwater.security.revocation import CredentialStates

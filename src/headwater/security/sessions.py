@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from headwater.errors import RefreshTokenReused, TokenExpired, TokenInvalid, TokenRevoked
 from headwater.eventstore import EventStore, Transaction
-from headwater.security.errors import RefreshTokenReused, TokenExpired, TokenInvalid, TokenRevoked
 from headwater.security.opaque import digest, new_id, new_secret, now_us
 
 SessionKind = Literal["token", "cookie"]

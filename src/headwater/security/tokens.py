@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 
-from headwater.security.errors import TokenExpired, TokenInvalid
+from headwater.errors import TokenExpired, TokenInvalid
 from headwater.security.opaque import derive_key, new_id
 
 ALGORITHM = "HS256"

@@ -1,7 +1,85 @@
-"""Contract suites and helpers that backends and plugins reuse in their own tests.
+"""Contract suites and helpers that backends, plugins and apps reuse in their tests.
 
-``headwater.testing.eventstore.EventStoreContract`` is the event-store contract: a
-backend's test class subclasses it and only says how to reach an empty store.
-This package's ``__init__`` imports nothing, so the subprocess helpers that run
-under ``python -m headwater.testing._writer`` start without loading pytest.
+``EventStoreContract`` is the event-store contract: a backend's test class subclasses
+it and only says how to reach an empty store (``JobQueueContract`` and
+``BackupTargetContract`` work the same way). ``serve`` runs ``headwater serve`` in a
+subprocess for end-to-end tests; ``probe_tenant_isolation`` sends every route of an
+app another tenant's credentials. Names load lazily, so this ``__init__`` imports
+nothing: the subprocess helpers that run under ``python -m headwater.testing._writer``
+start without loading pytest.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from headwater import _lazy
+
+if TYPE_CHECKING:
+    from headwater.testing.backup import (
+        BackupTargetContract,
+    )
+    from headwater.testing.eventstore import (
+        EventStoreContract,
+    )
+    from headwater.testing.fault_proxy import (
+        FaultProxy,
+        running_fault_proxy,
+    )
+    from headwater.testing.jobs import (
+        JobQueueContract,
+    )
+    from headwater.testing.server import (
+        RunningServer,
+        free_port,
+        serve,
+    )
+    from headwater.testing.tenancy import (
+        ProbeReport,
+        ProbeResult,
+        Victim,
+        probe_tenant_isolation,
+    )
+
+#: Public name -> the module that defines it. The one place to edit when a module moves.
+_EXPORTS: Final[dict[str, str]] = {
+    # contract suites
+    "EventStoreContract": "headwater.testing.eventstore",
+    "JobQueueContract": "headwater.testing.jobs",
+    "BackupTargetContract": "headwater.testing.backup",
+    # a served node
+    "RunningServer": "headwater.testing.server",
+    "free_port": "headwater.testing.server",
+    "serve": "headwater.testing.server",
+    # tenant isolation
+    "ProbeReport": "headwater.testing.tenancy",
+    "ProbeResult": "headwater.testing.tenancy",
+    "Victim": "headwater.testing.tenancy",
+    "probe_tenant_isolation": "headwater.testing.tenancy",
+    # network faults
+    "FaultProxy": "headwater.testing.fault_proxy",
+    "running_fault_proxy": "headwater.testing.fault_proxy",
+}
+
+__all__ = [
+    "BackupTargetContract",
+    "EventStoreContract",
+    "FaultProxy",
+    "JobQueueContract",
+    "ProbeReport",
+    "ProbeResult",
+    "RunningServer",
+    "Victim",
+    "free_port",
+    "probe_tenant_isolation",
+    "running_fault_proxy",
+    "serve",
+]
+
+
+def __getattr__(name: str) -> Any:
+    return _lazy.load(__name__, _EXPORTS, name)
+
+
+def __dir__() -> list[str]:
+    return _lazy.names(__name__, _EXPORTS)

@@ -15,8 +15,7 @@ from apps.formease.domain.users import Plan
 from apps.formease.projections import FORM_METRICS_PROJECTIONS, USER_STATS_PROJECTIONS
 from headwater.domain import AcceptReview, RejectReview, ReviewId, open_reviews
 from headwater.errors import InvalidInput
-from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, CONFLICT, NOT_FOUND
-from headwater.http.responses import Envelope, Page, ok, page
+from headwater.http import AUTH_ERRORS, BAD_REQUEST, CONFLICT, NOT_FOUND, Envelope, Page, ok, page
 
 router = APIRouter(prefix="/formease/admin", tags=["formease"], responses=AUTH_ERRORS)
 

@@ -14,9 +14,7 @@ from apps.formease.commands import EditForm, SetWebhook
 from apps.formease.domain.fields import ordered
 from apps.formease.domain.forms import FormId, diff_versions
 from headwater.errors import InvalidInput
-from headwater.http.deps import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from headwater.http.params import MAX_INT64
-from headwater.http.responses import Envelope, ok
+from headwater.http import AUTH_ERRORS, CONFLICT, MAX_INT64, NOT_FOUND, Envelope, ok
 
 router = APIRouter(prefix="/formease/forms", tags=["formease"], responses=AUTH_ERRORS)
 

@@ -8,8 +8,7 @@ from fastapi import APIRouter
 
 from apps.formease.api.deps import FormEaseService, Respondent
 from apps.formease.api.models import NewSubmission, Views
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND
-from headwater.http.responses import Envelope, ok
+from headwater.http import AUTH_ERRORS, NOT_FOUND, Envelope, ok
 
 router = APIRouter(prefix="/formease", tags=["formease"], responses=AUTH_ERRORS)
 

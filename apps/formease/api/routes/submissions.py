@@ -19,9 +19,7 @@ from fastapi.responses import StreamingResponse
 from apps.formease import queries
 from apps.formease.api.deps import AppRuntime, FormEaseService, StaffActor
 from apps.formease.service import FormEase
-from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, NOT_FOUND
-from headwater.http.params import MAX_INT64
-from headwater.http.responses import Page, page
+from headwater.http import AUTH_ERRORS, BAD_REQUEST, MAX_INT64, NOT_FOUND, Page, page
 
 router = APIRouter(prefix="/formease/submissions", tags=["formease"], responses=AUTH_ERRORS)
 

@@ -10,8 +10,7 @@ from apps.formease.api.deps import FormEaseService, IdempotencyKey, StaffActor
 from apps.formease.api.models import NewForm, NewUser, UserPatch
 from apps.formease.commands import UpdateUser
 from apps.formease.domain.users import FormUserId
-from headwater.http.deps import AUTH_ERRORS, CONFLICT, NOT_FOUND
-from headwater.http.responses import Envelope, ok
+from headwater.http import AUTH_ERRORS, CONFLICT, NOT_FOUND, Envelope, ok
 
 router = APIRouter(prefix="/formease/users", tags=["formease"], responses=AUTH_ERRORS)
 

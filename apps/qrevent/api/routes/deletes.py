@@ -8,7 +8,7 @@ from apps.qrevent.api.deps import Services, Store, context
 from apps.qrevent.api.routes.families import load_family
 from apps.qrevent.delete_commands import DeleteFamily
 from apps.qrevent.domain.ids import FamilyId
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
+from headwater.http import AUTH_ERRORS, NOT_FOUND, Staff
 
 router = APIRouter(prefix="/api", tags=["qrevent: deletes"], responses=AUTH_ERRORS)
 

@@ -14,8 +14,7 @@ from apps.qrevent.domain.ids import FamilyId
 from apps.qrevent.errors import NotInTenant
 from apps.qrevent.projections.directory import FAMILIES, GUESTS
 from apps.qrevent.queries import one, page_rows, rows
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, AppRuntime, Staff
-from headwater.http.responses import Envelope, Page, ok, page
+from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Page, Staff, ok, page
 
 router = APIRouter(prefix="/api", tags=["qrevent: families"], responses=AUTH_ERRORS)
 

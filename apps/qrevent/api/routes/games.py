@@ -26,8 +26,7 @@ from apps.qrevent.projections.games import GAMES
 from apps.qrevent.queries import one, rows
 from headwater.domain import CommandContext, CommandIdReused
 from headwater.errors import InvalidInput
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, AppRuntime, Staff
-from headwater.http.responses import Envelope, Meta, ok
+from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Meta, Staff, ok
 
 router = APIRouter(prefix="/api", tags=["qrevent: games"], responses=AUTH_ERRORS)
 

@@ -15,8 +15,7 @@ from apps.qrevent.projections.directory import FAMILIES
 from apps.qrevent.queries import rows
 from apps.qrevent.services import QrEventServices
 from headwater.errors import Forbidden
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
-from headwater.http.responses import Envelope, ok
+from headwater.http import AUTH_ERRORS, NOT_FOUND, Envelope, Staff, ok
 
 router = APIRouter(prefix="/api", tags=["qrevent: imports"], responses=AUTH_ERRORS)
 

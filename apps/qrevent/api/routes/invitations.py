@@ -19,9 +19,7 @@ from apps.qrevent.projections.directory import GUESTS, INVITATIONS
 from apps.qrevent.qrcode import MEDIA_TYPES, render
 from apps.qrevent.queries import one, rows
 from headwater.errors import InvalidInput
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
-from headwater.http.params import MAX_INT64
-from headwater.http.responses import Envelope, ok
+from headwater.http import AUTH_ERRORS, MAX_INT64, NOT_FOUND, Envelope, Staff, ok
 
 router = APIRouter(prefix="/api", tags=["qrevent: invitations"], responses=AUTH_ERRORS)
 

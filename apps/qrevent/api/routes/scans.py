@@ -33,11 +33,10 @@ from apps.qrevent.projections.checkin import SCANS
 from apps.qrevent.projections.directory import INVITATIONS
 from apps.qrevent.queries import one, rows
 from apps.qrevent.services import QrEventServices
+from headwater import Principal
 from headwater.domain import CommandContext, idempotency
 from headwater.eventstore import EventStore, RecordedEvent
-from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
-from headwater.http.responses import Envelope, ok
-from headwater.security.principal import Principal
+from headwater.http import AUTH_ERRORS, NOT_FOUND, Envelope, Staff, ok
 
 router = APIRouter(
     prefix="/api/events/{event_id}", tags=["qrevent: check-in"], responses=AUTH_ERRORS

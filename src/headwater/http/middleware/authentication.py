@@ -21,7 +21,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError, Unauthorized
-from headwater.http.errors import headwater_error_response
+from headwater.http.error_handlers import headwater_error_response
 from headwater.security.principal import ANONYMOUS, Principal
 from headwater.tenancy.context import acting_as
 

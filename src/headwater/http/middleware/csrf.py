@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from headwater.errors import CsrfFailed
 from headwater.http.middleware.authentication import request_headers, scope_runtime
-from headwater.security.errors import CsrfFailed
 from headwater.security.principal import ANONYMOUS, Principal
 from headwater.tenancy.context import acting_as
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError
-from headwater.http.errors import headwater_error_response
+from headwater.http.error_handlers import headwater_error_response
 from headwater.http.responses import utc_timestamp
 
 logger = logging.getLogger("headwater.http")
