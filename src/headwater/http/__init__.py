@@ -62,6 +62,10 @@ if TYPE_CHECKING:
         ok,
         page,
     )
+    from headwater.http.static import (
+        Asset,
+        StaticAssets,
+    )
 
 #: Public name -> the module that defines it. The one place to edit when a module moves.
 _EXPORTS: Final[dict[str, str]] = {
@@ -104,6 +108,9 @@ _EXPORTS: Final[dict[str, str]] = {
     # parameters and signed cursors
     "MAX_INT64": "headwater.http.params",
     "CursorCodec": "headwater.http.pagination",
+    # fingerprinted static assets and the pages that name them
+    "Asset": "headwater.http.static",
+    "StaticAssets": "headwater.http.static",
 }
 
 __all__ = [
@@ -114,6 +121,7 @@ __all__ = [
     "NOT_FOUND",
     "NO_STORE",
     "AppRuntime",
+    "Asset",
     "CurrentPrincipal",
     "CursorCodec",
     "Envelope",
@@ -128,6 +136,7 @@ __all__ = [
     "SecurityService",
     "SignedInUser",
     "Staff",
+    "StaticAssets",
     "TenantAdmin",
     "TenantId",
     "current_principal",

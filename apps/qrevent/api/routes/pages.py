@@ -15,7 +15,7 @@ from typing import Final, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from headwater.http.static import Asset, StaticAssets
+from headwater.http import Asset, StaticAssets
 
 PAGES: Final = Path(__file__).resolve().parents[2] / "pages"
 #: Read and fingerprinted once, at start-up; the pages name them by their current URLs.
