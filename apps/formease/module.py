@@ -25,13 +25,13 @@ from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_clie
 from headwater.admin import Column, Filter, Panel, Series
 from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
+from headwater.identity.principal import Role
 from headwater.jobs import Job, JobQueue, JobsModule
 from headwater.modules import Module
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.realtime import RealtimeModule
 from headwater.resilience.egress import EgressPolicy
 from headwater.runtime import Runtime
-from headwater.security.principal import Role
 
 #: For ``RealtimeModule(admin_events=ADMIN_EVENTS)``: stored type -> admin feed name.
 ADMIN_EVENTS: Final[dict[str, str]] = {

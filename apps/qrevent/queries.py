@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.cursors import CursorCodec
 from headwater.eventstore import EventStore
-from headwater.http.pagination import CursorCodec
 from headwater.projections import Table
 
 

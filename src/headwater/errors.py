@@ -11,6 +11,8 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── UnknownBackend
     │   ├── CommandIdReused          (same command id, other command: 422)
     │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
+    │   ├── InvalidChannel           (a malformed channel name: ``bad_channel``)
+    │   │   └── UnknownChannelKind   (no policy registered for the kind: ``unknown_channel``)
     │   ├── InvalidReadModel         (a table or projection declaration is wrong)
     │   ├── UnknownColumn            (a query names an undeclared column)
     │   └── InvalidJob               (a job name, payload or option is wrong)
@@ -406,6 +408,17 @@ class AppendIndeterminate(StoreUnavailable):
 
 class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
+
+
+# --- channels: who may follow what (headwater.identity.channels) ----------------------
+
+
+class InvalidChannel(InvalidInput):
+    code = "bad_channel"
+
+
+class UnknownChannelKind(InvalidChannel):
+    code = "unknown_channel"
 
 
 class InvalidReadModel(InvalidInput):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.cursors import CursorCodec
 from headwater.eventstore import EventStore
-from headwater.http.pagination import CursorCodec
 from headwater.settings import Settings
 
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from headwater.app import create_app
 from headwater.eventstore.records import NewEvent, RecordedEvent
 from headwater.eventstore.sql import Statement
-from headwater.http.app import create_app
 from headwater.modules import Module
 from headwater.plugins import EventHandler, InstalledPlugins, Plugin, PluginError, Widget
 from headwater.projections import TEXT, Projection, Table

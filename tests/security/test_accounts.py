@@ -8,9 +8,9 @@ import pytest
 
 from headwater.errors import ConcurrencyError, InvalidInput
 from headwater.eventstore import EventStore, NewEvent
+from headwater.identity.principal import Role
 from headwater.security import events as ev
 from headwater.security.errors import EmailTaken, InvalidCredentials
-from headwater.security.principal import Role
 from headwater.security.service import Security
 from tests.security.support import PASSWORD
 

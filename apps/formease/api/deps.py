@@ -15,8 +15,8 @@ from apps.formease.service import FormEase
 from headwater.domain import CommandContext
 from headwater.errors import StoreUnavailable
 from headwater.http.deps import SignedInUser, Staff, TenantAdmin, get_runtime, runtime_of
+from headwater.identity.principal import Principal
 from headwater.runtime import Runtime
-from headwater.security.principal import Principal
 
 SERVICE_NAME = "formease"
 

@@ -12,7 +12,7 @@ from apps.qrevent.services import QrEventServices
 from headwater.domain import CommandContext
 from headwater.eventstore import EventStore
 from headwater.http.deps import Staff, runtime_of
-from headwater.security.principal import Principal
+from headwater.identity.principal import Principal
 
 
 async def get_services(request: Request) -> QrEventServices:

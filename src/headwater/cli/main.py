@@ -43,9 +43,9 @@ def _url(url: str | None) -> str:
 def migrate(url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema (run once per deploy, before the nodes)."""
     console = Console()
+    from headwater.app import core_modules
+    from headwater.app.server import load_module
     from headwater.eventstore import create_event_store
-    from headwater.http.app import core_modules
-    from headwater.http.server import load_module
     from headwater.jobs import SqlJobQueue
     from headwater.privacy import SubjectKeys
     from headwater.projections import migrate_projections
@@ -84,7 +84,7 @@ def create_admin(
     url: DatabaseUrl = None,
 ) -> None:
     """Create a platform admin account (the first account of a deployment)."""
-    from headwater.http.app import resolve_secret
+    from headwater.app import resolve_secret
     from headwater.security.bootstrap import create_platform_admin
 
     console = Console()
@@ -132,7 +132,7 @@ def serve(
         keepalive_timeout=settings.keepalive_timeout,
     )
     uvicorn.run(
-        "headwater.http.server:build_from_env",
+        "headwater.app.server:build_from_env",
         factory=True,
         host=host,
         port=port,

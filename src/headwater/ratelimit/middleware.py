@@ -15,8 +15,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.http.responses import ErrorBody, ErrorDetail, Meta
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.ratelimit.limiter import Decision, RateLimiter
-from headwater.security.principal import ANONYMOUS, Principal
 
 _MESSAGES = {
     429: ("rate_limited", "too many requests: slow down and retry after the given seconds"),

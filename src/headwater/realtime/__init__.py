@@ -56,13 +56,9 @@ events) · 1001 server shutting down · 1013 try again later.
 Server-Sent Events: ``GET /realtime/sse?channel=...`` (see ``headwater.realtime.sse``).
 """
 
-from headwater.realtime._errors import (
-    ChannelForbidden,
-    IllegalTransition,
-    InvalidChannel,
-    UnknownChannelKind,
-)
-from headwater.realtime.channels import Channel, ChannelPolicy, ChannelRegistry, requires
+from headwater.errors import InvalidChannel, UnknownChannelKind
+from headwater.identity.channels import Channel, ChannelPolicy, ChannelRegistry, requires
+from headwater.realtime._errors import ChannelForbidden, IllegalTransition
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.connection import CloseCode, Connection, ConnectionState
 from headwater.realtime.hub import Hub

@@ -1,11 +1,9 @@
 """Errors raised by the realtime layer.
 
-They extend the tree in ``headwater/errors.py``::
+They extend the tree in ``headwater/errors.py`` (where the channel-name errors,
+``InvalidChannel`` and ``UnknownChannelKind``, live beside the registry's level)::
 
     HeadwaterError
-    ├── InvalidInput
-    │   └── InvalidChannel           (a malformed channel name: 400 / ``bad_channel``)
-    │       └── UnknownChannelKind   (no policy registered for the kind: ``unknown_channel``)
     ├── Forbidden
     │   └── ChannelForbidden         (the principal may not follow this channel: 403)
     ├── UpgradeRequired              (a plain HTTP GET on the WebSocket endpoint: 426)
@@ -16,15 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from headwater.errors import Forbidden, HeadwaterError, InvalidInput
-
-
-class InvalidChannel(InvalidInput):
-    code = "bad_channel"
-
-
-class UnknownChannelKind(InvalidChannel):
-    code = "unknown_channel"
+from headwater.errors import Forbidden, HeadwaterError
 
 
 class ChannelForbidden(Forbidden):

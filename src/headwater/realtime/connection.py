@@ -20,10 +20,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeAlias
 
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.realtime._errors import IllegalTransition
 from headwater.realtime.frames import Frame, dumps
 from headwater.realtime.subscription import Subscription
-from headwater.security.principal import ANONYMOUS, Principal
 
 Send: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
 

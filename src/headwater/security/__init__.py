@@ -3,7 +3,7 @@
 ::
 
     from headwater.security import SecurityConfig
-    from headwater.security.module import SecurityModule  # (imports the HTTP layer)
+    from headwater.http.security import SecurityModule  # its routes and middleware
 
     app = create_app(settings, plugins=[SecurityModule(SecurityConfig(cors_origins=(...,)))])
 
@@ -11,7 +11,8 @@ Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
 ``runtime.services["auth"]`` (an ``Authenticator``) and ``runtime.services["channels"]``.
 """
 
-from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
 from headwater.security.errors import (
     ApiKeyInvalid,
@@ -23,7 +24,6 @@ from headwater.security.errors import (
     TokenInvalid,
     TokenRevoked,
 )
-from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.service import Security
 
 __all__ = [
@@ -44,6 +44,4 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TokenRevoked",
-    "authorize_channel",
-    "default_channels",
 ]

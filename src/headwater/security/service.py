@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from headwater.errors import Forbidden, InvalidInput
 from headwater.eventstore import EventStore
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import Principal, Role, Tier
 from headwater.security.accounts import AccountRecord, Accounts
 from headwater.security.apikeys import ApiKeyRecord, ApiKeys
 from headwater.security.authenticator import SecurityAuthenticator
-from headwater.security.channels import ChannelRegistry
 from headwater.security.config import SecurityConfig
 from headwater.security.cookies import SessionCookies
 from headwater.security.errors import (
@@ -26,7 +27,6 @@ from headwater.security.errors import (
     TokenRevoked,
 )
 from headwater.security.passwords import Passwords
-from headwater.security.principal import Principal, Role, Tier
 from headwater.security.revocation import CredentialStates
 from headwater.security.sessions import Sessions
 from headwater.security.tenants import Tenants

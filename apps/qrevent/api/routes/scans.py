@@ -37,7 +37,7 @@ from headwater.domain import CommandContext, idempotency
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.http.deps import AUTH_ERRORS, NOT_FOUND, Staff
 from headwater.http.responses import Envelope, ok
-from headwater.security.principal import Principal
+from headwater.identity.principal import Principal
 
 router = APIRouter(
     prefix="/api/events/{event_id}", tags=["qrevent: check-in"], responses=AUTH_ERRORS

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.http.middleware.authentication import request_headers, runtime_service
+from headwater.identity.context import acting_as
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.security.errors import CsrfFailed
-from headwater.security.principal import ANONYMOUS, Principal
-from headwater.tenancy.context import acting_as
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
