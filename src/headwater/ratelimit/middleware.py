@@ -14,7 +14,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headwater.http.responses import ErrorBody, ErrorDetail, Meta
+from headwater.envelope import ErrorBody, ErrorDetail, Meta
 from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.ratelimit.limiter import Decision, RateLimiter
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.routing import WebSocketRoute
 
 import headwater.realtime
+from headwater.envelope import ErrorBody
 from headwater.errors import InvalidInput, StoreUnavailable
-from headwater.http.responses import ErrorBody
 from headwater.identity.channels import ChannelRegistry
 from headwater.identity.principal import Authenticator
 from headwater.modules import Module
