@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # routes import the whole envelope from here.
 from headwater.envelope import ErrorBody as ErrorBody
 from headwater.envelope import ErrorDetail as ErrorDetail
-from headwater.envelope import Meta
+from headwater.envelope import Meta as Meta
 from headwater.envelope import utc_timestamp as utc_timestamp
 
 T = TypeVar("T")
