@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src apps tests benchmarks examples
 	$(BIN)/ruff format --check src apps tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick

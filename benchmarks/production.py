@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 
 from _common import Lineup, Results, contest, emit_summary, log, ratio  # noqa: E402
 
-from headwater.http.app import create_app  # noqa: E402
+from headwater.app import create_app  # noqa: E402
 from headwater.modules import Module  # noqa: E402
 from headwater.ratelimit import (  # noqa: E402
     EndpointLimit,

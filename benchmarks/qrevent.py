@@ -134,8 +134,8 @@ async def _scans_per_second(url: str, guests: int) -> float:
     from apps.qrevent.signing import QrSigner
     from headwater.domain import CommandContext, Repository
     from headwater.eventstore import create_event_store
+    from headwater.identity.principal import Principal, Role
     from headwater.projections import attach_inline
-    from headwater.security.principal import Principal, Role
 
     store = await create_event_store(url, migrate=True)
     try:

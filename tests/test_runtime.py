@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from headwater.cursors import CursorCodec
 from headwater.eventstore import EventStore
-from headwater.http.pagination import CursorCodec
 from headwater.runtime import Runtime, ServiceMissing
 from headwater.settings import Settings
 

@@ -91,8 +91,7 @@ class QrEventModule(Module):
         if hub is not None:
             # Only when the realtime module runs on this app; without it, the
             # leaderboard is still served (and cached) over HTTP.
-            hub.channels.add_topic(topic_provider(runtime.store, runtime.cache))
-            hub.topics.providers_changed()
+            hub.add_topic(topic_provider(runtime.store, runtime.cache))
         await self.suggestions.start(runtime)
 
     async def stop(self, runtime: Runtime) -> None:

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, Final
 from headwater import _lazy
 
 if TYPE_CHECKING:
+    from headwater.app import (
+        create_app,
+    )
     from headwater.domain import (
         ESCALATE,
         LAST_WRITE_WINS,
@@ -63,8 +66,9 @@ if TYPE_CHECKING:
         Statement,
         create_event_store,
     )
-    from headwater.http.app import (
-        create_app,
+    from headwater.identity.principal import (
+        Principal,
+        Role,
     )
     from headwater.modules import (
         Module,
@@ -89,10 +93,6 @@ if TYPE_CHECKING:
     )
     from headwater.runtime import (
         Runtime,
-    )
-    from headwater.security.principal import (
-        Principal,
-        Role,
     )
     from headwater.settings import (
         Settings,
@@ -128,8 +128,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "TenantMismatch": "headwater.errors",
     "Unauthorized": "headwater.errors",
     # identity: who is calling
-    "Principal": "headwater.security.principal",
-    "Role": "headwater.security.principal",
+    "Principal": "headwater.identity.principal",
+    "Role": "headwater.identity.principal",
     # the write side
     "ESCALATE": "headwater.domain",
     "LAST_WRITE_WINS": "headwater.domain",
@@ -167,7 +167,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "Module": "headwater.modules",
     "Runtime": "headwater.runtime",
     "Settings": "headwater.settings",
-    "create_app": "headwater.http.app",
+    "create_app": "headwater.app",
 }
 
 __all__ = [

@@ -11,11 +11,11 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── UnknownBackend
     │   ├── CommandIdReused          (same command id, other command: 422)
     │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
+    │   ├── InvalidChannel           (a malformed channel name: ``bad_channel``)
+    │   │   └── UnknownChannelKind   (no policy registered for the kind: ``unknown_channel``)
     │   ├── InvalidReadModel         (a table or projection declaration is wrong)
     │   ├── UnknownColumn            (a query names an undeclared column)
     │   ├── InvalidJob               (a job name, payload or option is wrong)
-    │   ├── InvalidChannel           (a malformed realtime channel name: ``bad_channel``)
-    │   │   └── UnknownChannelKind   (no policy registered for the kind)
     │   ├── RestoreRefused           (a restore into a non-empty store, or to no backup)
     │   ├── InvalidTarget            (a backup target URL or key that cannot be used)
     │   ├── ExperimentStateError     (an experiment asked to do what its state forbids)
@@ -554,6 +554,17 @@ class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
 
 
+# --- channels: who may follow what (headwater.identity.channels) ----------------------
+
+
+class InvalidChannel(InvalidInput):
+    code = "bad_channel"
+
+
+class UnknownChannelKind(InvalidChannel):
+    code = "unknown_channel"
+
+
 class InvalidReadModel(InvalidInput):
     code = "invalid_read_model"
 
@@ -721,15 +732,7 @@ class AddressNotAllowed(OutboundFailed):
     code = "address_not_allowed"
 
 
-# --- realtime: channels and the WebSocket endpoint -------------------------------------
-
-
-class InvalidChannel(InvalidInput):
-    code = "bad_channel"
-
-
-class UnknownChannelKind(InvalidChannel):
-    code = "unknown_channel"
+# --- realtime: the WebSocket endpoint ---------------------------------------------------
 
 
 class ChannelForbidden(Forbidden):

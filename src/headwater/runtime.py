@@ -24,12 +24,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from headwater.cursors import CursorCodec
 from headwater.eventstore import EventStore
-from headwater.http.pagination import CursorCodec
 from headwater.settings import Settings
 
 if TYPE_CHECKING:
     from headwater.cache.cache import Cache
+    from headwater.identity.channels import ChannelRegistry
+    from headwater.identity.principal import Authenticator
     from headwater.jobs.queue import JobQueue
     from headwater.observability.collectors import RuntimeCollector
     from headwater.observability.metrics import Metrics
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from headwater.ratelimit.limiter import RateLimiter
     from headwater.realtime.hub import Hub
     from headwater.resilience.breaker import CircuitBreaker
-    from headwater.security.channels import ChannelRegistry
-    from headwater.security.principal import Authenticator
     from headwater.security.service import Security
 
 T = TypeVar("T")

@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 
 from headwater.admin import AdminModule
 from headwater.admin.routes import ASSETS
+from headwater.app import create_app
 from headwater.eventstore import NewEvent, RecordedEvent, Statement
-from headwater.http.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
 from headwater.observability import ObservabilityModule
 from headwater.projections import INTEGER, TEXT, Merge, Projection, Table
 from headwater.runtime import Runtime
-from headwater.security.module import SecurityModule
 from tests.security.support import (
     ROOT_EMAIL,
     ROOT_PASSWORD,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from headwater.admin.series import NodeSeries
+from headwater.app import create_app
 from headwater.eventstore import NewEvent
-from headwater.http.app import create_app
 from headwater.observability import ObservabilityModule
 from headwater.observability.collectors import Snapshot
 from headwater.runtime import Runtime

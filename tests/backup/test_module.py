@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from headwater.app import create_app
 from headwater.backup import DirectoryTarget, ShipperOptions, load_manifest
 from headwater.backup.module import STATUS_ROUTE, BackupModule
 from headwater.backup.schedule import (
@@ -22,10 +23,9 @@ from headwater.backup.schedule import (
     declare_schedule,
 )
 from headwater.eventstore import NewEvent
-from headwater.http.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.jobs import JobsModule
 from headwater.runtime import Runtime
-from headwater.security.module import SecurityModule
 from tests.backup._ledger import PROJECTIONS
 from tests.security.support import app_settings, create_tenant, root_headers, security_config
 

@@ -19,8 +19,8 @@ from headwater.cache import (
     cached,
     read_model_tag,
 )
-from headwater.security.principal import Principal, Role
-from headwater.tenancy.context import acting_as
+from headwater.identity.context import acting_as
+from headwater.identity.principal import Principal, Role
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
 from tests.http.support import ExampleModule, make_settings
 
 

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
-
-from headwater.errors import InvalidInput
-from headwater.http.app import create_app, resolve_secret
-from tests.http.support import make_settings
 
 
 def test_module_route_answers_in_the_envelope(client: TestClient) -> None:
@@ -73,17 +66,3 @@ def test_health_and_readiness(client: TestClient) -> None:
 def test_openapi_documents_module_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/things", "/healthz", "/readyz"} <= set(paths)
-
-
-def test_a_shared_database_requires_a_configured_secret(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, database_url="postgresql://x@127.0.0.1/db", secret_key=None)
-    with pytest.raises(InvalidInput, match="HEADWATER_SECRET_KEY"):
-        create_app(settings)
-
-
-def test_the_embedded_default_keeps_its_generated_secret(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, secret_key=None)
-    first = resolve_secret(settings)
-    assert len(first) > 40
-    assert resolve_secret(settings) == first
-    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600

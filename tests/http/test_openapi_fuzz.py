@@ -36,8 +36,8 @@ from schemathesis.core.result import Ok
 
 from apps.formease.module import FormEaseModule
 from apps.qrevent.module import QrEventModule
-from headwater.http.app import create_app
-from headwater.security.module import SecurityModule
+from headwater.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.settings import Settings
 from tests.security.support import (
     SECRET,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from headwater.app import create_app
 from headwater.errors import SchemaNotMigrated
 from headwater.eventstore import NewEvent, create_event_store
-from headwater.http.app import create_app
 from headwater.jobs import Job, JobsModule, SqlJobQueue, WorkerOptions
 from headwater.runtime import Runtime
 from headwater.settings import Settings

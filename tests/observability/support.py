@@ -14,11 +14,11 @@ from anyio.from_thread import BlockingPortal
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.modules import Module
 from headwater.observability import ObservabilityModule, get_logger
 from headwater.runtime import Runtime
-from headwater.security.principal import ANONYMOUS, Principal, Role
 from tests.http.support import make_settings
 
 ALICE = Principal(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from headwater.http.app import core_modules, create_app
+from headwater.app import core_modules, create_app
 from headwater.observability import configure_logging, reset_logging
 from headwater.ratelimit.config import RateLimitConfig, TierLimit
 from headwater.ratelimit.module import RateLimitModule

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
 from headwater.plugins import InstalledPlugins, Plugin, PluginError, discover_plugins
 from tests.http.support import make_settings
 from tests.plugins.support import fake_distribution

@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from headwater.http.app import create_app
+from headwater.app import create_app
 from headwater.plugins import GROUP, InstalledPlugins, discover_plugins, mount_plugin_cli
 from headwater.testing.server import serve
 from tests.http.support import make_settings

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headwater.admin.module import AdminModule
+from headwater.app import create_app
 from headwater.domain import Repository
-from headwater.http.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.privacy.module import PrivacyModule
 from headwater.privacy.routes import AUDIT_CSV_ROUTE, AUDIT_ROUTE, ERASE_ROUTE
 from headwater.runtime import Runtime
-from headwater.security.module import SecurityModule
 from tests.privacy.model import Person, PersonId
 from tests.security.support import (
     Tenant,

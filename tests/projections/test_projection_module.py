@@ -9,9 +9,9 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
+from headwater.app import create_app
 from headwater.cache import read_model_tag
 from headwater.eventstore import EventStore, NewEvent, RecordedEvent, Statement
-from headwater.http.app import create_app
 from headwater.modules import Module
 from headwater.projections import INTEGER, TEXT, Merge, Projection, ProjectionRunner, Table
 from headwater.runtime import Runtime

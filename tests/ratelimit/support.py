@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from headwater.identity.principal import Principal, Role
 from headwater.ratelimit import RateLimiter, RateLimitMiddleware
-from headwater.security.principal import Principal, Role
 
 #: Requests to /slow wait on this (set by the test) so they stay in flight.
 gate: dict[str, asyncio.Event] = {}

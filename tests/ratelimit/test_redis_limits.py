@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from headwater.identity.principal import ANONYMOUS
 from headwater.ratelimit import (
     EndpointLimit,
     Outage,
@@ -16,7 +17,6 @@ from headwater.ratelimit import (
     TierLimit,
 )
 from headwater.resilience import BreakerConfig, CircuitState, RedisOptions
-from headwater.security.principal import ANONYMOUS
 from headwater.testing.redis import RedisServer
 from tests.ratelimit.support import client, gate, make_app
 

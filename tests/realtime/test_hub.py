@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from headwater.eventstore import EventStore, NewEvent, create_event_store
+from headwater.identity.principal import Principal
 from headwater.realtime import Channel, ChannelRegistry, Hub, RealtimeConfig, TopicProvider
 from headwater.realtime.frames import Frame
 from headwater.realtime.sse import SseResponse, SseStream
 from headwater.realtime.subscription import Subscription
-from headwater.security.principal import Principal
 from headwater.testing.realtime import TOKENS
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +121,7 @@ async def test_topics_push_at_most_once_per_interval_and_skip_unfollowed(
         return {"v": await store.stream_version(f"game-{key}")}
 
     hub = await started(store)
-    hub.channels.add_topic(
+    hub.add_topic(
         TopicProvider(
             "board",
             fetch,
@@ -130,7 +130,6 @@ async def test_topics_push_at_most_once_per_interval_and_skip_unfollowed(
             interval=0.2,
         )
     )
-    hub.topics.providers_changed()
     try:
         sink = Recorder(TOKENS["bob-token"])
         hub.subscribe(sink, [Channel("board", "1")], from_position=None)

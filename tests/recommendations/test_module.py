@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.recommendations.als import AlsOptions
 from headwater.recommendations.module import RecommendationsModule
-from headwater.security.module import SecurityModule
 from tests.security.support import app_settings, create_tenant, root_headers, security_config
 
 HISTORIES = {

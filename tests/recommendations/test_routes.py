@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from headwater.app import create_app
 from headwater.cache import CacheModule
-from headwater.http.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.recommendations.module import RecommendationsModule
-from headwater.security.module import SecurityModule
 from tests.security.support import (
     Tenant,
     app_settings,

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from headwater.eventstore import EventStore, create_event_store
+from headwater.identity.channels import ChannelRegistry
 from headwater.security import schema
-from headwater.security.channels import ChannelRegistry
 from headwater.security.service import Security
 from tests.security.support import SECRET, security_config
 

@@ -10,9 +10,9 @@ import httpx
 import httpx2
 from fastapi import FastAPI
 
-from headwater.http.app import create_app
+from headwater.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.security.config import FAST_PASSWORDS, SecurityConfig
-from headwater.security.module import SecurityModule
 from headwater.settings import Settings
 
 SECRET = "test-secret"

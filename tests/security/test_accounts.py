@@ -8,8 +8,8 @@ import pytest
 
 from headwater.errors import ConcurrencyError, EmailTaken, InvalidCredentials, InvalidInput
 from headwater.eventstore import EventStore, NewEvent
+from headwater.identity.principal import Role
 from headwater.security import events as ev
-from headwater.security.principal import Role
 from headwater.security.service import Security
 from tests.security.support import PASSWORD
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.errors import ApiKeyInvalid, TokenInvalid, TokenRevoked
-from headwater.security.principal import ANONYMOUS, Role
+from headwater.identity.principal import ANONYMOUS, Role
 from headwater.security.service import Security
 from tests.security.support import PASSWORD
 

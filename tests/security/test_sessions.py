@@ -13,7 +13,7 @@ from headwater.errors import (
     TokenRevoked,
 )
 from headwater.eventstore import EventStore
-from headwater.security.principal import Role
+from headwater.identity.principal import Role
 from headwater.security.service import Security
 from headwater.security.sessions import Sessions
 from tests.security.support import PASSWORD
@@ -121,7 +121,7 @@ async def test_a_session_past_its_absolute_end_cannot_refresh(
 
 
 async def test_logout_by_refresh_token_ends_the_session(security: Security, email: str) -> None:
-    from headwater.security.principal import ANONYMOUS
+    from headwater.identity.principal import ANONYMOUS
 
     login = await security.login(email, PASSWORD)
     await security.logout(ANONYMOUS, login.refresh_token)

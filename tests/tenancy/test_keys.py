@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater.security.principal import ANONYMOUS, Principal, Role
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.tenancy.keys import channel_key, rate_limit_key, tenant_key
 
 

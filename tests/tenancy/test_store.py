@@ -9,7 +9,7 @@ import pytest
 
 from headwater.errors import Forbidden, InvalidInput, StreamNotFound
 from headwater.eventstore import EventStore, NewEvent, Snapshot
-from headwater.security.principal import ANONYMOUS, Principal, Role
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.tenancy.store import TenantScopedStore
 
 pytestmark = pytest.mark.anyio

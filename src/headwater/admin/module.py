@@ -25,11 +25,11 @@ from headwater.admin.routes import build_router
 from headwater.admin.series import NodeSeries
 from headwater.errors import RebuildInProgress, StoreUnavailable
 from headwater.eventstore import EventStore
+from headwater.identity.principal import Role
 from headwater.jobs.queue import JobQueue
 from headwater.modules import Module
 from headwater.projections.module import Projections
 from headwater.runtime import Runtime
-from headwater.security.principal import Role
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from headwater.errors import InvalidInput
-from headwater.security.principal import Role
+from headwater.identity.principal import Role
 
 PanelKind = Literal["table", "chart", "reviews"]
 

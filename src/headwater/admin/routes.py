@@ -27,10 +27,10 @@ from headwater.http.deps import (
 )
 from headwater.http.responses import Envelope, ok
 from headwater.http.static import StaticAssets
+from headwater.identity.principal import Principal, Role
 from headwater.jobs.job import Job, JobState
 from headwater.observability.alerts import ALERT_STREAM
 from headwater.projections.status import ProjectionStatus
-from headwater.security.principal import Principal, Role
 
 if TYPE_CHECKING:
     from headwater.admin.module import AdminModule

@@ -33,13 +33,13 @@ from headwater.backup.target import BackupTarget
 from headwater.errors import StoreUnavailable
 from headwater.http.deps import AUTH_ERRORS, PlatformAdmin
 from headwater.http.responses import Envelope, ok
+from headwater.identity.principal import Role
 from headwater.jobs import Job, JobsModule
 from headwater.jobs.registry import HandlerFn
 from headwater.modules import Module
 from headwater.observability.alerts import AlertSink, StreamAlertSink
 from headwater.projections import Projection
 from headwater.runtime import Runtime
-from headwater.security.principal import Role
 
 STATUS_ROUTE = "/admin/api/backup"
 

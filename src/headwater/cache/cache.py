@@ -43,8 +43,8 @@ from headwater.cache.redis import L2Read, RedisCache
 from headwater.cache.serializers import SERIALIZERS
 from headwater.cache.stats import CacheStats
 from headwater.cache.tags import read_model_tag
+from headwater.identity.context import current_tenant
 from headwater.resilience.redis import REDIS_DOWN, RedisOptions, connect_redis, redis_guard
-from headwater.tenancy.context import current_tenant
 
 T = TypeVar("T")
 logger = logging.getLogger("headwater.cache")

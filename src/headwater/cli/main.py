@@ -42,7 +42,7 @@ def _discovered(settings: Settings) -> list[Module]:
 
 def _with_commands() -> list[Module]:
     """The modules whose ``cli`` the command mounts: installed plugins, then the apps."""
-    from headwater.http.server import load_module
+    from headwater.app.server import load_module
 
     try:
         settings = Settings.from_env()
@@ -69,9 +69,9 @@ def _url(url: str | None) -> str:
 def migrate(url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema (run once per deploy, before the nodes)."""
     console = Console()
+    from headwater.app import core_modules
+    from headwater.app.server import load_module
     from headwater.eventstore import create_event_store
-    from headwater.http.app import core_modules
-    from headwater.http.server import load_module
     from headwater.jobs import SqlJobQueue
     from headwater.privacy import SubjectKeys
     from headwater.projections import migrate_projections
@@ -111,7 +111,7 @@ def create_admin(
     url: DatabaseUrl = None,
 ) -> None:
     """Create a platform admin account (the first account of a deployment)."""
-    from headwater.http.app import resolve_secret
+    from headwater.app import resolve_secret
     from headwater.security.bootstrap import create_platform_admin
 
     console = Console()
@@ -159,7 +159,7 @@ def serve(
         keepalive_timeout=settings.keepalive_timeout,
     )
     uvicorn.run(
-        "headwater.http.server:build_from_env",
+        "headwater.app.server:build_from_env",
         factory=True,
         host=host,
         port=port,

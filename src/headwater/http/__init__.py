@@ -8,9 +8,9 @@
     async def get_order(order_id: str, staff: Staff, store: ScopedStore) -> Envelope[Order]:
         return ok(await load_order(store, order_id))
 
-Names load lazily (``headwater._lazy``): the lower layers import modules of this
-package (``headwater.http.pagination``), and must not pull in its route dependencies,
-which import the runtime and security in turn.
+Names load lazily (``headwater._lazy``): importing one module of this package (an
+error handler, a middleware) must not pull in the route dependencies, which import
+the runtime and security in turn.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, Final
 from headwater import _lazy
 
 if TYPE_CHECKING:
+    from headwater.cursors import (
+        CursorCodec,
+    )
     from headwater.http.deps import (
         AUTH_ERRORS,
         BAD_REQUEST,
@@ -45,9 +48,6 @@ if TYPE_CHECKING:
         runtime_of,
         scoped_store,
         tenant_id,
-    )
-    from headwater.http.pagination import (
-        CursorCodec,
     )
     from headwater.http.params import (
         MAX_INT64,
@@ -107,7 +107,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "page": "headwater.http.responses",
     # parameters and signed cursors
     "MAX_INT64": "headwater.http.params",
-    "CursorCodec": "headwater.http.pagination",
+    "CursorCodec": "headwater.cursors",
     # fingerprinted static assets and the pages that name them
     "Asset": "headwater.http.static",
     "StaticAssets": "headwater.http.static",

@@ -27,8 +27,8 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from headwater.errors import HeadwaterError, StoreUnavailable, Unauthorized
 from headwater.http.middleware.authentication import request_cookies
 from headwater.http.responses import ErrorBody
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.runtime import Runtime
-from headwater.security.principal import ANONYMOUS, Principal, Role
 from headwater.security.service import Security
 from headwater.tenancy.store import TenantScopedStore
 

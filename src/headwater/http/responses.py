@@ -7,23 +7,18 @@ Success: ``{"success": true, "data": ..., "meta": {"timestamp": ...}}``; lists a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The error body and ``meta`` live below the web layer (services write them too);
+# routes import the whole envelope from here.
+from headwater.envelope import ErrorBody as ErrorBody
+from headwater.envelope import ErrorDetail as ErrorDetail
+from headwater.envelope import Meta as Meta
+from headwater.envelope import utc_timestamp as utc_timestamp
+
 T = TypeVar("T")
-
-
-def utc_timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class Meta(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    timestamp: str = Field(default_factory=utc_timestamp)
-    request_id: str | None = Field(default=None, serialization_alias="requestId")
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -44,18 +39,6 @@ class Page(BaseModel, Generic[T]):
     success: bool = True
     data: list[T]
     pagination: PageInfo
-    meta: Meta = Field(default_factory=Meta)
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class ErrorBody(BaseModel):
-    success: bool = False
-    error: ErrorDetail
     meta: Meta = Field(default_factory=Meta)
 
 

@@ -29,8 +29,8 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
+from headwater.identity.context import current_principal
 from headwater.observability.tracing import current_trace
-from headwater.tenancy.context import current_principal
 
 _HANDLER_NAME = "headwater.observability"
 

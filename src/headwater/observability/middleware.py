@@ -20,10 +20,10 @@ from typing import Any
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from headwater.identity.principal import Principal
 from headwater.observability.logging import bound, get_logger
 from headwater.observability.metrics import Metrics
 from headwater.observability.tracing import TraceContext, Tracer
-from headwater.security.principal import Principal
 
 UNMATCHED = "<unmatched>"
 _log = get_logger("headwater.http")

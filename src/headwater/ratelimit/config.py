@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 
-from headwater.security.principal import Tier
+from headwater.identity.principal import Tier
 
 
 class Outage(enum.StrEnum):

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 
+from headwater.identity.principal import Principal
 from headwater.ratelimit.config import EndpointLimit, Outage, RateLimitConfig
 from headwater.ratelimit.routes import RouteTable
 from headwater.ratelimit.storage import STORAGE_DOWN, LimitStorage, MemoryLimitStorage
-from headwater.security.principal import Principal
 
 
 class _Unavailable(Exception):

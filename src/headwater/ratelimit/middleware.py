@@ -14,9 +14,9 @@ from __future__ import annotations
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from headwater.http.responses import ErrorBody, ErrorDetail, Meta
+from headwater.envelope import ErrorBody, ErrorDetail, Meta
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.ratelimit.limiter import Decision, RateLimiter
-from headwater.security.principal import ANONYMOUS, Principal
 
 _MESSAGES = {
     429: ("rate_limited", "too many requests: slow down and retry after the given seconds"),

@@ -62,7 +62,7 @@ from headwater.errors import (
     InvalidChannel,
     UnknownChannelKind,
 )
-from headwater.realtime.channels import Channel, ChannelPolicy, ChannelRegistry, requires
+from headwater.identity.channels import Channel, ChannelPolicy, ChannelRegistry, requires
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.connection import CloseCode, Connection, ConnectionState
 from headwater.realtime.hub import Hub

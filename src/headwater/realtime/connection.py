@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final, TypeAlias
 
 from headwater.errors import IllegalTransition
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.realtime.frames import Frame, dumps
 from headwater.realtime.subscription import Subscription
-from headwater.security.principal import ANONYMOUS, Principal
 
 Send: TypeAlias = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -29,29 +29,30 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from headwater.errors import LogRewound, StoreUnavailable
+from headwater.errors import InvalidChannel, LogRewound, StoreUnavailable
 from headwater.eventstore import EventStore, RecordedEvent
-from headwater.realtime.channels import (
+from headwater.identity.channels import (
     ADMIN,
     CATEGORY,
+    DEFAULT_POLICIES,
+    KEYLESS,
     STREAM,
     Channel,
     ChannelRegistry,
     event_channel_names,
 )
+from headwater.identity.principal import Principal
+from headwater.identity.reserved import is_security_event
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.connection import CloseCode, Connection
 from headwater.realtime.frames import event_body, event_frame, message, notice_frame
 from headwater.realtime.presence import Roster
 from headwater.realtime.subscription import Cursor, Sink, Subscription
 from headwater.realtime.sweeper import Sweeper
-from headwater.realtime.topics import TopicKey, TopicScheduler
-from headwater.security.channels import is_reserved_channel
-from headwater.security.events import is_security_event
-from headwater.security.principal import Principal
+from headwater.realtime.topics import TopicKey, TopicProvider, TopicScheduler
 
 log = logging.getLogger("headwater.realtime")
 
@@ -103,11 +104,13 @@ class Hub:
         *,
         admin_events: Mapping[str, str],
         config: RealtimeConfig,
-        also_allow: Callable[[Principal, str], bool] | None = None,
+        topics: Iterable[TopicProvider] = (),
     ) -> None:
         self.store = store
+        #: Who may follow what: the one registry, shared with the security module.
         self.channels = channels
-        self._also_allow = also_allow
+        #: Read-model topics by channel kind; each kind's policy is in ``channels``.
+        self._topics: dict[str, TopicProvider] = {}
         self.config = config
         self._admin_events = dict(admin_events)
         self._admin_types = frozenset(self._admin_events)
@@ -127,8 +130,10 @@ class Hub:
         self._index: dict[TopicKey, _Members] = {}
         self.connections: set[Connection] = set()
         self.topics = TopicScheduler(
-            lambda: self.channels.topics, self.subscribers, lambda: self.position
+            lambda: list(self._topics.values()), self.subscribers, lambda: self.position
         )
+        for provider in topics:
+            self.add_topic(provider)
         self.sweeper = Sweeper(self, config)
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -299,19 +304,27 @@ class Hub:
 
     async def authorize(self, principal: Principal, channel: Channel) -> bool:
         """May ``principal`` follow ``channel``? Its kind's policy, or a rule an app gave
-        the security layer's registry (``also_allow``); never a security stream.
+        the registry by name; never a security stream.
 
         Whether a named stream exists, or is another tenant's, is not asked: every
         subscription is scoped by the principal's tenant (fan-out and catch-up filter
         on it), so another tenant's stream delivers nothing, exactly like a stream
         that does not exist yet; refusing it would tell the caller that it exists.
         """
-        if is_reserved_channel(channel.name):
-            return False
-        allowed = await self.channels.authorize(principal, channel)
-        if not allowed and self._also_allow is not None:
-            allowed = self._also_allow(principal, channel.name) is True
-        return allowed
+        return await self.channels.authorize(principal, channel)
+
+    # --- topics -----------------------------------------------------------------------
+
+    def add_topic(self, provider: TopicProvider) -> None:
+        """Serve ``provider``'s read model on ``{kind}:{key}`` channels, under its policy."""
+        if provider.kind in DEFAULT_POLICIES or provider.kind in KEYLESS:
+            raise InvalidChannel(f"{provider.kind!r} is a built-in channel kind")
+        self.channels.set_policy(provider.kind, provider.policy)
+        self._topics[provider.kind] = provider
+        self.topics.providers_changed()
+
+    def topic(self, kind: str) -> TopicProvider | None:
+        return self._topics.get(kind)
 
     # --- subscriptions ----------------------------------------------------------------
 
@@ -331,7 +344,7 @@ class Hub:
         start = self.position
         cursor = Cursor(start, self.config.catchup_buffer)
         target: int | None = None
-        carries_events = any(self.channels.topic(c.kind) is None for c in channels)
+        carries_events = any(self.topic(c.kind) is None for c in channels)
         if from_position is not None and carries_events:
             if from_position < start:
                 cursor.last_sent = from_position
@@ -342,7 +355,7 @@ class Hub:
                 cursor.last_sent = from_position
         subs = []
         for channel in channels:
-            ordered = self.channels.topic(channel.kind) is None
+            ordered = self.topic(channel.kind) is None
             sub = Subscription(sink, channel, cursor, presence=presence, ordered=ordered)
             self._add(sub)
             subs.append(sub)

@@ -9,18 +9,18 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.routing import WebSocketRoute
 
 import headwater.realtime
+from headwater.envelope import ErrorBody
 from headwater.errors import ChannelForbidden, InvalidInput, StoreUnavailable, UpgradeRequired
-from headwater.http.responses import ErrorBody
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import Authenticator
 from headwater.modules import Module
 from headwater.realtime import sse as sse_module
-from headwater.realtime.channels import ChannelRegistry
 from headwater.realtime.config import RealtimeConfig
 from headwater.realtime.hub import Hub
 from headwater.realtime.sse import SseResponse
 from headwater.realtime.topics import TopicProvider
 from headwater.realtime.websocket import WebSocketEndpoint, request_cookies, request_headers
 from headwater.runtime import Runtime
-from headwater.security.principal import Authenticator
 
 #: Store event types shown on the admin feed, under the seed's admin event names.
 #: Apps add theirs, e.g. ``{"UserRegistered": "user.created"}``.
@@ -71,15 +71,15 @@ class RealtimeModule(Module):
         config: RealtimeConfig | None = None,
         prefix: str = "/realtime",
     ) -> None:
-        """``authenticator`` defaults to ``runtime.authenticator`` at start."""
+        """``authenticator`` defaults to ``runtime.authenticator`` at start;
+        ``channels`` to the security module's registry (one registry for both)."""
         self._authenticator = authenticator
-        self.channels = channels or ChannelRegistry()
+        self._channels = channels
         self.admin_events = {**DEFAULT_ADMIN_EVENTS, **(admin_events or {})}
         self.config = config or RealtimeConfig()
         self.prefix = prefix
         self.hub: Hub | None = None
-        for provider in topics:
-            self.channels.add_topic(provider)
+        self._topics = list(topics)
 
     @property
     def authenticator(self) -> Authenticator:
@@ -88,9 +88,9 @@ class RealtimeModule(Module):
         return self._authenticator
 
     def add_topic(self, provider: TopicProvider) -> None:
-        self.channels.add_topic(provider)
+        self._topics.append(provider)
         if self.hub is not None:
-            self.hub.topics.providers_changed()
+            self.hub.add_topic(provider)
 
     async def start(self, runtime: Runtime) -> None:
         if self._authenticator is None:
@@ -101,14 +101,14 @@ class RealtimeModule(Module):
                 "RealtimeModule needs an authenticator: pass one, or start a module that "
                 "sets runtime.authenticator (the security module does) before it"
             )
-        # Rules apps gave the security layer's channel registry grant access too.
-        security_channels = runtime.channels
+        # One registry: the security module's (its rules by name), unless given one.
+        channels = self._channels or runtime.channels or ChannelRegistry()
         hub = Hub(
             runtime.store,
-            self.channels,
+            channels,
             admin_events=self.admin_events,
             config=self.config,
-            also_allow=None if security_channels is None else security_channels.authorize,
+            topics=self._topics,
         )
         await hub.start()
         self.hub = hub

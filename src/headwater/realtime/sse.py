@@ -23,11 +23,11 @@ from typing import Final
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from headwater.realtime.channels import Channel
+from headwater.identity.channels import Channel
+from headwater.identity.principal import Principal
 from headwater.realtime.frames import SSE_RETRY_MS, Frame, dumps, message
 from headwater.realtime.hub import Hub
 from headwater.realtime.subscription import Subscription
-from headwater.security.principal import Principal
 
 #: Frames written per body chunk: one write for a burst instead of one per event.
 _BATCH: Final = 256
@@ -144,7 +144,7 @@ class SseResponse(Response):
         if target is not None:
             tasks.append(asyncio.create_task(hub.catch_up(subs, target)))
         for sub in subs:
-            provider = hub.channels.topic(sub.channel.kind)
+            provider = hub.topic(sub.channel.kind)
             if provider is not None:
                 tasks.append(asyncio.create_task(hub.topics.prime(provider, sub)))
         try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Protocol
 
-from headwater.realtime.channels import Channel
+from headwater.identity.channels import Channel
+from headwater.identity.principal import Principal
 from headwater.realtime.frames import Frame
-from headwater.security.principal import Principal
 
 
 class Sink(Protocol):

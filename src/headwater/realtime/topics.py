@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.eventstore import RecordedEvent
-from headwater.realtime.channels import ChannelPolicy, requires
+from headwater.identity.channels import ChannelPolicy, requires
+from headwater.identity.principal import Role
 from headwater.realtime.frames import topic_frame
 from headwater.realtime.subscription import Subscription
-from headwater.security.principal import Role
 
 log = logging.getLogger("headwater.realtime")
 

@@ -19,9 +19,9 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from headwater.errors import HeadwaterError, InvalidChannel, Unauthorized
+from headwater.identity.principal import Principal
 from headwater.realtime.connection import CloseCode, Connection
 from headwater.realtime.frames import error_frame, message
-from headwater.security.principal import Principal
 
 if TYPE_CHECKING:
     from headwater.realtime.module import RealtimeModule
@@ -235,7 +235,7 @@ class Session:
         self.hub.join(sub)
         if target is not None:
             self._spawn(channel.name, self.hub.catch_up([sub], target))
-        provider = self.hub.channels.topic(channel.kind)
+        provider = self.hub.topic(channel.kind)
         if provider is not None:
             self._spawn(channel.name, self.hub.topics.prime(provider, sub))
 

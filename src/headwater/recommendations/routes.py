@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.http.deps import AUTH_ERRORS, BAD_REQUEST, RequirePrincipal
 from headwater.http.responses import Envelope, ok
+from headwater.identity.principal import Role
 from headwater.recommendations.events import Interaction, Preferences
 from headwater.recommendations.recommender import MAX_K, Recommender, context_from
 from headwater.recommendations.tracker import InteractionTracker
-from headwater.security.principal import Role
 
 
 class InteractionIn(BaseModel):

@@ -3,7 +3,7 @@
 ::
 
     from headwater.security import SecurityConfig
-    from headwater.security.module import SecurityModule  # (imports the HTTP layer)
+    from headwater.http.security import SecurityModule  # its routes and middleware
 
     app = create_app(settings, plugins=[SecurityModule(SecurityConfig(cors_origins=(...,)))])
 
@@ -21,10 +21,10 @@ from headwater.errors import (
     TokenInvalid,
     TokenRevoked,
 )
-from headwater.security.channels import ChannelRegistry, authorize_channel, default_channels
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
 from headwater.security.opaque import equal_text
-from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.security.service import Security
 
 __all__ = [
@@ -45,7 +45,5 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TokenRevoked",
-    "authorize_channel",
-    "default_channels",
     "equal_text",
 ]

@@ -21,11 +21,11 @@ from headwater.errors import (
     NotFound,
 )
 from headwater.eventstore import NO_STREAM, EventStore, NewEvent
+from headwater.identity.principal import Role, Tier
 from headwater.security import events as ev
 from headwater.security.lookup import credentials
 from headwater.security.opaque import new_id
 from headwater.security.passwords import Passwords
-from headwater.security.principal import Role, Tier
 from headwater.security.schema import fetch_all, fetch_one
 
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

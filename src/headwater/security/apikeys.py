@@ -14,11 +14,11 @@ from typing import Any, Final
 
 from headwater.errors import InvalidInput, NotFound
 from headwater.eventstore import NO_STREAM, EventStore
+from headwater.identity.principal import Role, Tier
 from headwater.security import events as ev
 from headwater.security.accounts import parse_tier
 from headwater.security.lookup import API_KEY_ROLES
 from headwater.security.opaque import digest, new_id, new_secret
-from headwater.security.principal import Role, Tier
 from headwater.security.schema import fetch_all, fetch_one
 
 PREFIX: Final = "hwk_"

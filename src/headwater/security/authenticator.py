@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from headwater.errors import ApiKeyInvalid, TokenInvalid, TokenRevoked
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.security.apikeys import PREFIX as API_KEY_PREFIX
 from headwater.security.apikeys import split_key
 from headwater.security.cookies import SessionCookies
 from headwater.security.opaque import matches
-from headwater.security.principal import ANONYMOUS, Principal, Role
 from headwater.security.revocation import CredentialStates, SessionState
 from headwater.security.tokens import AccessTokens
 

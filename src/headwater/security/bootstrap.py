@@ -8,9 +8,9 @@ the environment of every node.
 from __future__ import annotations
 
 from headwater.eventstore import create_event_store
+from headwater.identity.channels import ChannelRegistry
 from headwater.security import schema
 from headwater.security.accounts import AccountRecord
-from headwater.security.channels import ChannelRegistry
 from headwater.security.config import SecurityConfig
 from headwater.security.service import Security
 

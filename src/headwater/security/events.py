@@ -3,7 +3,8 @@
 Security events are reserved: ``TenantScopedStore`` refuses to append any ``hw.*``
 type, so app code can never mint an account or a key by writing an event, and
 ``channels`` never lets a client subscribe to these streams (they name accounts,
-roles and keys). Password hashes are not in them: see ``lookup.Credentials``.
+roles and keys; ``headwater.identity.reserved`` says which). Password hashes are not
+in them: see ``lookup.Credentials``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any, Final
 
 from headwater.eventstore import NewEvent
 
-RESERVED_PREFIX: Final = "hw."
+# The categories are identity's: the hub and the tenant's store enforce them without
+# importing this service.
+from headwater.identity.reserved import ACCOUNT_CATEGORY as ACCOUNT_CATEGORY
+from headwater.identity.reserved import API_KEY_CATEGORY as API_KEY_CATEGORY
+from headwater.identity.reserved import TENANT_CATEGORY as TENANT_CATEGORY
 
 TENANT_CREATED: Final = "hw.tenant.created"
 ACCOUNT_REGISTERED: Final = "hw.account.registered"
@@ -25,16 +30,6 @@ TOKENS_REVOKED: Final = "hw.account.tokens_revoked"
 ACTED_FOR_TENANT: Final = "hw.account.acted_for_tenant"
 API_KEY_CREATED: Final = "hw.api_key.created"
 API_KEY_REVOKED: Final = "hw.api_key.revoked"
-
-#: Stream categories of the security events (``<category>-<id>``).
-TENANT_CATEGORY: Final = "tenant"
-ACCOUNT_CATEGORY: Final = "account"
-API_KEY_CATEGORY: Final = "apikey"
-CATEGORIES: Final = (TENANT_CATEGORY, ACCOUNT_CATEGORY, API_KEY_CATEGORY)
-
-
-def is_security_event(event_type: str) -> bool:
-    return event_type.startswith(RESERVED_PREFIX)
 
 
 def tenant_stream(tenant_id: str) -> str:

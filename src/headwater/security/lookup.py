@@ -15,8 +15,9 @@ from typing import Any
 
 from headwater.errors import InvalidInput
 from headwater.eventstore import RecordedEvent, Statement
+from headwater.identity.principal import Role
+from headwater.identity.reserved import is_security_event
 from headwater.security import events as ev
-from headwater.security.principal import Role
 
 TENANT_ROLES = frozenset({Role.TENANT_ADMIN.value, Role.STAFF.value, Role.USER.value})
 API_KEY_ROLES = frozenset({Role.STAFF.value, Role.USER.value})
@@ -212,7 +213,7 @@ def project_security_events(events: Sequence[RecordedEvent]) -> list[Statement]:
     (not a security event) must cost one string comparison."""
     statements: list[Statement] = []
     for event in events:
-        if ev.is_security_event(event.type):
+        if is_security_event(event.type):
             handler = _HANDLERS.get(event.type)
             if handler is None and event.type.startswith("hw.account."):
                 handler = _bump_account_version

@@ -20,14 +20,14 @@ from headwater.errors import (
     TokenRevoked,
 )
 from headwater.eventstore import EventStore
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import Principal, Role, Tier
 from headwater.security.accounts import AccountRecord, Accounts
 from headwater.security.apikeys import ApiKeyRecord, ApiKeys
 from headwater.security.authenticator import SecurityAuthenticator
-from headwater.security.channels import ChannelRegistry
 from headwater.security.config import SecurityConfig
 from headwater.security.cookies import SessionCookies
 from headwater.security.passwords import Passwords
-from headwater.security.principal import Principal, Role, Tier
 from headwater.security.revocation import CredentialStates
 from headwater.security.sessions import Sessions
 from headwater.security.tenants import Tenants

@@ -6,7 +6,7 @@ variable (``context``); ``TenantScopedStore`` forces that tenant on every append
 read; ``keys`` scopes cache, rate-limit and realtime-channel keys by it.
 """
 
-from headwater.tenancy.context import (
+from headwater.identity.context import (
     acting_as,
     current_principal,
     current_tenant,

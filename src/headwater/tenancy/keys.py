@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import quote
 
-from headwater.security.principal import Principal
+from headwater.identity.principal import Principal
 
 #: Stands for "no tenant" (anonymous callers, a platform admin not acting for one).
 #: Percent-encoding turns a tenant id "*" into "%2A", so no tenant can collide with it.

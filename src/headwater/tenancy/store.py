@@ -37,8 +37,8 @@ from headwater.eventstore import (
     Statement,
     Transaction,
 )
-from headwater.security.events import is_security_event
-from headwater.security.principal import Principal
+from headwater.identity.principal import Principal
+from headwater.identity.reserved import is_security_event
 
 
 class TenantScopedStore(EventStore):

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.errors import Unauthorized
 from headwater.eventstore import NewEvent
+from headwater.identity.principal import ANONYMOUS, Authenticator, Principal, Role
 from headwater.modules import Module
 from headwater.realtime import RealtimeConfig, RealtimeModule
-from headwater.security.principal import ANONYMOUS, Authenticator, Principal, Role
 
 #: The cookie a :class:`StaticTokenAuthenticator` reads as a session.
 SESSION_COOKIE = "hw_session"

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from apps.qrevent.module import QrEventModule
-from headwater.http.app import create_app
+from headwater.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.modules import Module
-from headwater.security.module import SecurityModule
 from tests.security.support import (
     PASSWORD,
     Client,

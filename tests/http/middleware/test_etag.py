@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
 from headwater.http.middleware.etag import ETagMiddleware, compute_etag, if_none_match
 from tests.http.support import ExampleModule, make_settings
 

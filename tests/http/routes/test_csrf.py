@@ -10,9 +10,9 @@ from fastapi import APIRouter, WebSocket
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from headwater.http.app import create_app
+from headwater.app import create_app
+from headwater.http.security import SecurityModule
 from headwater.modules import Module
-from headwater.security.module import SecurityModule
 from headwater.settings import Settings
 from tests.security.support import (
     ROOT_EMAIL,

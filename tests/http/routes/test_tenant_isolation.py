@@ -13,10 +13,10 @@ import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
-from headwater.http.app import create_app
+from headwater.app import create_app
 from headwater.http.deps import RequirePrincipal, SecurityService
+from headwater.http.security import SecurityModule
 from headwater.modules import Module
-from headwater.security.module import SecurityModule
 from headwater.testing.tenancy import Victim, probe_tenant_isolation
 from tests.security.support import (
     PASSWORD,

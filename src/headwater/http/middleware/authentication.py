@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError, Unauthorized
 from headwater.http.error_handlers import headwater_error_response
-from headwater.security.principal import ANONYMOUS, Principal
-from headwater.tenancy.context import acting_as
+from headwater.identity.context import acting_as
+from headwater.identity.principal import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
     from headwater.runtime import Runtime

@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater.errors import CsrfFailed
 from headwater.http.middleware.authentication import request_headers, scope_runtime
-from headwater.security.principal import ANONYMOUS, Principal
-from headwater.tenancy.context import acting_as
+from headwater.identity.context import acting_as
+from headwater.identity.principal import ANONYMOUS, Principal
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 

@@ -24,7 +24,7 @@ from headwater.http.deps import (
 from headwater.http.responses import Envelope, ErrorBody, Page, ok, page
 from headwater.http.routes.paging import Cursor, Limit, keyset_page
 from headwater.http.routes.views import AccountView
-from headwater.security.principal import Principal, Role
+from headwater.identity.principal import Principal, Role
 
 router = APIRouter(
     prefix="/accounts", tags=["accounts"], responses={**AUTH_ERRORS, **BAD_REQUEST, **CONFLICT}

@@ -19,7 +19,7 @@ from headwater.http.deps import (
 from headwater.http.responses import Envelope, Page, ok, page
 from headwater.http.routes.paging import Cursor, Limit, keyset_page
 from headwater.http.routes.views import ApiKeyView, NewApiKeyView
-from headwater.security.principal import Role
+from headwater.identity.principal import Role
 
 router = APIRouter(
     prefix="/api-keys",

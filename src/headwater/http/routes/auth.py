@@ -27,8 +27,8 @@ from headwater.http.routes.views import (
     PrincipalView,
     TokenView,
 )
+from headwater.identity.principal import ANONYMOUS, Principal
 from headwater.security.accounts import AccountRecord
-from headwater.security.principal import ANONYMOUS, Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[NO_STORE])
 

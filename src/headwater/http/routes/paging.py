@@ -11,7 +11,7 @@ from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Query
 
-from headwater.http.pagination import InvalidCursor
+from headwater.cursors import InvalidCursor
 from headwater.runtime import Runtime
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from headwater.identity.principal import Principal, Role, Tier
 from headwater.security.accounts import AccountRecord
 from headwater.security.apikeys import ApiKeyRecord
-from headwater.security.principal import Principal, Role, Tier
 from headwater.security.service import TokenPair
 from headwater.security.tenants import TenantRecord
 

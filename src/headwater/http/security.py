@@ -1,4 +1,7 @@
-"""``SecurityModule``: accounts, tenants, tokens, API keys, sessions and CSRF, as one Module.
+"""``SecurityModule``: the security service on the web, as one Module.
+
+``headwater.security`` owns accounts, tenants, tokens, API keys and sessions and knows
+no HTTP; this module puts it behind its routes and middleware.
 
 ::
 
@@ -28,10 +31,10 @@ from headwater.http.middleware.authentication import AuthenticationMiddleware
 from headwater.http.middleware.cors import AllowListCORSMiddleware
 from headwater.http.middleware.csrf import CsrfMiddleware
 from headwater.http.routes import accounts, api_keys, auth, session, tenants
+from headwater.identity.channels import ChannelRegistry
 from headwater.modules import Module
 from headwater.runtime import Runtime
 from headwater.security import schema
-from headwater.security.channels import ChannelRegistry, default_channels
 from headwater.security.config import SecurityConfig
 from headwater.security.service import Security
 
@@ -48,7 +51,8 @@ class SecurityModule(Module):
     ) -> None:
         #: None: built from the runtime's settings at start (``SecurityConfig.from_settings``).
         self.config = config
-        self.channels = channels if channels is not None else default_channels
+        #: The one channel registry: the realtime module adopts it at start.
+        self.channels = channels if channels is not None else ChannelRegistry.with_defaults()
 
     def routers(self) -> Sequence[APIRouter]:
         return (auth.router, session.router, accounts.router, api_keys.router, tenants.router)

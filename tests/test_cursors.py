@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from headwater.http.pagination import CursorCodec, InvalidCursor
+from headwater.cursors import CursorCodec, InvalidCursor
 
 
 def test_round_trip_keeps_the_key() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from headwater.security.principal import ANONYMOUS, Principal
+from headwater.identity.principal import ANONYMOUS, Principal
 
 _principal: ContextVar[Principal] = ContextVar("headwater.principal", default=ANONYMOUS)
 

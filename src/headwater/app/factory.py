@@ -1,4 +1,8 @@
-"""``create_app``: a FastAPI app with Headwater's runtime, middleware and error shape."""
+"""``create_app``: a FastAPI app with Headwater's runtime, middleware and error shape.
+
+The composition root: the only place that knows every module, in the order a node
+starts them (and stops them, in reverse). No feature package imports it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from headwater import __version__
+from headwater.app.core import core_modules
+from headwater.cursors import CursorCodec
 from headwater.errors import InvalidInput
 from headwater.eventstore import PostgresTimeouts, create_event_store
 from headwater.http import health
@@ -20,7 +26,7 @@ from headwater.http.middleware.etag import ETagMiddleware
 from headwater.http.middleware.json_unicode import JsonUnicodeMiddleware
 from headwater.http.middleware.request_id import RequestIdMiddleware
 from headwater.http.middleware.security_headers import SecurityHeadersMiddleware
-from headwater.http.pagination import CursorCodec
+from headwater.jobs import JobsModule
 from headwater.modules import Module
 from headwater.runtime import Runtime
 from headwater.settings import Settings
@@ -57,56 +63,6 @@ def postgres_timeouts(settings: Settings) -> PostgresTimeouts:
     )
 
 
-def core_modules(
-    settings: Settings | None = None, contributors: Sequence[Module] = ()
-) -> list[Module]:
-    """What every Headwater app gets, outermost first.
-
-    Security first, so everything inside it knows the principal; the cache, then the
-    projections (whose commits invalidate it), before the apps, so their ``start``
-    can use both; the rate limiter after security, so it
-    counts by principal and tenant, with the endpoint limits the apps declare.
-    """
-    from headwater.admin import AdminModule
-    from headwater.cache.module import CacheModule
-    from headwater.jobs import JobsModule
-    from headwater.observability import ObservabilityModule
-    from headwater.projections.module import ProjectionsModule
-    from headwater.ratelimit.config import FRAMEWORK_ENDPOINTS, RateLimitConfig
-    from headwater.ratelimit.module import RateLimitModule
-    from headwater.realtime import RealtimeModule
-    from headwater.security.module import SecurityModule
-
-    if settings is None:
-        observability = ObservabilityModule()
-    else:
-        token = settings.metrics_token
-        observability = ObservabilityModule(
-            log_level=settings.log_level,
-            alert_interval=settings.alert_interval or None,
-            metrics_token=None if token is None else token.get_secret_value(),
-        )
-    # Observability first, so its middleware wraps authentication and the rate limiter
-    # and records their refusals too.
-    modules: list[Module] = [
-        observability,
-        SecurityModule(),
-        CacheModule(),
-        ProjectionsModule(),
-        # After security: it authenticates connections with the security module's
-        # authenticator and asks its channel registry.
-        RealtimeModule(),
-        # The durable queue: apps declare their handlers with ``declare_jobs``.
-        JobsModule(),
-    ]
-    if settings is None or settings.rate_limits:
-        endpoints = [*FRAMEWORK_ENDPOINTS, *(e for m in contributors for e in m.endpoint_limits())]
-        modules.append(RateLimitModule(RateLimitConfig(endpoints=endpoints)))
-    # Last: its routes and sampler read what the others registered.
-    modules.append(AdminModule(contributors))
-    return modules
-
-
 def add_routes(app: FastAPI, router: APIRouter) -> None:
     """Add a module's routes to the app's own route list.
 
@@ -124,8 +80,6 @@ def _declare_jobs(modules: Sequence[Module]) -> None:
     """Every module declares its jobs with the queue in place (the core one, or one a
     plugin put in its place), before anything starts: triggers hook into appends at
     start, and workers start only for names that have handlers."""
-    from headwater.jobs import JobsModule
-
     queue = next((m for m in modules if isinstance(m, JobsModule)), None)
     if queue is None:
         return

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from headwater.eventstore import RecordedEvent
+from headwater.identity.channels import event_channel_names, parse_channel
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 from headwater.realtime import Channel, ChannelRegistry, InvalidChannel, UnknownChannelKind
-from headwater.realtime.channels import event_channel_names, parse_channel
-from headwater.security.principal import ANONYMOUS, Principal, Role
 from headwater.testing.realtime import TOKENS
 
 pytestmark = pytest.mark.anyio

@@ -6,8 +6,8 @@ import importlib
 
 from fastapi import FastAPI
 
+from headwater.app import create_app
 from headwater.errors import InvalidInput
-from headwater.http.app import create_app
 from headwater.modules import Module
 from headwater.settings import Settings
 

@@ -1,12 +1,13 @@
-"""The channel registry: default deny, most specific rule wins, tenants and security streams."""
+"""The channel registry's rules by name: default deny, most specific rule wins, tenants
+and security streams."""
 
 from __future__ import annotations
 
 import pytest
 
 from headwater.errors import InvalidInput
-from headwater.security.channels import ChannelRegistry
-from headwater.security.principal import ANONYMOUS, Principal, Role
+from headwater.identity.channels import ChannelRegistry
+from headwater.identity.principal import ANONYMOUS, Principal, Role
 
 
 def principal(*roles: Role, tenant: str | None = "t1", subject: str = "acc-1") -> Principal:
@@ -31,8 +32,8 @@ def channels() -> ChannelRegistry:
 
 
 def test_nothing_is_allowed_unless_declared(channels: ChannelRegistry) -> None:
-    assert not channels.authorize(ADMIN, "category:invoice")
-    assert not ChannelRegistry().authorize(ADMIN, "admin")
+    assert not channels.allows(ADMIN, "category:invoice")
+    assert not ChannelRegistry().allows(ADMIN, "admin")
 
 
 @pytest.mark.parametrize(
@@ -53,20 +54,20 @@ def test_nothing_is_allowed_unless_declared(channels: ChannelRegistry) -> None:
     ],
 )
 def test_rules(channels: ChannelRegistry, who: Principal, channel: str, allowed: bool) -> None:
-    assert channels.authorize(who, channel) is allowed
+    assert channels.allows(who, channel) is allowed
 
 
 def test_the_most_specific_rule_wins(channels: ChannelRegistry) -> None:
     channels.allow("stream:*", Role.USER)
-    assert channels.authorize(USER, "stream:anything")
-    assert not channels.authorize(USER, "stream:order-1")  # the longer prefix is staff-only
+    assert channels.allows(USER, "stream:anything")
+    assert not channels.allows(USER, "stream:order-1")  # the longer prefix is staff-only
 
 
 def test_a_principal_without_tenant_gets_no_tenant_channel(channels: ChannelRegistry) -> None:
     root = principal(Role.PLATFORM_ADMIN, tenant=None)
-    assert not channels.authorize(root, "admin")
-    assert not channels.authorize(root, "leaderboard:g1")
-    assert channels.authorize(principal(Role.PLATFORM_ADMIN, tenant="t1"), "admin")
+    assert not channels.allows(root, "admin")
+    assert not channels.allows(root, "leaderboard:g1")
+    assert channels.allows(principal(Role.PLATFORM_ADMIN, tenant="t1"), "admin")
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_a_principal_without_tenant_gets_no_tenant_channel(channels: ChannelRegi
 def test_security_streams_are_never_subscribable(channels: ChannelRegistry, channel: str) -> None:
     channels.allow("stream:*", Role.USER)
     channels.allow("category:*", Role.USER)
-    assert not channels.authorize(ADMIN, channel)
+    assert not channels.allows(ADMIN, channel)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,7 @@ def test_security_streams_are_never_subscribable(channels: ChannelRegistry, chan
 )
 def test_malformed_channels_are_refused(channels: ChannelRegistry, channel: str) -> None:
     channels.allow("stream:*", Role.USER)
-    assert not channels.authorize(ADMIN, channel)
+    assert not channels.allows(ADMIN, channel)
 
 
 def test_a_tenantless_channel_cannot_be_role_gated() -> None:

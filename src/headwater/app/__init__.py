@@ -1,0 +1,9 @@
+"""The composition root: builds a node from the feature packages, and knows their order.
+
+Nothing below it imports it: feature packages are composed here, never the other way.
+"""
+
+from headwater.app.core import core_modules
+from headwater.app.factory import add_routes, create_app, postgres_timeouts, resolve_secret
+
+__all__ = ["add_routes", "core_modules", "create_app", "postgres_timeouts", "resolve_secret"]
