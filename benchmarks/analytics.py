@@ -49,17 +49,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import emit_summary, log
 
 from headwater.analytics import Analytics, Funnel, Retention, analytics_projection, declared
-from headwater.analytics.actions import CAPTURED
-from headwater.analytics.definitions import Cohort
-from headwater.analytics.projection import (
+from headwater.analytics._actions import CAPTURED
+from headwater.analytics._definitions import Cohort
+from headwater.analytics._projection import (
     FUNNEL_COUNTS,
     RET_COUNTS,
     RET_SIZES,
 )
 from headwater.eventstore import create_event_store
-from headwater.eventstore.records import NewEvent
+from headwater.eventstore._records import NewEvent
 from headwater.projections import ProjectionRunner
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 
 POSTGRES = os.environ.get(
     "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -47,12 +47,12 @@ from headwater.backup import (
     ShipperOptions,
     restore,
 )
-from headwater.backup.loader import sqlite_row
-from headwater.backup.manifest import MANIFEST_KEY
-from headwater.backup.segment import event_to_row
+from headwater.backup._loader import sqlite_row
+from headwater.backup._manifest import MANIFEST_KEY
+from headwater.backup._segment import event_to_row
 from headwater.eventstore import EventStore, NewEvent, create_event_store
-from headwater.eventstore.records import RecordedEvent
-from headwater.eventstore.sql import Statement
+from headwater.eventstore._records import RecordedEvent
+from headwater.eventstore._sql import Statement
 from headwater.projections import INTEGER, TEXT, Merge, Projection, Table
 
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"

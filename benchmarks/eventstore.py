@@ -112,10 +112,10 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from headwater import NO_STREAM, EventStore, NewEvent, RecordedEvent, create_event_store
 from headwater.eventstore.migrations import event_store_migrations
-from headwater.jobs.sqlqueue import SqlJobQueue
+from headwater.jobs._sqlqueue import SqlJobQueue
 from headwater.projections import INTEGER, TEXT, Column, Merge, Projection, Table, attach_inline
-from headwater.projections.schema import migrate_projections
-from headwater.security import schema as security_schema
+from headwater.projections._schema import migrate_projections
+from headwater.security import _schema as security_schema
 
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 CLIENTS: Final = 32

@@ -76,10 +76,10 @@ else:
     from starlette.routing import Route
 
     from headwater.cache import REALTIME, SHARED, Cache, read_model_tag
-    from headwater.http.responses import Envelope, utc_timestamp
+    from headwater.http._responses import Envelope, utc_timestamp
     from headwater.modules import Module
     from headwater.runtime import Runtime
-    from headwater.testing.server import free_port, serve
+    from headwater.testing._server import free_port, serve
 
     REPO: Final = Path(__file__).resolve().parent.parent
     PATH: Final = "/bench/leaderboard"

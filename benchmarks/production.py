@@ -172,7 +172,7 @@ async def cache_figures(results: Results, quick: bool, redis_url: str | None) ->
 
 
 def free_port() -> int:
-    from headwater.testing.server import free_port as pick
+    from headwater.testing._server import free_port as pick
 
     return pick()
 

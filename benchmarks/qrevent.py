@@ -134,7 +134,7 @@ async def _scans_per_second(url: str, guests: int) -> float:
     from apps.qrevent.signing import QrSigner
     from headwater.domain import CommandContext, Repository
     from headwater.eventstore import create_event_store
-    from headwater.identity.principal import Principal, Role
+    from headwater.identity._principal import Principal, Role
     from headwater.projections import attach_inline
 
     store = await create_event_store(url, migrate=True)
@@ -297,7 +297,7 @@ def _rps(pool: Any, port: int, path: str, headers: str, seconds: float) -> float
 def _cached_ratio(seconds: float, repeats: int) -> dict[str, float]:
     import httpx
 
-    from headwater.testing.server import serve
+    from headwater.testing._server import serve
     from tests.apps.qrevent.support import organizer
 
     tests_env = {

@@ -67,8 +67,8 @@ from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from headwater.realtime import RealtimeConfig, RealtimeModule
-from headwater.testing.realtime import authenticator
-from headwater.testing.server import RunningServer, free_port, serve
+from headwater.testing._realtime import authenticator
+from headwater.testing._server import RunningServer, free_port, serve
 
 REPO: Final = Path(__file__).resolve().parent.parent
 TOKEN: Final = "alice-token"
@@ -464,7 +464,7 @@ async def run(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         serve(
             f"sqlite:///{Path(tmp) / 'bench.db'}",
             workdir=Path(tmp),
-            apps=["benchmarks.realtime:server_app", "headwater.testing.realtime:append_app"],
+            apps=["benchmarks.realtime:server_app", "headwater.testing._realtime:append_app"],
             env={
                 "PYTHONPATH": str(REPO),
                 # Appends come as anonymous callers from one address (the static test

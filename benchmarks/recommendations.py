@@ -53,14 +53,14 @@ from headwater.recommendations import (
     batch_counts,
     item_item_projection,
 )
-from headwater.recommendations.evaluation import (
+from headwater.recommendations._evaluation import (
     Split,
     evaluate_als,
     evaluate_item_item,
     evaluate_popularity,
     movielens_split,
 )
-from headwater.recommendations.tables import ITEM_ITEM_TABLES
+from headwater.recommendations._tables import ITEM_ITEM_TABLES
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

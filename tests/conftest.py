@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from headwater.testing.redis import (  # noqa: F401 - fixtures shared by the whole suite
+from headwater.testing._redis import (  # noqa: F401 - fixtures shared by the whole suite
     private_redis,
     redis_namespace,
     redis_service,

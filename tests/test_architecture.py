@@ -118,16 +118,16 @@ def add_import(path: Path, line: str) -> None:
 
 def test_a_service_importing_the_web_layer_breaks_the_contracts(tree_copy: Path) -> None:
     assert lint_imports(tree_copy, pythonpath=tree_copy)[0] == 0
-    add_import(tree_copy / "headwater" / "realtime" / "hub.py", "import headwater.http.deps")
+    add_import(tree_copy / "headwater" / "realtime" / "_hub.py", "import headwater.http._deps")
     code, out = lint_imports(tree_copy, pythonpath=tree_copy)
     assert code == 1, out
     assert "do not import the web layer BROKEN" in out
     assert "Headwater's layers, top to bottom BROKEN" in out
-    assert "headwater.realtime.hub -> headwater.http.deps" in out
+    assert "headwater.realtime._hub -> headwater.http._deps" in out
 
 
 def test_the_event_store_importing_upward_breaks_the_contracts(tree_copy: Path) -> None:
-    add_import(tree_copy / "headwater" / "eventstore" / "codec.py", "import headwater.projections")
+    add_import(tree_copy / "headwater" / "eventstore" / "_codec.py", "import headwater.projections")
     code, out = lint_imports(tree_copy, pythonpath=tree_copy)
     assert code == 1, out
     assert "The event store knows nothing above it BROKEN" in out

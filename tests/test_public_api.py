@@ -198,6 +198,30 @@ def test_the_apps_import_only_public_names() -> None:
 def test_the_apps_check_catches_a_deep_import(tmp_path: Path) -> None:
     # The walk above must see nested and aliased imports, not only top-level lines.
     source = tmp_path / "deep.py"
-    source.write_text("def f():\n    from headwater.http.deps import Staff as S\n")
-    assert _imports_of_headwater(source) == [(2, "headwater.http.deps", "Staff")]
-    assert "headwater.http.deps" not in PUBLIC
+    source.write_text("def f():\n    from headwater.http._deps import Staff as S\n")
+    assert _imports_of_headwater(source) == [(2, "headwater.http._deps", "Staff")]
+    assert "headwater.http._deps" not in PUBLIC
+
+
+def test_implementation_modules_start_with_an_underscore() -> None:
+    """Inside a package, a module is private (``_name.py``) unless its package's
+    ``__all__`` names it: what is public is what ``__init__`` says, nothing else."""
+    src = ROOT / "src" / "headwater"
+    stray = []
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src).with_suffix("").parts
+        if len(parts) < 2 or parts[-1].startswith("_") or "migrations" in parts:
+            continue  # root modules (errors, settings, runtime...) are public by design
+        init = ast.parse((path.parent / "__init__.py").read_text("utf-8"))
+        exported = {
+            element.value
+            for node in init.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            and isinstance(node.value, ast.List)
+            for element in node.value.elts
+            if isinstance(element, ast.Constant)
+        }
+        if parts[-1] not in exported:
+            stray.append(str(path.relative_to(ROOT)))
+    assert not stray, "modules neither private nor exported:\n" + "\n".join(stray)

@@ -147,7 +147,7 @@ def _inline(name: str, table: Table) -> Projection:
 
 # One projection per table, each emitting one statement per event: the inline handler
 # runs a projection's statements for a whole batch together, so a batch of a thousand
-# submissions becomes one executemany per table (see headwater.projections.coalesce).
+# submissions becomes one executemany per table (see headwater.projections._coalesce).
 users = _inline("fe_users", USERS)
 user_days = _inline("fe_user_days", USER_DAYS)
 forms = _inline("fe_forms", FORMS)

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
         Statement,
         create_event_store,
     )
-    from headwater.identity.principal import (
+    from headwater.identity._principal import (
         Principal,
         Role,
     )
@@ -128,8 +128,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "TenantMismatch": "headwater.errors",
     "Unauthorized": "headwater.errors",
     # identity: who is calling
-    "Principal": "headwater.identity.principal",
-    "Role": "headwater.identity.principal",
+    "Principal": "headwater.identity._principal",
+    "Role": "headwater.identity._principal",
     # the write side
     "ESCALATE": "headwater.domain",
     "LAST_WRITE_WINS": "headwater.domain",

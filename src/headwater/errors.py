@@ -554,7 +554,7 @@ class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
 
 
-# --- channels: who may follow what (headwater.identity.channels) ----------------------
+# --- channels: who may follow what (headwater.identity._channels) ----------------------
 
 
 class InvalidChannel(InvalidInput):

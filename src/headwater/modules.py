@@ -25,10 +25,10 @@ from starlette.middleware import Middleware
 if TYPE_CHECKING:
     import typer
 
-    from headwater.admin.panels import Panel
+    from headwater.admin._panels import Panel
     from headwater.eventstore import EventStore
     from headwater.jobs import JobsModule
-    from headwater.ratelimit.config import EndpointLimit
+    from headwater.ratelimit._config import EndpointLimit
     from headwater.runtime import Runtime
 
 

@@ -29,17 +29,17 @@ from headwater.eventstore import EventStore
 from headwater.settings import Settings
 
 if TYPE_CHECKING:
-    from headwater.cache.cache import Cache
-    from headwater.identity.channels import ChannelRegistry
-    from headwater.identity.principal import Authenticator
-    from headwater.jobs.queue import JobQueue
-    from headwater.observability.collectors import RuntimeCollector
-    from headwater.observability.metrics import Metrics
-    from headwater.projections.module import Projections
-    from headwater.ratelimit.limiter import RateLimiter
-    from headwater.realtime.hub import Hub
-    from headwater.resilience.breaker import CircuitBreaker
-    from headwater.security.service import Security
+    from headwater.cache._cache import Cache
+    from headwater.identity._channels import ChannelRegistry
+    from headwater.identity._principal import Authenticator
+    from headwater.jobs._queue import JobQueue
+    from headwater.observability._collectors import RuntimeCollector
+    from headwater.observability._metrics import Metrics
+    from headwater.projections._module import Projections
+    from headwater.ratelimit._limiter import RateLimiter
+    from headwater.realtime._hub import Hub
+    from headwater.resilience._breaker import CircuitBreaker
+    from headwater.security._service import Security
 
 T = TypeVar("T")
 

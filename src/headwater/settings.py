@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     apps: list[str] = []
     #: Request bodies larger than this get 413.
     max_body_bytes: int = 1024 * 1024
-    #: Request heads under ``headwater serve`` (see ``headwater.http.heads``): bytes of
+    #: Request heads under ``headwater serve`` (see ``headwater.http._heads``): bytes of
     #: request line and headers, header fields, seconds to finish a head (from
     #: connecting, or its first byte), seconds an idle keep-alive connection stays open.
     max_head_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     #: Pooled connections are replaced after this long.
     database_pool_max_lifetime: float = 1800.0
 
-    # --- security (None: the defaults in ``headwater.security.config``) ---------------
+    # --- security (None: the defaults in ``headwater.security._config``) ---------------
     access_token_seconds: int | None = None
     refresh_token_seconds: int | None = None
     session_max_seconds: int | None = None

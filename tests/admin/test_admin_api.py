@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headwater.admin import AdminModule
-from headwater.admin.routes import ASSETS
+from headwater.admin._routes import ASSETS
 from headwater.app import create_app
 from headwater.eventstore import NewEvent, RecordedEvent, Statement
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
 from headwater.observability import ObservabilityModule

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright import sync_api as playwright
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.apps.formease.conftest import APPS, ENV, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, Operator
 from tests.apps.formease.conftest import _login as login
 from tests.apps.formease.conftest import _operator as make_operator

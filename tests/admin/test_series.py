@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from headwater.admin.series import NodeSeries
+from headwater.admin._series import NodeSeries
 from headwater.app import create_app
 from headwater.eventstore import NewEvent
 from headwater.observability import ObservabilityModule
-from headwater.observability.collectors import Snapshot
+from headwater.observability._collectors import Snapshot
 from headwater.runtime import Runtime
 from tests.http.support import make_settings
 

@@ -18,16 +18,16 @@ from headwater.analytics import (
     analytics_projection,
     declared,
 )
-from headwater.analytics.actions import CAPTURED
-from headwater.analytics.definitions import DAY_MS
-from headwater.analytics.projection import (
+from headwater.analytics._actions import CAPTURED
+from headwater.analytics._definitions import DAY_MS
+from headwater.analytics._projection import (
     COHORT_SIZES,
     FUNNEL_COUNTS,
     RET_COUNTS,
     RET_SIZES,
 )
 from headwater.eventstore import EventStore
-from headwater.eventstore.records import NewEvent
+from headwater.eventstore._records import NewEvent
 from headwater.projections import ProjectionRunner, rebuild
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from headwater.eventstore import EventStore, NewEvent
-from headwater.eventstore.records import RecordedEvent
-from headwater.eventstore.sql import Statement
+from headwater.eventstore._records import RecordedEvent
+from headwater.eventstore._sql import Statement
 from headwater.projections import INTEGER, REAL, TEXT, TIMESTAMP, Merge, Projection, Table
 
 ACCOUNTS = Table(

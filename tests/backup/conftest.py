@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from headwater.testing.backup import moto_s3_endpoint  # noqa: F401 - a shared fixture
+from headwater.testing._backup import moto_s3_endpoint  # noqa: F401 - a shared fixture

@@ -19,7 +19,7 @@ from headwater.backup import (
     plan_restore,
 )
 from headwater.eventstore import EventStore, create_event_store
-from headwater.observability.alerts import Alert
+from headwater.observability._alerts import Alert
 from headwater.projections import attach_inline, migrate_projections, rebuild
 from tests.backup._ledger import PROJECTIONS, ledger, ledger_by_tenant, write_deposits
 

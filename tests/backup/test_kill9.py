@@ -23,7 +23,7 @@ from headwater.backup import (
     restore,
     verify_target,
 )
-from headwater.backup.loader import load_events
+from headwater.backup._loader import load_events
 from headwater.eventstore import EventStore, create_event_store
 from headwater.projections import migrate_projections, rebuild
 from tests.backup._ledger import PROJECTIONS, ledger_by_tenant

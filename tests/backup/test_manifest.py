@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.backup import BackupCorrupt, Manifest, SegmentEntry
-from headwater.backup.manifest import Anchor
+from headwater.backup._manifest import Anchor
 
 
 def entry(first: int, last: int, first_us: int, last_us: int, sealed: bool = True) -> SegmentEntry:

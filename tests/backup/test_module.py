@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from headwater.app import create_app
 from headwater.backup import DirectoryTarget, ShipperOptions, load_manifest
-from headwater.backup.module import STATUS_ROUTE, BackupModule
-from headwater.backup.schedule import (
+from headwater.backup._module import STATUS_ROUTE, BackupModule
+from headwater.backup._schedule import (
     BASE_JOB,
     DRILL_JOB,
     RETENTION_JOB,
@@ -23,7 +23,7 @@ from headwater.backup.schedule import (
     declare_schedule,
 )
 from headwater.eventstore import NewEvent
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from headwater.jobs import JobsModule
 from headwater.runtime import Runtime
 from tests.backup._ledger import PROJECTIONS

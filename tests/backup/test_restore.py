@@ -21,7 +21,7 @@ from headwater.backup import (
     restore,
 )
 from headwater.eventstore import EventStore, create_event_store
-from headwater.eventstore.records import RecordedEvent
+from headwater.eventstore._records import RecordedEvent
 from headwater.projections import attach_inline, migrate_projections, rebuild
 from tests.backup._ledger import PROJECTIONS, ledger, ledger_by_tenant, write_deposits
 

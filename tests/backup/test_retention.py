@@ -22,7 +22,7 @@ from headwater.backup import (
     restore,
     verify_target,
 )
-from headwater.backup.base import BaseInfo
+from headwater.backup._base import BaseInfo
 from headwater.eventstore import create_event_store
 from tests.backup._ledger import write_deposits
 

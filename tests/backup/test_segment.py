@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from headwater.backup import BackupCorrupt
-from headwater.backup.segment import SegmentBuilder, build_segment, decode_rows, decode_segment
-from headwater.eventstore.records import RecordedEvent
+from headwater.backup._segment import SegmentBuilder, build_segment, decode_rows, decode_segment
+from headwater.eventstore._records import RecordedEvent
 
 START = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from headwater.backup import BackupTarget, DirectoryTarget, InvalidTarget, open_target
-from headwater.backup.s3 import S3Target
-from headwater.testing.backup import BackupTargetContract, make_bucket
+from headwater.backup._s3 import S3Target
+from headwater.testing._backup import BackupTargetContract, make_bucket
 
 
 class TestDirectoryTarget(BackupTargetContract):

@@ -18,7 +18,7 @@ from headwater.backup import (
     load_manifest,
     verify_target,
 )
-from headwater.backup.manifest import MANIFEST_KEY, SegmentEntry
+from headwater.backup._manifest import MANIFEST_KEY, SegmentEntry
 from headwater.eventstore import create_event_store
 from tests.backup._ledger import write_deposits
 

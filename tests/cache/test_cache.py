@@ -19,8 +19,8 @@ from headwater.cache import (
     cached,
     read_model_tag,
 )
-from headwater.identity.context import acting_as
-from headwater.identity.principal import Principal, Role
+from headwater.identity._context import acting_as
+from headwater.identity._principal import Principal, Role
 
 pytestmark = pytest.mark.anyio
 

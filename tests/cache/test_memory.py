@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from headwater.cache.entry import Entry, xfetch_due
-from headwater.cache.memory import L1Item, MemoryCache
+from headwater.cache._entry import Entry, xfetch_due
+from headwater.cache._memory import L1Item, MemoryCache
 
 
 def item(value: object, *, until: float = 100.0, tags: tuple[str, ...] = ()) -> L1Item:

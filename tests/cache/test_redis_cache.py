@@ -14,7 +14,7 @@ import pytest
 
 from headwater.cache import Cache, CachePolicy
 from headwater.resilience import BreakerConfig, CircuitState, RedisOptions
-from headwater.testing.redis import RedisServer
+from headwater.testing._redis import RedisServer
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from headwater.cli.main import app
+from headwater.cli._main import app
 from headwater.eventstore import create_event_store
-from headwater.testing.backup import make_bucket, moto_s3_endpoint  # noqa: F401 - fixture
+from headwater.testing._backup import make_bucket, moto_s3_endpoint  # noqa: F401 - fixture
 from tests.backup._ledger import write_deposits
 
 runner = CliRunner(env={"COLUMNS": "200"})

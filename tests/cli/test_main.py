@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from headwater.cli.main import app
+from headwater.cli._main import app
 
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -49,7 +49,7 @@ def test_migrate_creates_the_postgres_schema(postgres_url: str) -> None:
 
 def test_console_script_is_installed() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "headwater.cli.main", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "headwater.cli._main", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0
     assert "migrate" in done.stdout
@@ -65,7 +65,7 @@ def test_an_apps_cli_commands_are_mounted_under_its_name(tmp_path: Path) -> None
         "HEADWATER_APPS": '["tests.cli.commands_app:module"]',
     }
     done = subprocess.run(
-        [sys.executable, "-m", "headwater.cli.main", "tool", "hello", "--name", "Ada"],
+        [sys.executable, "-m", "headwater.cli._main", "tool", "hello", "--name", "Ada"],
         capture_output=True,
         text=True,
         env=env,

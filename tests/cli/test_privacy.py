@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from headwater.cli.main import app
+from headwater.cli._main import app
 from headwater.domain import Repository, default_registry
 from headwater.eventstore import create_event_store
 from headwater.privacy import PersonalDataCipher, SubjectKeys

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 
 
 def test_serve_answers_with_security_headers_and_stops_cleanly(tmp_path: Path) -> None:

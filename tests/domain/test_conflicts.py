@@ -23,7 +23,7 @@ from headwater.domain import (
     Repository,
     merge_states,
 )
-from headwater.domain.conflicts import MISSING, same
+from headwater.domain._conflicts import MISSING, same
 from headwater.errors import ConcurrencyError
 from headwater.eventstore import EventStore
 from tests.domain.model import (

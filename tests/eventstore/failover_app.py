@@ -11,7 +11,7 @@ from headwater.eventstore import RecordedEvent, Statement
 from headwater.modules import Module
 from headwater.projections import INTEGER, TEXT, Projection, ProjectionRunner, Table
 from headwater.runtime import Runtime
-from headwater.testing.realtime import AppendModule, authenticator, realtime_module
+from headwater.testing._realtime import AppendModule, authenticator, realtime_module
 
 EVENTS_SEEN = Table(
     "rm_failover_seen", {"position": INTEGER, "event_id": TEXT}, primary_key="position"

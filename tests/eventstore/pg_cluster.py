@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headwater.testing.server import free_port
+from headwater.testing._server import free_port
 
 
 def postgres_bin() -> Path | None:

@@ -9,7 +9,7 @@ import pytest
 
 from headwater.errors import UnknownBackend
 from headwater.eventstore import NewEvent, create_event_store
-from headwater.eventstore.factory import postgres_options, sqlite_path
+from headwater.eventstore._factory import postgres_options, sqlite_path
 
 pytestmark = pytest.mark.anyio
 

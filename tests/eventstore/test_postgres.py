@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.testing.eventstore import EventStoreContract
+from headwater.testing._eventstore import EventStoreContract
 
 pytestmark = pytest.mark.postgres
 

@@ -35,7 +35,7 @@ import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 from tests.eventstore.pg_cluster import ClusterPair, TcpSwitch, postgres_bin
 from tests.realtime.support import ws_client
 
@@ -188,7 +188,7 @@ def _prepare(pair: ClusterPair, repl: TcpSwitch, db_url: str, sync: bool) -> Non
     with psycopg.connect(pair.primary.url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{SCHEMA}"')
     subprocess.run(
-        [sys.executable, "-m", "headwater.cli.main", "migrate", "--url", db_url],
+        [sys.executable, "-m", "headwater.cli._main", "migrate", "--url", db_url],
         check=True,
         capture_output=True,
         env={**os.environ, "HEADWATER_SECRET_KEY": "test-secret-key"},

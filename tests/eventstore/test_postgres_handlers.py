@@ -14,14 +14,14 @@ import psycopg
 import pytest
 
 from headwater.eventstore import EventStore, NewEvent, RecordedEvent, Statement, create_event_store
-from headwater.eventstore.factory import postgres_options
-from headwater.eventstore.postgres_handlers import (
+from headwater.eventstore._factory import postgres_options
+from headwater.eventstore._postgres_handlers import (
     StandIns,
     _mergeable,
     _split,
     prepare_statements,
 )
-from headwater.eventstore.sql import qmark_to_pyformat
+from headwater.eventstore._sql import qmark_to_pyformat
 
 
 def _texts(sql: str) -> tuple[str, ...]:

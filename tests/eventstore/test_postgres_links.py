@@ -18,8 +18,8 @@ import pytest
 
 from headwater.errors import StoreUnavailable
 from headwater.eventstore import NewEvent, PostgresTimeouts, RecordedEvent
-from headwater.eventstore.postgres import PostgresEventStore
-from headwater.testing.fault_proxy import FaultProxy, Link
+from headwater.eventstore._postgres import PostgresEventStore
+from headwater.testing._fault_proxy import FaultProxy, Link
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

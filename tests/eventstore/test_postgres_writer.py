@@ -28,9 +28,9 @@ from headwater.eventstore import (
     Statement,
     create_event_store,
 )
-from headwater.eventstore.factory import postgres_options
-from headwater.eventstore.postgres import PostgresEventStore
-from headwater.eventstore.postgres_writer import GroupCommitWriter
+from headwater.eventstore._factory import postgres_options
+from headwater.eventstore._postgres import PostgresEventStore
+from headwater.eventstore._postgres_writer import GroupCommitWriter
 
 pytestmark = [pytest.mark.postgres, pytest.mark.anyio]
 
@@ -184,7 +184,7 @@ async def _log(store: EventStore) -> list[tuple[object, ...]]:
 async def test_handler_values_from_the_log_are_filled_in_by_the_server(
     store: EventStore, postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="headwater.eventstore.postgres_writer")
+    caplog.set_level(logging.DEBUG, logger="headwater.eventstore._postgres_writer")
     async with store.transaction() as tx:
         await tx.execute(CREATE_LOG)
     store.add_inline_handler(_log_with_derived_values)

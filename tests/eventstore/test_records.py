@@ -23,7 +23,7 @@ from headwater.errors import (
     TenantMismatch,
 )
 from headwater.eventstore import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, NewEvent
-from headwater.eventstore.records import (
+from headwater.eventstore._records import (
     MAX_STREAM_ID_LENGTH,
     MAX_TYPE_LENGTH,
     StreamState,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.eventstore import Statement
-from headwater.eventstore.sql import qmark_to_pyformat
+from headwater.eventstore._sql import qmark_to_pyformat
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.testing.eventstore import EventStoreContract
+from headwater.testing._eventstore import EventStoreContract
 
 
 class TestSqliteFileStore(EventStoreContract):
@@ -30,7 +30,7 @@ class TestSqliteMemoryStore(EventStoreContract):
 
 CLOSE_WHILE_WATCHING = """
 import asyncio, sys
-import headwater.eventstore.sqlite as backend
+import headwater.eventstore._sqlite as backend
 from headwater import create_event_store
 backend.CROSS_PROCESS_POLL_SECONDS = 0  # a data_version check is nearly always running
 

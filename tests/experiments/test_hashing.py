@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from headwater.experiments.hashing import in_traffic, pick_variant, unit
-from headwater.experiments.stats import chi_square_sf
+from headwater.experiments._hashing import in_traffic, pick_variant, unit
+from headwater.experiments._stats import chi_square_sf
 
 DOC = Path(__file__).parents[2] / "docs" / "experiments-hash.md"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from headwater.eventstore import EventStore
-from headwater.eventstore.records import NewEvent
+from headwater.eventstore._records import NewEvent
 from headwater.experiments import (
     ExperimentMonitor,
     Experiments,
@@ -21,9 +21,9 @@ from headwater.experiments import (
     Variant,
     compute_results,
 )
-from headwater.experiments.definitions import EXPOSURE
-from headwater.experiments.service import exposure_stream
-from headwater.observability.alerts import ALERT_EVENT, Alert, StreamAlertSink
+from headwater.experiments._definitions import EXPOSURE
+from headwater.experiments._service import exposure_stream
+from headwater.observability._alerts import ALERT_EVENT, Alert, StreamAlertSink
 
 pytestmark = pytest.mark.anyio
 

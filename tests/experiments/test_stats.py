@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from headwater.experiments.stats import (
+from headwater.experiments._stats import (
     chi_square_sf,
     cuped_adjust,
     difference_interval,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from headwater.errors import ConcurrencyError
-from headwater.http.responses import Envelope, ok
+from headwater.http._responses import Envelope, ok
 from headwater.modules import Module
 from headwater.settings import Settings
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from headwater.errors import InvalidInput
-from headwater.http.error_handlers import install_error_handlers
+from headwater.http._error_handlers import install_error_handlers
 from tests.http.test_openapi_fuzz import build_app
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 
 LIMITS = {
     "HEADWATER_MAX_HEAD_BYTES": str(32 * 1024),

@@ -37,7 +37,7 @@ from schemathesis.core.result import Ok
 from apps.formease.module import FormEaseModule
 from apps.qrevent.module import QrEventModule
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from headwater.settings import Settings
 from tests.security.support import (
     SECRET,

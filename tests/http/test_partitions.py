@@ -26,8 +26,8 @@ import httpx
 import psycopg
 import pytest
 
-from headwater.testing.fault_proxy import FaultProxy, running_fault_proxy
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._fault_proxy import FaultProxy, running_fault_proxy
+from headwater.testing._server import RunningServer, serve
 from tests.realtime.support import Client, ws_client
 from tests.security.support import ROOT_EMAIL, ROOT_PASSWORD
 
@@ -65,7 +65,7 @@ class Node:
 
 def migrate(url: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "headwater.cli.main", "migrate", "--url", url],
+        [sys.executable, "-m", "headwater.cli._main", "migrate", "--url", url],
         check=True,
         capture_output=True,
         env={**os.environ, **ENV, "HEADWATER_SECRET_KEY": "test-secret-key"},

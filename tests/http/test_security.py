@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from headwater.app import create_app
 from headwater.errors import SchemaNotMigrated
 from headwater.eventstore import create_event_store
-from headwater.http.security import SecurityModule
-from headwater.identity.channels import ChannelRegistry
-from headwater.identity.principal import Role
+from headwater.http._security import SecurityModule
+from headwater.identity._channels import ChannelRegistry
+from headwater.identity._principal import Role
 from headwater.jobs import SqlJobQueue
 from headwater.runtime import Runtime
-from headwater.security import schema
-from headwater.security.authenticator import SecurityAuthenticator
-from headwater.security.bootstrap import create_platform_admin
+from headwater.security import _schema as schema
+from headwater.security._authenticator import SecurityAuthenticator
+from headwater.security._bootstrap import create_platform_admin
 from headwater.settings import Settings
 from tests.security.support import SECRET, make_app, security_config
 

@@ -1,4 +1,4 @@
-"""Fingerprinted static assets and the pages that name them (``headwater.http.static``)."""
+"""Fingerprinted static assets and the pages that name them (``headwater.http._static``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
 
-from headwater.http.error_handlers import install_error_handlers
-from headwater.http.static import IMMUTABLE, StaticAssets, fingerprinted
+from headwater.http._error_handlers import install_error_handlers
+from headwater.http._static import IMMUTABLE, StaticAssets, fingerprinted
 
 JS = b"console.log('hello')\n"
 PAGE = """<!doctype html>

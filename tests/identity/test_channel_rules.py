@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from headwater.errors import InvalidInput
-from headwater.identity.channels import ChannelRegistry
-from headwater.identity.principal import ANONYMOUS, Principal, Role
+from headwater.identity._channels import ChannelRegistry
+from headwater.identity._principal import ANONYMOUS, Principal, Role
 
 
 def principal(*roles: Role, tenant: str | None = "t1", subject: str = "acc-1") -> Principal:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from headwater.eventstore import RecordedEvent
-from headwater.identity.channels import event_channel_names, parse_channel
-from headwater.identity.principal import ANONYMOUS, Principal, Role
+from headwater.identity._channels import event_channel_names, parse_channel
+from headwater.identity._principal import ANONYMOUS, Principal, Role
 from headwater.realtime import Channel, ChannelRegistry, InvalidChannel, UnknownChannelKind
-from headwater.testing.realtime import TOKENS
+from headwater.testing._realtime import TOKENS
 
 pytestmark = pytest.mark.anyio
 

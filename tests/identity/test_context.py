@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from headwater.errors import Forbidden
-from headwater.identity.context import acting_as, current_principal, current_tenant, require_tenant
-from headwater.identity.principal import ANONYMOUS, Principal, Role
+from headwater.identity._context import acting_as, current_principal, current_tenant, require_tenant
+from headwater.identity._principal import ANONYMOUS, Principal, Role
 
 STAFF = Principal(
     subject="acc-1", tenant_id="A", roles=frozenset({Role.STAFF}), credential="access_token"

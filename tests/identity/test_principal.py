@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.errors import Forbidden
-from headwater.identity.principal import ANONYMOUS, Principal, Role
+from headwater.identity._principal import ANONYMOUS, Principal, Role
 
 
 def staff(tenant: str | None = "t1") -> Principal:

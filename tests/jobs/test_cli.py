@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from headwater.cli.jobs import standalone
+from headwater.cli._jobs import standalone
 from headwater.eventstore import create_event_store
 from headwater.jobs import JobState, SqlJobQueue
-from headwater.jobs.queue import Settlement
+from headwater.jobs._queue import Settlement
 
 runner = CliRunner(env={"COLUMNS": "200"})
 cli = standalone()

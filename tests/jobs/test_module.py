@@ -13,7 +13,7 @@ from headwater.eventstore import NewEvent, create_event_store
 from headwater.jobs import Job, JobsModule, SqlJobQueue, WorkerOptions
 from headwater.runtime import Runtime
 from headwater.settings import Settings
-from headwater.testing.jobs import eventually
+from headwater.testing._jobs import eventually
 
 pytestmark = pytest.mark.anyio
 

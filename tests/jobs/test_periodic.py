@@ -9,7 +9,7 @@ import pytest
 
 from headwater.eventstore import create_event_store
 from headwater.jobs import Cron, InvalidJob, Periodic, Scheduler, SqlJobQueue
-from headwater.jobs.job import to_micros
+from headwater.jobs._job import to_micros
 
 pytestmark = pytest.mark.anyio
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater.testing.jobs import JobQueueContract
+from headwater.testing._jobs import JobQueueContract
 
 
 class TestSqlJobQueue(JobQueueContract):

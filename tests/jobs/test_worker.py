@@ -23,7 +23,7 @@ from headwater.jobs import (
     Worker,
     WorkerOptions,
 )
-from headwater.testing.jobs import eventually
+from headwater.testing._jobs import eventually
 
 pytestmark = pytest.mark.anyio
 

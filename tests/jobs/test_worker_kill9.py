@@ -1,7 +1,7 @@
 """A worker process killed with SIGKILL mid-job: its jobs are retried by another worker
 once their leases lapse, never lost, and no job ever runs twice at the same time.
 
-Two real ``headwater worker`` processes (``python -m headwater.cli.jobs worker``) share
+Two real ``headwater worker`` processes (``python -m headwater.cli._jobs worker``) share
 the queue; the test kills one while it runs a job. Every run logs its start and
 finish with a timestamp; a killed run ends at the moment of the kill.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from headwater.jobs import JobState, SqlJobQueue
-from headwater.testing.jobs import eventually
+from headwater.testing._jobs import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +57,7 @@ async def spawn_worker(url: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "headwater.cli.jobs",
+        "headwater.cli._jobs",
         "worker",
         "--url",
         url,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
-from headwater.identity.principal import ANONYMOUS, Principal, Role
+from headwater.identity._principal import ANONYMOUS, Principal, Role
 from headwater.modules import Module
 from headwater.observability import ObservabilityModule, get_logger
 from headwater.runtime import Runtime

@@ -19,7 +19,7 @@ from headwater.observability import (
     RuleState,
     StreamAlertSink,
 )
-from headwater.observability.sampler import percentile
+from headwater.observability._sampler import percentile
 from tests.observability.support import make_app, portal, quiet_module
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from headwater.eventstore.records import NewEvent
-from headwater.resilience.breaker import BreakerConfig, CircuitBreaker
+from headwater.eventstore._records import NewEvent
+from headwater.resilience._breaker import BreakerConfig, CircuitBreaker
 from tests.observability.support import make_app, portal, quiet_module
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 

@@ -21,9 +21,9 @@ from headwater.observability import (
     sign,
     verify_signature,
 )
-from headwater.observability.webhooks import SIGNATURE_HEADER
+from headwater.observability._webhooks import SIGNATURE_HEADER
 from headwater.resilience import NO_RETRY, OutboundPolicy
-from headwater.resilience.egress import EgressPolicy
+from headwater.resilience._egress import EgressPolicy
 
 SECRET = "whsec-test"
 #: The receivers here listen on loopback, which only an operator's allow-list opens.

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from headwater.app import core_modules, create_app
 from headwater.observability import configure_logging, reset_logging
-from headwater.ratelimit.config import RateLimitConfig, TierLimit
-from headwater.ratelimit.module import RateLimitModule
+from headwater.ratelimit._config import RateLimitConfig, TierLimit
+from headwater.ratelimit._module import RateLimitModule
 from tests.http.support import make_settings
 from tests.observability.support import RoutesModule, quiet_module
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from headwater.admin import AdminModule, Column, Panel
 from headwater.app import core_modules, create_app
-from headwater.eventstore.records import NewEvent, RecordedEvent
-from headwater.eventstore.sql import Statement
+from headwater.eventstore._records import NewEvent, RecordedEvent
+from headwater.eventstore._sql import Statement
 from headwater.jobs import Job, JobsModule
 from headwater.modules import Module
 from headwater.plugins import EventHandler, InstalledPlugins, Plugin, PluginError

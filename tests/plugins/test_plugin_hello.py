@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from headwater.app import create_app
 from headwater.plugins import GROUP, InstalledPlugins, discover_plugins, mount_plugin_cli
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.http.support import make_settings
 from tests.plugins.support import fake_distribution
 
@@ -89,7 +89,7 @@ def test_the_example_plugin_adds_a_cli_command(on_path: Path) -> None:
 
 def headwater(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """The ``headwater`` command in a process of its own, as an operator runs it."""
-    command = [sys.executable, "-m", "headwater.cli.main", *args]
+    command = [sys.executable, "-m", "headwater.cli._main", *args]
     return subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
     )

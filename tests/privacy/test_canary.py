@@ -19,15 +19,15 @@ import psycopg
 import pytest
 import redis.asyncio
 
-from headwater.backup.directory import DirectoryTarget
+from headwater.backup._directory import DirectoryTarget
+from headwater.backup._shipper import Shipper, load_manifest
 from headwater.backup.restore import fetch_rows
-from headwater.backup.shipper import Shipper, load_manifest
 from headwater.cache import Cache
 from headwater.domain import Repository, default_registry
 from headwater.eventstore import EventStore, create_event_store
-from headwater.eventstore.factory import postgres_options
+from headwater.eventstore._factory import postgres_options
 from headwater.privacy import AuditTrail, Eraser, PersonalDataCipher, SubjectKeys, to_csv
-from headwater.privacy.listeners import CacheEraser, subject_tag
+from headwater.privacy._listeners import CacheEraser, subject_tag
 from tests.privacy.model import Person, PersonId
 
 pytestmark = pytest.mark.anyio

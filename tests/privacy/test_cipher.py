@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from headwater.domain import Repository, default_registry
-from headwater.domain.personal import SEALED_KEY, personal_fields
+from headwater.domain._personal import SEALED_KEY, personal_fields
 from headwater.eventstore import EventStore
 from headwater.privacy import PersonalDataCipher
 from tests.privacy.model import NoteAdded, Person, PersonId, PersonRegistered

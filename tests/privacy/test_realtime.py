@@ -11,7 +11,7 @@ from headwater.domain import Repository, default_registry
 from headwater.eventstore import EventStore, create_event_store
 from headwater.privacy import Eraser, PersonalDataCipher, SubjectErased, SubjectKeys
 from headwater.realtime import Channel
-from headwater.testing.realtime import TOKENS
+from headwater.testing._realtime import TOKENS
 from tests.privacy.model import Person, PersonId
 from tests.realtime.test_hub import Recorder, settle, started
 

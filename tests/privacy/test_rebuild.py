@@ -13,7 +13,7 @@ import pytest
 from headwater.domain import Repository
 from headwater.eventstore import EventStore, RecordedEvent, Statement
 from headwater.privacy import Eraser
-from headwater.privacy.cipher import subject_in
+from headwater.privacy._cipher import subject_in
 from headwater.projections import INTEGER, TEXT, Projection, Table, attach_inline, rebuild
 from tests.privacy.model import NoteAdded, Person, PersonId, PersonRegistered, PersonRenamed
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from headwater.backup.directory import DirectoryTarget
+from headwater.backup._directory import DirectoryTarget
+from headwater.backup._shipper import Shipper
 from headwater.backup.restore import restore
-from headwater.backup.shipper import Shipper
 from headwater.domain import Repository, default_registry
 from headwater.eventstore import EventStore, create_event_store
 from headwater.privacy import Eraser, PersonalDataCipher, SubjectKeys

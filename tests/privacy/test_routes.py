@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from headwater.admin.module import AdminModule
+from headwater.admin._module import AdminModule
 from headwater.app import create_app
 from headwater.domain import Repository
-from headwater.http.security import SecurityModule
-from headwater.privacy.module import PrivacyModule
-from headwater.privacy.routes import AUDIT_CSV_ROUTE, AUDIT_ROUTE, ERASE_ROUTE
+from headwater.http._security import SecurityModule
+from headwater.privacy._module import PrivacyModule
+from headwater.privacy._routes import AUDIT_CSV_ROUTE, AUDIT_ROUTE, ERASE_ROUTE
 from headwater.runtime import Runtime
 from tests.privacy.model import Person, PersonId
 from tests.security.support import (

@@ -8,7 +8,7 @@ from pathlib import Path
 from formease_sample import append_history, user_stats
 from typer.testing import CliRunner
 
-from headwater.cli.projections import app
+from headwater.cli._projections import app
 from headwater.eventstore import create_event_store
 from headwater.projections import ProjectionRunner
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from headwater.eventstore import EventStore, Statement
 from headwater.projections import INTEGER, TEXT, TIMESTAMP, Column, Merge, Table
-from headwater.projections.coalesce import coalesce
+from headwater.projections._coalesce import coalesce
 
 FOLD = Table(
     "rm_fold",

@@ -15,7 +15,7 @@ from formease_sample import SUBMISSIONS, USERS, append_history, form_metrics, ta
 
 from headwater.eventstore import EventStore
 from headwater.projections import ProjectionRunner, RunnerOptions, rebuild
-from headwater.projections.checkpoints import read_record
+from headwater.projections._checkpoints import read_record
 
 pytestmark = pytest.mark.anyio
 

@@ -110,7 +110,7 @@ async def test_merge_rules_and_round_trips(store: EventStore) -> None:
 
 
 def test_handlers_are_keyed_by_type_name_or_typed_event_class() -> None:
-    from headwater.domain.events import Event
+    from headwater.domain._events import Event
     from headwater.projections import Projection
 
     class SeatReserved(Event, type="readside.test.seat_reserved"):

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from headwater.identity.principal import Principal, Role
+from headwater.identity._principal import Principal, Role
 from headwater.ratelimit import RateLimiter, RateLimitMiddleware
 
 #: Requests to /slow wait on this (set by the test) so they stay in flight.

@@ -4,7 +4,7 @@ import pytest
 
 from headwater.errors import InvalidInput
 from headwater.ratelimit import DEFAULT_TIERS, SEED_ENDPOINTS, EndpointLimit, Outage
-from headwater.ratelimit.routes import RouteTable, compile_route
+from headwater.ratelimit._routes import RouteTable, compile_route
 
 
 def test_seed_tiers() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.ratelimit.serverapp import SHARED_LIMIT
 
 APPS = [f"tests.ratelimit.serverapp:{name}" for name in ("cache", "ratelimit", "routes")]

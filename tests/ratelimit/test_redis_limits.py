@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from headwater.identity.principal import ANONYMOUS
+from headwater.identity._principal import ANONYMOUS
 from headwater.ratelimit import (
     EndpointLimit,
     Outage,
@@ -17,7 +17,7 @@ from headwater.ratelimit import (
     TierLimit,
 )
 from headwater.resilience import BreakerConfig, CircuitState, RedisOptions
-from headwater.testing.redis import RedisServer
+from headwater.testing._redis import RedisServer
 from tests.ratelimit.support import client, gate, make_app
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ from typing import Any
 
 from headwater.eventstore import RecordedEvent
 from headwater.realtime import RealtimeConfig, TopicProvider
-from headwater.testing.realtime import AppendModule, authenticator, realtime_module
+from headwater.testing._realtime import AppendModule, authenticator, realtime_module
 
 #: Store types shown on the admin feed under the seed's names.
 ADMIN_EVENTS = {"UserRegistered": "user.created", "FormCreated": "form.created"}

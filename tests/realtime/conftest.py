@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 
 APPS = ["tests.realtime.app:realtime", "tests.realtime.app:appender"]
 #: The test tokens are not the security module's: to it every test request is
@@ -36,7 +36,7 @@ def sqlite_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 def _migrate(url: str) -> None:
     """``headwater migrate``: the event store and every core module's tables, once."""
     subprocess.run(
-        [sys.executable, "-m", "headwater.cli.main", "migrate", "--url", url],
+        [sys.executable, "-m", "headwater.cli._main", "migrate", "--url", url],
         check=True,
         capture_output=True,
         env={**os.environ, "HEADWATER_SECRET_KEY": "test-secret-key"},

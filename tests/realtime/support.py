@@ -15,7 +15,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from headwater.testing.server import RunningServer
+from headwater.testing._server import RunningServer
 
 #: Server messages a test usually does not wait for.
 NOISE = frozenset({"heartbeat", "notice"})

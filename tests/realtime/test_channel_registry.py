@@ -8,11 +8,11 @@ import anyio
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
-from headwater.identity.channels import Channel, ChannelRegistry
-from headwater.identity.principal import Role
+from headwater.http._security import SecurityModule
+from headwater.identity._channels import Channel, ChannelRegistry
+from headwater.identity._principal import Role
 from headwater.realtime import RealtimeModule, TopicProvider
-from headwater.testing.realtime import TOKENS
+from headwater.testing._realtime import TOKENS
 from tests.http.support import make_settings
 
 

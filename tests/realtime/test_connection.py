@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from headwater.realtime import Channel, CloseCode, Connection, ConnectionState, IllegalTransition
-from headwater.realtime.frames import event_frame
-from headwater.realtime.subscription import Cursor, Subscription
-from headwater.testing.realtime import TOKENS
+from headwater.realtime._frames import event_frame
+from headwater.realtime._subscription import Cursor, Subscription
+from headwater.testing._realtime import TOKENS
 
 pytestmark = pytest.mark.anyio
 

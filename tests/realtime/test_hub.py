@@ -10,12 +10,12 @@ import orjson
 import pytest
 
 from headwater.eventstore import EventStore, NewEvent, create_event_store
-from headwater.identity.principal import Principal
+from headwater.identity._principal import Principal
 from headwater.realtime import Channel, ChannelRegistry, Hub, RealtimeConfig, TopicProvider
-from headwater.realtime.frames import Frame
-from headwater.realtime.sse import SseResponse, SseStream
-from headwater.realtime.subscription import Subscription
-from headwater.testing.realtime import TOKENS
+from headwater.realtime._frames import Frame
+from headwater.realtime._sse import SseResponse, SseStream
+from headwater.realtime._subscription import Subscription
+from headwater.testing._realtime import TOKENS
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 from tests.realtime.support import closed_with, ws_client
 
 pytestmark = pytest.mark.anyio

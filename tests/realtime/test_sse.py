@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from headwater.testing.server import RunningServer
+from headwater.testing._server import RunningServer
 from tests.realtime.conftest import Nodes
 from tests.realtime.support import append, unique
 

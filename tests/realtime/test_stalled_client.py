@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 from tests.realtime.conftest import ENV
 from tests.realtime.support import append, closed_with, positions, unique, ws_client
 

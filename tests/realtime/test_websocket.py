@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from headwater.testing.server import RunningServer
+from headwater.testing._server import RunningServer
 from tests.realtime.conftest import Nodes
 from tests.realtime.support import append, closed_with, positions, unique, ws_client
 

@@ -13,7 +13,7 @@ from headwater.recommendations import (
     Recommender,
     item_item_projection,
 )
-from headwater.recommendations.als import ALS_RUNS, AlsModel, AlsOptions, AlsTrainer, create_tables
+from headwater.recommendations._als import ALS_RUNS, AlsModel, AlsOptions, AlsTrainer, create_tables
 
 pytestmark = pytest.mark.anyio
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from headwater.recommendations import DEFAULT_NEIGHBOURS, DEFAULT_WINDOW, ItemItemModel
-from headwater.recommendations.evaluation import (
+from headwater.recommendations._evaluation import (
     Split,
     evaluate_item_item,
     evaluate_popularity,
     movielens_split,
 )
-from headwater.recommendations.model import FrozenItemItem
+from headwater.recommendations._model import FrozenItemItem
 
 FIGURES = json.loads((Path(__file__).parent / "movielens_figures.json").read_text())
 TOLERANCE = 0.01
@@ -68,7 +68,7 @@ def test_array_scoring_used_offline_ranks_as_the_serving_scorer_does(split: Spli
 
 @pytest.mark.slow
 def test_als_extra_reaches_its_recorded_precision_and_ndcg(split: Split) -> None:
-    from headwater.recommendations.evaluation import evaluate_als
+    from headwater.recommendations._evaluation import evaluate_als
 
     metrics = evaluate_als(split)
     recorded = FIGURES["als"]

@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
-from headwater.recommendations.als import AlsOptions
-from headwater.recommendations.module import RecommendationsModule
+from headwater.http._security import SecurityModule
+from headwater.recommendations._als import AlsOptions
+from headwater.recommendations._module import RecommendationsModule
 from tests.security.support import app_settings, create_tenant, root_headers, security_config
 
 HISTORIES = {

@@ -19,10 +19,10 @@ from headwater.recommendations import (
     batch_neighbours,
     item_item_projection,
 )
-from headwater.recommendations.model import strongest as strongest_of
-from headwater.recommendations.projection import slack
-from headwater.recommendations.tables import ITEM_STATS, PAIRS, USER_ITEMS
-from headwater.recommendations.tables import NEIGHBOURS as NEIGHBOURS_TABLE
+from headwater.recommendations._model import strongest as strongest_of
+from headwater.recommendations._projection import slack
+from headwater.recommendations._tables import ITEM_STATS, PAIRS, USER_ITEMS
+from headwater.recommendations._tables import NEIGHBOURS as NEIGHBOURS_TABLE
 
 pytestmark = pytest.mark.anyio
 

@@ -23,7 +23,7 @@ from headwater.recommendations import (
     Recommender,
     item_item_projection,
 )
-from headwater.recommendations.tables import ITEM_ITEM_TABLES
+from headwater.recommendations._tables import ITEM_ITEM_TABLES
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from headwater.app import create_app
 from headwater.cache import CacheModule
-from headwater.http.security import SecurityModule
-from headwater.recommendations.module import RecommendationsModule
+from headwater.http._security import SecurityModule
+from headwater.recommendations._module import RecommendationsModule
 from tests.security.support import (
     Tenant,
     app_settings,

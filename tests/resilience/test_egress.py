@@ -13,7 +13,7 @@ import pytest
 
 from headwater.errors import AddressNotAllowed, InvalidInput, OutboundFailed
 from headwater.resilience import NO_RETRY, OutboundPolicy, outbound_client
-from headwater.resilience.egress import EgressPolicy, IPAddress, failure_reason
+from headwater.resilience._egress import EgressPolicy, IPAddress, failure_reason
 
 pytestmark = pytest.mark.anyio
 

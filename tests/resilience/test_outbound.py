@@ -14,7 +14,7 @@ from headwater.resilience import (
     RetryPolicy,
     outbound_client,
 )
-from headwater.resilience.egress import IPAddress
+from headwater.resilience._egress import IPAddress
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.redis import RedisServer
-from headwater.testing.server import serve
+from headwater.testing._redis import RedisServer
+from headwater.testing._server import serve
 
 APPS = [f"tests.ratelimit.serverapp:{name}" for name in ("cache", "ratelimit", "routes")]
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from headwater.eventstore import EventStore, create_event_store
-from headwater.identity.channels import ChannelRegistry
-from headwater.security import schema
-from headwater.security.service import Security
+from headwater.identity._channels import ChannelRegistry
+from headwater.security import _schema as schema
+from headwater.security._service import Security
 from tests.security.support import SECRET, security_config
 
 

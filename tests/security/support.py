@@ -11,8 +11,8 @@ import httpx2
 from fastapi import FastAPI
 
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
-from headwater.security.config import FAST_PASSWORDS, SecurityConfig
+from headwater.http._security import SecurityModule
+from headwater.security._config import FAST_PASSWORDS, SecurityConfig
 from headwater.settings import Settings
 
 SECRET = "test-secret"

@@ -8,9 +8,9 @@ import pytest
 
 from headwater.errors import ConcurrencyError, EmailTaken, InvalidCredentials, InvalidInput
 from headwater.eventstore import EventStore, NewEvent
-from headwater.identity.principal import Role
-from headwater.security import events as ev
-from headwater.security.service import Security
+from headwater.identity._principal import Role
+from headwater.security import _events as ev
+from headwater.security._service import Security
 from tests.security.support import PASSWORD
 
 pytestmark = pytest.mark.anyio
@@ -198,8 +198,8 @@ async def test_registration_under_another_tenant_than_its_data_is_refused(
 async def test_login_rehashes_a_hash_made_with_older_parameters(
     security: Security, store: EventStore
 ) -> None:
-    from headwater.security.config import PasswordPolicy
-    from headwater.security.passwords import Passwords
+    from headwater.security._config import PasswordPolicy
+    from headwater.security._passwords import Passwords
 
     weaker = Passwords(PasswordPolicy(time_cost=1, memory_cost_kib=16, parallelism=1))
     account_id = await register(security, "ada@example.com")

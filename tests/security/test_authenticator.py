@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from headwater.errors import ApiKeyInvalid, TokenInvalid, TokenRevoked
-from headwater.identity.principal import ANONYMOUS, Role
-from headwater.security.service import Security
+from headwater.identity._principal import ANONYMOUS, Role
+from headwater.security._service import Security
 from tests.security.support import PASSWORD
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headwater.errors import InvalidInput
-from headwater.security.config import FAST_PASSWORDS, SecurityConfig
+from headwater.security._config import FAST_PASSWORDS, SecurityConfig
 from headwater.settings import Settings
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from headwater.observability.webhooks import sign, verify_signature
-from headwater.security.cookies import SessionCookies
-from headwater.security.opaque import digest, equal_text, matches
+from headwater.observability._webhooks import sign, verify_signature
+from headwater.security._cookies import SessionCookies
+from headwater.security._opaque import digest, equal_text, matches
 
 
 def test_equal_text_compares_any_unicode_without_raising() -> None:

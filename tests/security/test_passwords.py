@@ -8,8 +8,8 @@ import time
 import pytest
 
 from headwater.errors import InvalidInput
-from headwater.security.config import FAST_PASSWORDS, PasswordPolicy
-from headwater.security.passwords import Passwords
+from headwater.security._config import FAST_PASSWORDS, PasswordPolicy
+from headwater.security._passwords import Passwords
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,9 @@ from headwater.errors import (
     TokenRevoked,
 )
 from headwater.eventstore import EventStore
-from headwater.identity.principal import Role
-from headwater.security.service import Security
-from headwater.security.sessions import Sessions
+from headwater.identity._principal import Role
+from headwater.security._service import Security
+from headwater.security._sessions import Sessions
 from tests.security.support import PASSWORD
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +121,7 @@ async def test_a_session_past_its_absolute_end_cannot_refresh(
 
 
 async def test_logout_by_refresh_token_ends_the_session(security: Security, email: str) -> None:
-    from headwater.identity.principal import ANONYMOUS
+    from headwater.identity._principal import ANONYMOUS
 
     login = await security.login(email, PASSWORD)
     await security.logout(ANONYMOUS, login.refresh_token)

@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from headwater.errors import TokenExpired, TokenInvalid
-from headwater.security.opaque import derive_key
-from headwater.security.tokens import AccessTokens
+from headwater.security._opaque import derive_key
+from headwater.security._tokens import AccessTokens
 
 ROOT = "a-root-secret-that-is-long-enough-for-hs256"
 tokens = AccessTokens(ROOT, lifetime_seconds=600, leeway_seconds=5)

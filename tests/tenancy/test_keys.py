@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from headwater.identity.principal import ANONYMOUS, Principal, Role
-from headwater.tenancy.keys import channel_key, rate_limit_key, tenant_key
+from headwater.identity._principal import ANONYMOUS, Principal, Role
+from headwater.tenancy._keys import channel_key, rate_limit_key, tenant_key
 
 
 def member(tenant: str | None, subject: str = "acc-1") -> Principal:

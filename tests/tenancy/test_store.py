@@ -9,8 +9,8 @@ import pytest
 
 from headwater.errors import Forbidden, InvalidInput, StreamNotFound
 from headwater.eventstore import EventStore, NewEvent, Snapshot
-from headwater.identity.principal import ANONYMOUS, Principal, Role
-from headwater.tenancy.store import TenantScopedStore
+from headwater.identity._principal import ANONYMOUS, Principal, Role
+from headwater.tenancy._store import TenantScopedStore
 
 pytestmark = pytest.mark.anyio
 

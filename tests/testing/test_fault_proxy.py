@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from headwater.errors import CallTimeout
-from headwater.eventstore.deadline import bounded
-from headwater.testing.fault_proxy import FaultProxy, running_fault_proxy
+from headwater.eventstore._deadline import bounded
+from headwater.testing._fault_proxy import FaultProxy, running_fault_proxy
 
 pytestmark = pytest.mark.anyio
 

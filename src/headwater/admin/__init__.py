@@ -10,7 +10,7 @@ The page is plain HTML and JavaScript served by the module, with uPlot vendored 
 the charts: no build step, and nothing fetched from another origin at run time.
 """
 
-from headwater.admin.module import AdminModule
-from headwater.admin.panels import Column, Filter, Panel, Series
+from headwater.admin._module import AdminModule
+from headwater.admin._panels import Column, Filter, Panel, Series
 
 __all__ = ["AdminModule", "Column", "Filter", "Panel", "Series"]

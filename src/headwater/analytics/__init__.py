@@ -11,17 +11,17 @@ dashboard read is a read of counters.
     data = await Analytics(store, declarations).get_dashboard_data("acme", start, end)
 """
 
-from headwater.analytics.actions import CAPTURED, Action, EventSource
-from headwater.analytics.capture import (
+from headwater.analytics._actions import CAPTURED, Action, EventSource
+from headwater.analytics._capture import (
     Capture,
     CaptureBatch,
     CaptureEvent,
     CaptureResult,
     parse_batch,
 )
-from headwater.analytics.dashboard import Analytics
-from headwater.analytics.definitions import Cohort, Declarations, Funnel, Retention, declared
-from headwater.analytics.projection import analytics_projection
+from headwater.analytics._dashboard import Analytics
+from headwater.analytics._definitions import Cohort, Declarations, Funnel, Retention, declared
+from headwater.analytics._projection import analytics_projection
 from headwater.errors import InvalidCapture, UnknownDeclaration
 
 __all__ = [

@@ -14,27 +14,27 @@ The log is the truth; read models are rebuilt from it after a restore, never bac
 up. See ``segment.py`` for the format and ``shipper.py`` for the loss bound.
 """
 
-from headwater.backup.base import BaseInfo, create_base, delete_base, list_bases
-from headwater.backup.checksum import ReadModelChecksum, projection_checksum
-from headwater.backup.directory import DirectoryTarget
-from headwater.backup.drill import BACKUP_STREAM, DRILL_EVENT, Drill, DrillResult
-from headwater.backup.manifest import Manifest, SegmentEntry
-from headwater.backup.restore import RestorePlan, RestoreResult, plan_restore, restore
-from headwater.backup.retention import (
+from headwater.backup._base import BaseInfo, create_base, delete_base, list_bases
+from headwater.backup._checksum import ReadModelChecksum, projection_checksum
+from headwater.backup._directory import DirectoryTarget
+from headwater.backup._drill import BACKUP_STREAM, DRILL_EVENT, Drill, DrillResult
+from headwater.backup._manifest import Manifest, SegmentEntry
+from headwater.backup._retention import (
     RetentionPlan,
     RetentionRules,
     apply_retention,
     plan_retention,
 )
-from headwater.backup.shipper import (
+from headwater.backup._shipper import (
     ShippedAppender,
     Shipper,
     ShipperOptions,
     ShipStatus,
     load_manifest,
 )
-from headwater.backup.target import BackupTarget, open_target
-from headwater.backup.verify import Problem, VerifyReport, verify_target
+from headwater.backup._target import BackupTarget, open_target
+from headwater.backup._verify import Problem, VerifyReport, verify_target
+from headwater.backup.restore import RestorePlan, RestoreResult, plan_restore, restore
 from headwater.errors import (
     BackupCorrupt,
     BackupError,

@@ -20,10 +20,10 @@ from datetime import datetime
 
 import orjson
 
-from headwater.backup.base import BaseInfo, list_bases
-from headwater.backup.loader import load_rows, require_empty
-from headwater.backup.manifest import DRILL_KEY, MANIFEST_KEY, Manifest, SegmentEntry
-from headwater.backup.segment import (
+from headwater.backup._base import BaseInfo, list_bases
+from headwater.backup._loader import load_rows, require_empty
+from headwater.backup._manifest import DRILL_KEY, MANIFEST_KEY, Manifest, SegmentEntry
+from headwater.backup._segment import (
     Row,
     SegmentContent,
     SegmentRows,
@@ -32,10 +32,10 @@ from headwater.backup.segment import (
     sha256,
     to_micros,
 )
-from headwater.backup.shipper import load_manifest
-from headwater.backup.target import BackupTarget
+from headwater.backup._shipper import load_manifest
+from headwater.backup._target import BackupTarget
 from headwater.errors import BackupCorrupt, BackupObjectMissing, RestoreRefused
-from headwater.eventstore.protocol import EventStore
+from headwater.eventstore._protocol import EventStore
 from headwater.projections import Projection, RebuildResult, migrate_projections, rebuild
 
 #: Restore speed assumed by a dry run before any drill has measured one (events/s,

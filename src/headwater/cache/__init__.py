@@ -5,11 +5,11 @@ See ``cache.py`` for the guarantees and ``policies.py`` for the named policies.
 
 from __future__ import annotations
 
-from headwater.cache.cache import CURRENT, SHARED, Cache, Scope
-from headwater.cache.decorator import cached
-from headwater.cache.memory import MemoryCache
-from headwater.cache.module import CacheModule
-from headwater.cache.policies import (
+from headwater.cache._cache import CURRENT, SHARED, Cache, Scope
+from headwater.cache._decorator import cached
+from headwater.cache._memory import MemoryCache
+from headwater.cache._module import CacheModule
+from headwater.cache._policies import (
     COMPUTED,
     FREQUENT,
     POLICIES,
@@ -17,10 +17,10 @@ from headwater.cache.policies import (
     STATIC,
     CachePolicy,
 )
-from headwater.cache.redis import RedisCache
-from headwater.cache.serializers import JsonSerializer, MsgpackSerializer, Serializer
-from headwater.cache.stats import CacheStats
-from headwater.cache.tags import read_model_tag, tenant_tag
+from headwater.cache._redis import RedisCache
+from headwater.cache._serializers import JsonSerializer, MsgpackSerializer, Serializer
+from headwater.cache._stats import CacheStats
+from headwater.cache._tags import read_model_tag, tenant_tag
 
 __all__ = [
     "COMPUTED",

@@ -32,10 +32,10 @@
 # A public module: the metadata keys and event ids that make a command idempotent,
 # for apps that look up a command's first run themselves.
 from headwater.domain import idempotency
-from headwater.domain.aggregate import Aggregate, when
-from headwater.domain.bus import CommandBus
-from headwater.domain.commands import Command, CommandContext, CommandResult
-from headwater.domain.conflicts import (
+from headwater.domain._aggregate import Aggregate, when
+from headwater.domain._bus import CommandBus
+from headwater.domain._commands import Command, CommandContext, CommandResult
+from headwater.domain._conflicts import (
     ESCALATE,
     LAST_WRITE_WINS,
     MERGE,
@@ -46,7 +46,7 @@ from headwater.domain.conflicts import (
     Strategy,
     merge_states,
 )
-from headwater.domain.events import (
+from headwater.domain._events import (
     Event,
     EventRegistry,
     JsonObject,
@@ -54,10 +54,9 @@ from headwater.domain.events import (
     default_registry,
     upcaster,
 )
-from headwater.domain.idempotency import CommandHandled
-from headwater.domain.ids import AggregateId
-from headwater.domain.repository import Repository
-from headwater.domain.review import (
+from headwater.domain._ids import AggregateId
+from headwater.domain._repository import Repository
+from headwater.domain._review import (
     AcceptReview,
     ConflictEscalated,
     RejectReview,
@@ -68,6 +67,7 @@ from headwater.domain.review import (
     ReviewStatus,
     open_reviews,
 )
+from headwater.domain.idempotency import CommandHandled
 from headwater.errors import (
     AggregateStateError,
     AggregateVersionNotFound,

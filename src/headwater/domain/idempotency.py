@@ -28,8 +28,8 @@ from typing import Any, Final
 
 import orjson
 
-from headwater.domain.commands import Command, CommandContext
-from headwater.domain.events import Event
+from headwater.domain._commands import Command, CommandContext
+from headwater.domain._events import Event
 
 COMMAND_ID: Final = "command_id"
 COMMAND_TYPE: Final = "command_type"

@@ -1,13 +1,13 @@
 """The event store: streams, versions, one global order, snapshots, checkpoints."""
 
-from headwater.eventstore.factory import create_event_store
-from headwater.eventstore.protocol import (
+from headwater.eventstore._factory import create_event_store
+from headwater.eventstore._protocol import (
     EventFilter,
     EventStore,
     InlineHandler,
     Transaction,
 )
-from headwater.eventstore.records import (
+from headwater.eventstore._records import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
@@ -18,8 +18,8 @@ from headwater.eventstore.records import (
     Snapshot,
     StreamState,
 )
-from headwater.eventstore.sql import Statement
-from headwater.eventstore.timeouts import PostgresTimeouts
+from headwater.eventstore._sql import Statement
+from headwater.eventstore._timeouts import PostgresTimeouts
 
 __all__ = [
     "ANY",

@@ -14,7 +14,7 @@ intervals by default, a sample-ratio check, CUPED, guardrails).
 """
 
 from headwater.errors import ExperimentNotFound, ExperimentStateError
-from headwater.experiments.definitions import (
+from headwater.experiments._definitions import (
     Experiment,
     ExperimentSpec,
     Guardrail,
@@ -22,11 +22,11 @@ from headwater.experiments.definitions import (
     Targeting,
     Variant,
 )
-from headwater.experiments.guardrails import ExperimentMonitor
-from headwater.experiments.hashing import in_traffic, pick_variant, unit
-from headwater.experiments.results import Results, compute_results
-from headwater.experiments.service import Assignment, Experiments
-from headwater.experiments.stats import (
+from headwater.experiments._guardrails import ExperimentMonitor
+from headwater.experiments._hashing import in_traffic, pick_variant, unit
+from headwater.experiments._results import Results, compute_results
+from headwater.experiments._service import Assignment, Experiments
+from headwater.experiments._stats import (
     Interval,
     SampleRatio,
     chi_square_sf,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from headwater.cursors import (
         CursorCodec,
     )
-    from headwater.http.deps import (
+    from headwater.http._deps import (
         AUTH_ERRORS,
         BAD_REQUEST,
         CONFLICT,
@@ -49,10 +49,10 @@ if TYPE_CHECKING:
         scoped_store,
         tenant_id,
     )
-    from headwater.http.params import (
+    from headwater.http._params import (
         MAX_INT64,
     )
-    from headwater.http.responses import (
+    from headwater.http._responses import (
         Envelope,
         ErrorBody,
         ErrorDetail,
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
         ok,
         page,
     )
-    from headwater.http.static import (
+    from headwater.http._static import (
         Asset,
         StaticAssets,
     )
@@ -70,47 +70,47 @@ if TYPE_CHECKING:
 #: Public name -> the module that defines it. The one place to edit when a module moves.
 _EXPORTS: Final[dict[str, str]] = {
     # who is calling, and what they may do
-    "CurrentPrincipal": "headwater.http.deps",
-    "PlatformAdmin": "headwater.http.deps",
-    "RequirePrincipal": "headwater.http.deps",
-    "SignedInUser": "headwater.http.deps",
-    "Staff": "headwater.http.deps",
-    "TenantAdmin": "headwater.http.deps",
-    "current_principal": "headwater.http.deps",
-    "require_principal": "headwater.http.deps",
-    "require_role": "headwater.http.deps",
+    "CurrentPrincipal": "headwater.http._deps",
+    "PlatformAdmin": "headwater.http._deps",
+    "RequirePrincipal": "headwater.http._deps",
+    "SignedInUser": "headwater.http._deps",
+    "Staff": "headwater.http._deps",
+    "TenantAdmin": "headwater.http._deps",
+    "current_principal": "headwater.http._deps",
+    "require_principal": "headwater.http._deps",
+    "require_role": "headwater.http._deps",
     # the tenant, the runtime and its services
-    "AppRuntime": "headwater.http.deps",
-    "ScopedStore": "headwater.http.deps",
-    "SecurityService": "headwater.http.deps",
-    "TenantId": "headwater.http.deps",
-    "get_runtime": "headwater.http.deps",
-    "get_security": "headwater.http.deps",
-    "runtime_of": "headwater.http.deps",
-    "scoped_store": "headwater.http.deps",
-    "tenant_id": "headwater.http.deps",
+    "AppRuntime": "headwater.http._deps",
+    "ScopedStore": "headwater.http._deps",
+    "SecurityService": "headwater.http._deps",
+    "TenantId": "headwater.http._deps",
+    "get_runtime": "headwater.http._deps",
+    "get_security": "headwater.http._deps",
+    "runtime_of": "headwater.http._deps",
+    "scoped_store": "headwater.http._deps",
+    "tenant_id": "headwater.http._deps",
     # OpenAPI ``responses=`` and caching
-    "AUTH_ERRORS": "headwater.http.deps",
-    "BAD_REQUEST": "headwater.http.deps",
-    "CONFLICT": "headwater.http.deps",
-    "NOT_FOUND": "headwater.http.deps",
-    "NO_STORE": "headwater.http.deps",
-    "no_store": "headwater.http.deps",
+    "AUTH_ERRORS": "headwater.http._deps",
+    "BAD_REQUEST": "headwater.http._deps",
+    "CONFLICT": "headwater.http._deps",
+    "NOT_FOUND": "headwater.http._deps",
+    "NO_STORE": "headwater.http._deps",
+    "no_store": "headwater.http._deps",
     # the response envelope
-    "Envelope": "headwater.http.responses",
-    "ErrorBody": "headwater.http.responses",
-    "ErrorDetail": "headwater.http.responses",
-    "Meta": "headwater.http.responses",
-    "Page": "headwater.http.responses",
-    "PageInfo": "headwater.http.responses",
-    "ok": "headwater.http.responses",
-    "page": "headwater.http.responses",
+    "Envelope": "headwater.http._responses",
+    "ErrorBody": "headwater.http._responses",
+    "ErrorDetail": "headwater.http._responses",
+    "Meta": "headwater.http._responses",
+    "Page": "headwater.http._responses",
+    "PageInfo": "headwater.http._responses",
+    "ok": "headwater.http._responses",
+    "page": "headwater.http._responses",
     # parameters and signed cursors
-    "MAX_INT64": "headwater.http.params",
+    "MAX_INT64": "headwater.http._params",
     "CursorCodec": "headwater.cursors",
     # fingerprinted static assets and the pages that name them
-    "Asset": "headwater.http.static",
-    "StaticAssets": "headwater.http.static",
+    "Asset": "headwater.http._static",
+    "StaticAssets": "headwater.http._static",
 }
 
 __all__ = [

@@ -3,7 +3,7 @@ modules that start the cores with typed collaborators. Above ``http`` and beside
 ``admin`` in the layers; the cores (``headwater.experiments``, ``headwater.analytics``)
 know nothing of the web."""
 
-from headwater.insights.analytics import AnalyticsModule
-from headwater.insights.experiments import ExperimentsModule
+from headwater.insights._analytics import AnalyticsModule
+from headwater.insights._experiments import ExperimentsModule
 
 __all__ = ["AnalyticsModule", "ExperimentsModule"]

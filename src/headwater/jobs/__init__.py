@@ -24,15 +24,15 @@ from headwater.errors import (
     JobNotFound,
     PermanentJobError,
 )
-from headwater.jobs.batch import BatchProcessor, ParkedBatch, park_to_queue
-from headwater.jobs.job import Backoff, Job, JobState
-from headwater.jobs.metrics import JobEvent, JobStats
-from headwater.jobs.module import JobsModule
-from headwater.jobs.periodic import Cron, Periodic, Scheduler
-from headwater.jobs.queue import JobQueue, Trigger
-from headwater.jobs.registry import JobRegistry
-from headwater.jobs.sqlqueue import SqlJobQueue
-from headwater.jobs.worker import Worker, WorkerOptions
+from headwater.jobs._batch import BatchProcessor, ParkedBatch, park_to_queue
+from headwater.jobs._job import Backoff, Job, JobState
+from headwater.jobs._metrics import JobEvent, JobStats
+from headwater.jobs._module import JobsModule
+from headwater.jobs._periodic import Cron, Periodic, Scheduler
+from headwater.jobs._queue import JobQueue, Trigger
+from headwater.jobs._registry import JobRegistry
+from headwater.jobs._sqlqueue import SqlJobQueue
+from headwater.jobs._worker import Worker, WorkerOptions
 
 __all__ = [
     "Backoff",

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from headwater.observability.alerts import (
+from headwater.observability._alerts import (
     ALERT_EVENT,
     ALERT_STREAM,
     Alert,
@@ -17,12 +17,12 @@ from headwater.observability.alerts import (
     StreamAlertSink,
     default_rules,
 )
-from headwater.observability.logging import bound, configure_logging, get_logger, reset_logging
-from headwater.observability.metrics import Metrics, metrics_router
-from headwater.observability.middleware import ObservabilityMiddleware
-from headwater.observability.module import ObservabilityModule
-from headwater.observability.tracing import TraceContext, Tracer, current_trace, inject
-from headwater.observability.webhooks import Webhook, WebhookAlertSink, sign, verify_signature
+from headwater.observability._logging import bound, configure_logging, get_logger, reset_logging
+from headwater.observability._metrics import Metrics, metrics_router
+from headwater.observability._middleware import ObservabilityMiddleware
+from headwater.observability._module import ObservabilityModule
+from headwater.observability._tracing import TraceContext, Tracer, current_trace, inject
+from headwater.observability._webhooks import Webhook, WebhookAlertSink, sign, verify_signature
 
 __all__ = [
     "ALERT_EVENT",

@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 from headwater.errors import PluginError
-from headwater.plugins.cli import mount_plugin_cli
-from headwater.plugins.discovery import GROUP, discover_plugins
-from headwater.plugins.installed import InstalledPlugins
-from headwater.plugins.plugin import EventHandler, Plugin, env_prefix
+from headwater.plugins._cli import mount_plugin_cli
+from headwater.plugins._discovery import GROUP, discover_plugins
+from headwater.plugins._installed import InstalledPlugins
+from headwater.plugins._plugin import EventHandler, Plugin, env_prefix
 
 __all__ = [
     "GROUP",

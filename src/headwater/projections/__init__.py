@@ -25,9 +25,9 @@ from headwater.errors import (
     UnknownProjection,
     UnknownQuery,
 )
-from headwater.projections.applier import RetryPolicy
-from headwater.projections.checkpoints import poison_events
-from headwater.projections.columns import (
+from headwater.projections._applier import RetryPolicy
+from headwater.projections._checkpoints import poison_events
+from headwater.projections._columns import (
     BOOLEAN,
     DATE,
     INTEGER,
@@ -40,14 +40,14 @@ from headwater.projections.columns import (
     Index,
     Merge,
 )
-from headwater.projections.inline import InlineHandler, attach_inline
-from headwater.projections.memory import MemoryView
-from headwater.projections.projection import Projection, event_type_name
-from headwater.projections.readmodels import Table, redirect_tables
+from headwater.projections._inline import InlineHandler, attach_inline
+from headwater.projections._memory import MemoryView
+from headwater.projections._projection import Projection, event_type_name
+from headwater.projections._readmodels import Table, redirect_tables
+from headwater.projections._runner import ProjectionRunner, ProjectionRunners, RunnerOptions
+from headwater.projections._schema import migrate_projections
+from headwater.projections._status import ProjectionState, ProjectionStatus, projection_status
 from headwater.projections.rebuild import RebuildResult, rebuild
-from headwater.projections.runner import ProjectionRunner, ProjectionRunners, RunnerOptions
-from headwater.projections.schema import migrate_projections
-from headwater.projections.status import ProjectionState, ProjectionStatus, projection_status
 
 __all__ = [
     "BOOLEAN",

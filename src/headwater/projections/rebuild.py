@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from headwater.errors import RebuildInProgress, StoreUnavailable
-from headwater.eventstore import codec
-from headwater.eventstore.protocol import EventStore, Transaction
-from headwater.eventstore.records import RecordedEvent
-from headwater.eventstore.sql import Statement
-from headwater.projections.applier import Applier, RetryPolicy, apply_backlog
-from headwater.projections.checkpoints import park, register
-from headwater.projections.columns import quote
-from headwater.projections.projection import Projection
-from headwater.projections.readmodels import table_exists
+from headwater.eventstore import _codec as codec
+from headwater.eventstore._protocol import EventStore, Transaction
+from headwater.eventstore._records import RecordedEvent
+from headwater.eventstore._sql import Statement
+from headwater.projections._applier import Applier, RetryPolicy, apply_backlog
+from headwater.projections._checkpoints import park, register
+from headwater.projections._columns import quote
+from headwater.projections._projection import Projection
+from headwater.projections._readmodels import table_exists
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ See ``config.py`` for what the numbers mean and ``middleware.py`` for the HTTP s
 
 from __future__ import annotations
 
-from headwater.ratelimit.config import (
+from headwater.ratelimit._config import (
     DEFAULT_TIERS,
     SEED_ENDPOINTS,
     EndpointLimit,
@@ -13,10 +13,10 @@ from headwater.ratelimit.config import (
     RateLimitConfig,
     TierLimit,
 )
-from headwater.ratelimit.limiter import Decision, RateLimiter, RateLimitStats, describe_limits
-from headwater.ratelimit.middleware import RateLimitMiddleware
-from headwater.ratelimit.module import RateLimitModule
-from headwater.ratelimit.storage import LimitStorage, MemoryLimitStorage, RedisLimitStorage
+from headwater.ratelimit._limiter import Decision, RateLimiter, RateLimitStats, describe_limits
+from headwater.ratelimit._middleware import RateLimitMiddleware
+from headwater.ratelimit._module import RateLimitModule
+from headwater.ratelimit._storage import LimitStorage, MemoryLimitStorage, RedisLimitStorage
 
 __all__ = [
     "DEFAULT_TIERS",

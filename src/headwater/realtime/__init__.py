@@ -53,7 +53,7 @@ lowest across its channels) and when the log was rewound under the server (a
 failover that lost commits, a restored file: positions above P now name other
 events) · 1001 server shutting down · 1013 try again later.
 
-Server-Sent Events: ``GET /realtime/sse?channel=...`` (see ``headwater.realtime.sse``).
+Server-Sent Events: ``GET /realtime/sse?channel=...`` (see ``headwater.realtime._sse``).
 """
 
 from headwater.errors import (
@@ -62,12 +62,12 @@ from headwater.errors import (
     InvalidChannel,
     UnknownChannelKind,
 )
-from headwater.identity.channels import Channel, ChannelPolicy, ChannelRegistry, requires
-from headwater.realtime.config import RealtimeConfig
-from headwater.realtime.connection import CloseCode, Connection, ConnectionState
-from headwater.realtime.hub import Hub
-from headwater.realtime.module import DEFAULT_ADMIN_EVENTS, RealtimeModule
-from headwater.realtime.topics import TopicProvider
+from headwater.identity._channels import Channel, ChannelPolicy, ChannelRegistry, requires
+from headwater.realtime._config import RealtimeConfig
+from headwater.realtime._connection import CloseCode, Connection, ConnectionState
+from headwater.realtime._hub import Hub
+from headwater.realtime._module import DEFAULT_ADMIN_EVENTS, RealtimeModule
+from headwater.realtime._topics import TopicProvider
 
 __all__ = [
     "DEFAULT_ADMIN_EVENTS",

@@ -9,7 +9,7 @@ model kept current by a projection, a cached recommender with reasons.
     answer = await Recommender(store, cache=cache).recommend("ann", k=10, tenant_id="acme")
     answer.model, [(r.item_id, r.reason) for r in answer.items]
 
-The HTTP API and the node wiring live in ``headwater.recommendations.module`` (and
+The HTTP API and the node wiring live in ``headwater.recommendations._module`` (and
 ``routes``), the only modules here that know the web layer; nothing imported from
 this package's top level does: ``RecommendationsModule`` is loaded when first read.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from headwater import _lazy
-from headwater.recommendations.events import (
+from headwater.recommendations._events import (
     ACTION_WEIGHTS,
     INTERACTION_RECORDED,
     ITEM_DESCRIBED,
@@ -28,27 +28,27 @@ from headwater.recommendations.events import (
     Item,
     Preferences,
 )
-from headwater.recommendations.metrics import RankingMetrics, evaluate, ndcg_at_k, precision_at_k
-from headwater.recommendations.model import ItemItemModel, batch_counts, batch_neighbours
-from headwater.recommendations.projection import (
+from headwater.recommendations._metrics import RankingMetrics, evaluate, ndcg_at_k, precision_at_k
+from headwater.recommendations._model import ItemItemModel, batch_counts, batch_neighbours
+from headwater.recommendations._projection import (
     DEFAULT_NEIGHBOURS,
     DEFAULT_WINDOW,
     item_item_projection,
 )
-from headwater.recommendations.recommender import (
+from headwater.recommendations._recommender import (
     Context,
     Recommendation,
     Recommendations,
     Recommender,
 )
-from headwater.recommendations.tracker import InteractionTracker
+from headwater.recommendations._tracker import InteractionTracker
 
 if TYPE_CHECKING:
-    from headwater.recommendations.module import RecommendationsModule
+    from headwater.recommendations._module import RecommendationsModule
 
 #: Loaded on first read (``headwater._lazy``): the one name here that needs the web layer.
 _EXPORTS: Final[dict[str, str]] = {
-    "RecommendationsModule": "headwater.recommendations.module",
+    "RecommendationsModule": "headwater.recommendations._module",
 }
 
 __all__ = [

@@ -8,17 +8,17 @@ client for webhooks and any outbound call an app makes through the framework.
 from __future__ import annotations
 
 from headwater.errors import BulkheadFull, CallTimeout, CircuitOpen, IllegalTransition
-from headwater.resilience.breaker import (
+from headwater.resilience._breaker import (
     BreakerConfig,
     CircuitBreaker,
     CircuitState,
 )
-from headwater.resilience.bulkhead import Bulkhead
-from headwater.resilience.egress import EgressPolicy, GuardedTransport, failure_reason
-from headwater.resilience.guard import Guard, with_timeout
-from headwater.resilience.outbound import OutboundPolicy, ResilientTransport, outbound_client
-from headwater.resilience.redis import REDIS_DOWN, RedisOptions, connect_redis, redis_guard
-from headwater.resilience.retry import NO_RETRY, RetryPolicy
+from headwater.resilience._bulkhead import Bulkhead
+from headwater.resilience._egress import EgressPolicy, GuardedTransport, failure_reason
+from headwater.resilience._guard import Guard, with_timeout
+from headwater.resilience._outbound import OutboundPolicy, ResilientTransport, outbound_client
+from headwater.resilience._redis import REDIS_DOWN, RedisOptions, connect_redis, redis_guard
+from headwater.resilience._retry import NO_RETRY, RetryPolicy
 
 __all__ = [
     "NO_RETRY",

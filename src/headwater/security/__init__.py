@@ -3,11 +3,11 @@
 ::
 
     from headwater.security import SecurityConfig
-    from headwater.http.security import SecurityModule  # its routes and middleware
+    from headwater.http._security import SecurityModule  # its routes and middleware
 
     app = create_app(settings, plugins=[SecurityModule(SecurityConfig(cors_origins=(...,)))])
 
-Routes use the dependencies in ``headwater.http.deps``; the realtime hub uses
+Routes use the dependencies in ``headwater.http._deps``; the realtime hub uses
 ``runtime.authenticator`` and ``runtime.channels``, which the security module sets.
 """
 
@@ -21,11 +21,11 @@ from headwater.errors import (
     TokenInvalid,
     TokenRevoked,
 )
-from headwater.identity.channels import ChannelRegistry
-from headwater.identity.principal import ANONYMOUS, Authenticator, Principal, Role
-from headwater.security.config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
-from headwater.security.opaque import equal_text
-from headwater.security.service import Security
+from headwater.identity._channels import ChannelRegistry
+from headwater.identity._principal import ANONYMOUS, Authenticator, Principal, Role
+from headwater.security._config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
+from headwater.security._opaque import equal_text
+from headwater.security._service import Security
 
 __all__ = [
     "ANONYMOUS",

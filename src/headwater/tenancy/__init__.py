@@ -6,14 +6,14 @@ variable (``context``); ``TenantScopedStore`` forces that tenant on every append
 read; ``keys`` scopes cache, rate-limit and realtime-channel keys by it.
 """
 
-from headwater.identity.context import (
+from headwater.identity._context import (
     acting_as,
     current_principal,
     current_tenant,
     require_tenant,
 )
-from headwater.tenancy.keys import channel_key, rate_limit_key, tenant_key
-from headwater.tenancy.store import TenantScopedStore
+from headwater.tenancy._keys import channel_key, rate_limit_key, tenant_key
+from headwater.tenancy._store import TenantScopedStore
 
 __all__ = [
     "TenantScopedStore",

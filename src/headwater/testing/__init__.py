@@ -16,25 +16,25 @@ from typing import TYPE_CHECKING, Any, Final
 from headwater import _lazy
 
 if TYPE_CHECKING:
-    from headwater.testing.backup import (
+    from headwater.testing._backup import (
         BackupTargetContract,
     )
-    from headwater.testing.eventstore import (
+    from headwater.testing._eventstore import (
         EventStoreContract,
     )
-    from headwater.testing.fault_proxy import (
+    from headwater.testing._fault_proxy import (
         FaultProxy,
         running_fault_proxy,
     )
-    from headwater.testing.jobs import (
+    from headwater.testing._jobs import (
         JobQueueContract,
     )
-    from headwater.testing.server import (
+    from headwater.testing._server import (
         RunningServer,
         free_port,
         serve,
     )
-    from headwater.testing.tenancy import (
+    from headwater.testing._tenancy import (
         ProbeReport,
         ProbeResult,
         Victim,
@@ -44,21 +44,21 @@ if TYPE_CHECKING:
 #: Public name -> the module that defines it. The one place to edit when a module moves.
 _EXPORTS: Final[dict[str, str]] = {
     # contract suites
-    "EventStoreContract": "headwater.testing.eventstore",
-    "JobQueueContract": "headwater.testing.jobs",
-    "BackupTargetContract": "headwater.testing.backup",
+    "EventStoreContract": "headwater.testing._eventstore",
+    "JobQueueContract": "headwater.testing._jobs",
+    "BackupTargetContract": "headwater.testing._backup",
     # a served node
-    "RunningServer": "headwater.testing.server",
-    "free_port": "headwater.testing.server",
-    "serve": "headwater.testing.server",
+    "RunningServer": "headwater.testing._server",
+    "free_port": "headwater.testing._server",
+    "serve": "headwater.testing._server",
     # tenant isolation
-    "ProbeReport": "headwater.testing.tenancy",
-    "ProbeResult": "headwater.testing.tenancy",
-    "Victim": "headwater.testing.tenancy",
-    "probe_tenant_isolation": "headwater.testing.tenancy",
+    "ProbeReport": "headwater.testing._tenancy",
+    "ProbeResult": "headwater.testing._tenancy",
+    "Victim": "headwater.testing._tenancy",
+    "probe_tenant_isolation": "headwater.testing._tenancy",
     # network faults
-    "FaultProxy": "headwater.testing.fault_proxy",
-    "running_fault_proxy": "headwater.testing.fault_proxy",
+    "FaultProxy": "headwater.testing._fault_proxy",
+    "running_fault_proxy": "headwater.testing._fault_proxy",
 }
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The hook, capabilities and helpers that every part of the event-store contract shares.
 
-The contract itself is assembled in :mod:`headwater.testing.eventstore`; this module
+The contract itself is assembled in :mod:`headwater.testing._eventstore`; this module
 holds what a backend's subclass may set or override, and the small helpers the
 tests use to say what they mean.
 """

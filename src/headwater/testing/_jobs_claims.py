@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 
 from headwater.jobs import JobQueue, JobState
-from headwater.jobs.job import NewJob, new_job
-from headwater.jobs.queue import Settlement
+from headwater.jobs._job import NewJob, new_job
+from headwater.jobs._queue import Settlement
 from headwater.testing._jobs_base import JobQueueContractBase, claim_one
 
 

@@ -19,7 +19,7 @@ from headwater.jobs import (
     JobQueue,
     JobState,
 )
-from headwater.jobs.queue import Settlement
+from headwater.jobs._queue import Settlement
 from headwater.testing._jobs_base import JobQueueContractBase, claim_one
 
 

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from headwater.testing.server import RunningServer, serve
+from headwater.testing._server import RunningServer, serve
 from tests.conftest import POSTGRES_URL
 
 REPO = str(Path(__file__).resolve().parents[3])

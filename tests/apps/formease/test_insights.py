@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from apps.formease.insights import form_test, session_subject
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.apps.formease.conftest import ENV, ROOT_EMAIL, ROOT_PASSWORD, Operator, _login, _operator
 from tests.apps.formease.support import data, error, new_user, open_form, published_form, submit
 from tests.conftest import POSTGRES_URL

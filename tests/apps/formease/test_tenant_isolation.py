@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from headwater.testing.tenancy import Victim, probe_tenant_isolation
+from headwater.testing._tenancy import Victim, probe_tenant_isolation
 from tests.apps.formease.conftest import World
 from tests.apps.formease.support import (
     data,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from headwater.realtime.module import RealtimeModule
+from headwater.realtime._module import RealtimeModule
 
 module = RealtimeModule()

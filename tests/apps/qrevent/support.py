@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from apps.qrevent.module import QrEventModule
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from headwater.modules import Module
 from tests.security.support import (
     PASSWORD,

@@ -14,9 +14,9 @@ from apps.qrevent.domain.game import AnswerRecorded, ParticipantJoined
 from apps.qrevent.domain.invitation import GuestsAdmitted
 from apps.qrevent.insights import PLAY, SOURCES, question_order_test
 from headwater.analytics import Analytics, analytics_projection, declared
-from headwater.domain.events import Event
+from headwater.domain._events import Event
 from headwater.eventstore import EventStore, create_event_store
-from headwater.eventstore.records import NewEvent
+from headwater.eventstore._records import NewEvent
 from headwater.experiments import Experiments, compute_results
 from headwater.projections import ProjectionRunner
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from headwater.testing.tenancy import Victim, probe_tenant_isolation
+from headwater.testing._tenancy import Victim, probe_tenant_isolation
 from tests.apps.qrevent.support import Organizer
 from tests.apps.qrevent.test_games import QUESTIONS
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.apps.qrevent.support import organizer
 from tests.apps.qrevent.test_games import QUESTIONS
 from tests.apps.qrevent.test_story_server import ENV

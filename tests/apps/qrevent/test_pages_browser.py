@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright import sync_api as playwright
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.apps.qrevent.support import PASSWORD_OF_STAFF, Organizer, organizer
 from tests.apps.qrevent.test_games import QUESTIONS
 from tests.apps.qrevent.test_story_server import ENV

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import serve
+from headwater.testing._server import serve
 from tests.apps.qrevent.support import Organizer, organizer
 
 REPO = str(Path(__file__).resolve().parents[3])

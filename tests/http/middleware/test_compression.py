@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from headwater.http.middleware.compression import CompressionMiddleware, choose_encoding
+from headwater.http.middleware._compression import CompressionMiddleware, choose_encoding
 
 BIG = {"items": [{"id": n, "name": f"item {n}", "tags": ["a", "b"]} for n in range(500)]}
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
-from headwater.http.middleware.etag import ETagMiddleware, compute_etag, if_none_match
+from headwater.http.middleware._etag import ETagMiddleware, compute_etag, if_none_match
 from tests.http.support import ExampleModule, make_settings
 
 STATE: dict[str, Any] = {"count": 1}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from tests.security.support import security_config
 
 module = SecurityModule(security_config(cookie_secure=False, revocation_cache_seconds=0.5))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from headwater.security.tokens import AccessTokens
+from headwater.security._tokens import AccessTokens
 from tests.security.support import (
     PASSWORD,
     ROOT_EMAIL,
@@ -231,7 +231,7 @@ def test_act_as_events_carry_the_admin_in_their_metadata(tmp_path: Path) -> None
     import anyio
 
     from headwater.eventstore import create_event_store
-    from headwater.security import events as ev
+    from headwater.security import _events as ev
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     with TestClient(make_app(url, tmp_path)) as client:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from headwater.app import create_app
-from headwater.http.security import SecurityModule
+from headwater.http._security import SecurityModule
 from headwater.modules import Module
 from headwater.settings import Settings
 from tests.security.support import (

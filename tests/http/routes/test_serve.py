@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headwater.testing.server import serve
-from headwater.testing.tenancy import probe_tenant_isolation
+from headwater.testing._server import serve
+from headwater.testing._tenancy import probe_tenant_isolation
 from tests.http.routes.test_tenant_isolation import attackers, victim_of
 from tests.security.support import PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, create_tenant, root_headers
 

@@ -1,6 +1,6 @@
 """Tenant B's credentials, on every route, aimed at tenant A's resources: nothing of A's.
 
-The routes come from the OpenAPI document (``headwater.testing.tenancy``), so a route
+The routes come from the OpenAPI document (``headwater.testing._tenancy``), so a route
 added later is probed too. Runs on every backend.
 """
 
@@ -14,10 +14,10 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
-from headwater.http.deps import RequirePrincipal, SecurityService
-from headwater.http.security import SecurityModule
+from headwater.http._deps import RequirePrincipal, SecurityService
+from headwater.http._security import SecurityModule
 from headwater.modules import Module
-from headwater.testing.tenancy import Victim, probe_tenant_isolation
+from headwater.testing._tenancy import Victim, probe_tenant_isolation
 from tests.security.support import (
     PASSWORD,
     Client,

@@ -3,7 +3,7 @@
 Plain HTML with same-origin scripts and one stylesheet (the CSP allows nothing
 else): no build step, no CDN, fast on a phone. They hold no data; everything comes
 from the API with the caller's own credential. The scripts and the stylesheet are
-served by fingerprinted name (``headwater.http.static``), so a phone that cached
+served by fingerprinted name (``headwater.http._static``), so a phone that cached
 them for a year still runs the ones its page names.
 """
 

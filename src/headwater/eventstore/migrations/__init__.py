@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from headwater.eventstore.protocol import EventStore
+    from headwater.eventstore._protocol import EventStore
 
 Dialect = Literal["sqlite", "postgresql"]
 

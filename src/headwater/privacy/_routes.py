@@ -1,0 +1,119 @@
+"""The HTTP face of privacy: erase a subject, read and export the audit trail.
+
+Thin on purpose: every decision is in ``erasure`` and ``audit``; this module only
+checks the caller's role, scopes everything to the caller's own tenant (a tenant
+admin can erase and audit only their tenant; the tenant never comes from the
+body), and turns positions into signed cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from headwater.errors import InvalidCursor
+from headwater.http._deps import AUTH_ERRORS, AppRuntime, TenantAdmin
+from headwater.http._responses import Envelope, Page, ok, page
+from headwater.privacy._audit import MAX_PAGE, AuditQuery, AuditTrail, to_csv
+from headwater.privacy._erasure import MAX_SUBJECT_LENGTH, Eraser
+
+AUDIT_ROUTE: Final = "/admin/api/audit"
+AUDIT_CSV_ROUTE: Final = "/admin/api/audit.csv"
+ERASE_ROUTE: Final = "/admin/api/privacy/erasures"
+
+Text = Annotated[str | None, Query(max_length=255)]
+
+
+class EraseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_LENGTH)
+
+
+def _query(
+    actor: str | None,
+    stream: str | None,
+    type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> AuditQuery:
+    return AuditQuery(
+        actor=actor, stream_id=stream, types=(type,) if type else (), since=since, until=until
+    )
+
+
+def privacy_router(eraser: Callable[[], Eraser], trail: Callable[[], AuditTrail]) -> APIRouter:
+    """Routes over the started node's eraser and trail (given as getters: both exist
+    only once the module has started)."""
+    router = APIRouter(tags=["privacy"], responses=AUTH_ERRORS)
+
+    @router.get(AUDIT_ROUTE)
+    async def audit_trail(
+        admin: TenantAdmin,
+        runtime: AppRuntime,
+        actor: Text = None,
+        stream: Text = None,
+        type: Text = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cursor: Annotated[str | None, Query(max_length=1000)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    ) -> Page[dict[str, Any]]:
+        """Who did what in the caller's tenant, oldest first, filtered and paged."""
+        tenant = admin.require_tenant()
+        query = _query(actor, stream, type, since, until)
+        scope = f"{query.scope()}|{tenant}"
+        after = 0
+        if cursor is not None:
+            key = runtime.cursors.decode(scope, cursor)
+            if len(key) != 1 or isinstance(key[0], bool) or not isinstance(key[0], int):
+                raise InvalidCursor("the cursor is not valid")
+            after = key[0]
+        result = await trail().page(tenant, query, after=after, limit=limit)
+        next_cursor = (
+            None
+            if result.next_after is None
+            else runtime.cursors.encode(scope, [result.next_after])
+        )
+        return page([e.to_json() for e in result.entries], cursor=next_cursor, limit=limit)
+
+    @router.get(AUDIT_CSV_ROUTE, response_class=Response)
+    async def audit_export(
+        admin: TenantAdmin,
+        actor: Text = None,
+        stream: Text = None,
+        type: Text = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Response:
+        """The filtered trail of the caller's tenant as CSV."""
+        tenant = admin.require_tenant()
+        entries = [
+            e async for e in trail().entries(tenant, _query(actor, stream, type, since, until))
+        ]
+        return Response(
+            to_csv(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
+
+    @router.post(ERASE_ROUTE)
+    async def erase(admin: TenantAdmin, body: EraseBody) -> Envelope[dict[str, Any]]:
+        """Erase a data subject of the caller's tenant (idempotent)."""
+        result = await eraser().erase_subject(
+            admin.require_tenant(), body.subject, actor=admin.subject
+        )
+        return ok(
+            {
+                "subject": result.subject,
+                "position": result.position,
+                "erasedNow": result.erased_now,
+            }
+        )
+
+    return router
