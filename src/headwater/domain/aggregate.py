@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -39,6 +40,9 @@ E = TypeVar("E", bound=Event)
 
 _Applier = Callable[[Any, Any], None]
 _WHEN_ATTRIBUTE = "__headwater_when__"
+
+#: Each aggregate class's id type, once looked up (weakly: test classes come and go).
+_id_types: WeakKeyDictionary[type[Any], type[AggregateId]] = WeakKeyDictionary()
 
 
 def when(event_type: type[E]) -> Callable[[Callable[[A, E], None]], Callable[[A, E], None]]:
@@ -129,9 +133,13 @@ class Aggregate(BaseModel, Generic[IdT]):
 
     @classmethod
     def id_type(cls) -> type[AggregateId]:
+        known = _id_types.get(cls)
+        if known is not None:
+            return known  # asked on every load: pydantic's model_fields is slow to reach
         annotation = cls.model_fields["id"].annotation
         if not (isinstance(annotation, type) and issubclass(annotation, AggregateId)):
             raise TypeError(f"{cls.__name__} has no AggregateId type: use Aggregate[MyId]")
+        _id_types[cls] = annotation
         return annotation
 
     @property
