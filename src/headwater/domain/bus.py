@@ -57,6 +57,7 @@ from headwater.domain.commands import (
 )
 from headwater.domain.conflicts import MergeReport
 from headwater.domain.idempotency import CommandHandled
+from headwater.domain.ids import AggregateId
 from headwater.domain.repository import Repository
 from headwater.domain.resolution import Decision, decide_on_base
 from headwater.domain.review import (
@@ -202,7 +203,7 @@ class CommandBus:
         accept_escalated: bool = False,
     ) -> CommandResult[Any]:
         first_id = idempotency.event_id(context, 0)
-        aggregate_id = getattr(command, route.id_field)
+        aggregate_id: AggregateId = getattr(command, route.id_field)
         based_on: int | None = getattr(command, BASED_ON_VERSION) if route.versioned else None
         error: Exception | None = None
         for attempt in range(self.max_attempts):
@@ -213,7 +214,11 @@ class CommandBus:
                 if prior is not None:  # a twin won the race, or this is a repeat
                     return self._replay(route, command, context, prior)
             # A retry always reads the store: the cached state is what just conflicted.
-            decision = None if attempt else await self._decide_cached(route, command, context)
+            decision = (
+                None
+                if attempt
+                else await self._decide_cached(route, command, context, aggregate_id, based_on)
+            )
             if decision is None:
                 current = await self.repository.load(
                     route.aggregate_type, aggregate_id, tenant_id=context.tenant_id
@@ -252,7 +257,12 @@ class CommandBus:
         raise error
 
     async def _decide_cached(
-        self, route: _Route, command: Command[Any], context: CommandContext
+        self,
+        route: _Route,
+        command: Command[Any],
+        context: CommandContext,
+        aggregate_id: AggregateId,
+        based_on: int | None,
     ) -> Decision | None:
         """Decide on the cached aggregate, or None to decide on the stored state.
 
@@ -264,11 +274,8 @@ class CommandBus:
         """
         if self.cache is None:
             return None
-        aggregate_id = getattr(command, route.id_field)
         cached = self.cache.take(route.aggregate_type, aggregate_id.stream_id, context.tenant_id)
-        if cached is None:
-            return None
-        if route.versioned and getattr(command, BASED_ON_VERSION) not in (None, cached.version):
+        if cached is None or based_on not in (None, cached.version):
             return None
         token = context.activate()
         try:
