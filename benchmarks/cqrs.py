@@ -24,7 +24,13 @@ and moved by ``Incremented(by)`` events; 1,000 of them with 20 events each (one
   before the clock starts): Headwater ``CommandBus.send(Increment(...))`` from 32
   asyncio tasks (load, decide, save with the expected version, command id and
   metadata on the events) against eventsourcing's ``app.repository.get(id)`` ->
-  ``counter.increment(1)`` -> ``app.save(counter)`` from 32 threads.
+  ``counter.increment(1)`` -> ``app.save(counter)`` from 32 threads. The bus keeps
+  its aggregate cache on (its default), so only each counter's first command loads it
+  from the store; eventsourcing's repository has no such cache and reads each time.
+* ``single_appends`` (SQLite, the same 32 clients, each on its own stream): Headwater's
+  own ``store.append(stream, NewEvent(...), expected_version=n)``, one event per call,
+  the write a command ends in. ``command_vs_append_ratio`` says how close a whole
+  command (decide, idempotency metadata, append) comes to that bare append.
 
 Durability is checked on each side's own connection: SQLite in WAL mode with
 ``synchronous=FULL`` (eventsourcing leaves SQLite's compiled-in default, FULL; the
@@ -76,7 +82,7 @@ from headwater.domain import (
     Repository,
     when,
 )
-from headwater.eventstore import EventStore, RecordedEvent, Statement
+from headwater.eventstore import NO_STREAM, EventStore, NewEvent, RecordedEvent, Statement
 from headwater.projections import INTEGER, TEXT, Merge, Projection, ProjectionRunner, Table
 
 CLIENTS: Final = 32
@@ -88,6 +94,7 @@ TARGETS: Final = {
     "rehydrate_ratio": 5.0,
     "projection_vs_read_all": 0.3,
     "command_roundtrip_ratio": 10.0,
+    "command_vs_append_ratio": 0.7,
 }
 
 
@@ -237,6 +244,26 @@ async def hw_commands(bus: CommandBus, clients: int, per_client: int) -> Sample:
     return clients * per_client, elapsed
 
 
+async def hw_appends(store: EventStore, clients: int, per_client: int) -> Sample:
+    """Single-event appends with an expected version, as a command's write makes them."""
+    streams = [f"bench-append-{uuid.uuid4()}" for _ in range(clients)]
+
+    async def client(stream_id: str) -> None:
+        for version in range(per_client):
+            await store.append(
+                stream_id,
+                NewEvent(Incremented.event_type, {"by": 1}, {"schema_version": 1}),
+                expected_version=version if version else NO_STREAM,
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(s) for s in streams))
+    elapsed = time.perf_counter() - started
+    heads = [(await store.stream_version(s)) for s in streams]
+    assert heads == [per_client] * clients, heads
+    return clients * per_client, elapsed
+
+
 def es_commands(app: EsApp, clients: int, per_client: int) -> Sample:
     ids = es_write_counters(app, clients, 1)  # untimed: one counter per client
 
@@ -365,7 +392,9 @@ class Bench:
                 partial(es_commands, app, s.clients, s.commands_per_client),
                 partial(es_commands, app, s.clients, s.warmup_commands_per_client),
             )
-        with self.results.guard(name := "headwater_sqlite_commands"):
+        with self.results.guard(
+            name := "headwater_sqlite_commands", "headwater_sqlite_single_appends"
+        ):
             store = await self.hw_sqlite("hw-commands.db")
             bus = CommandBus(Repository(store))
             bus.register(Increment, Counter, increment)
@@ -373,6 +402,11 @@ class Bench:
                 name,
                 partial(hw_commands, bus, s.clients, s.commands_per_client),
                 partial(hw_commands, bus, s.clients, s.warmup_commands_per_client),
+            )
+            commands.add(
+                "headwater_sqlite_single_appends",
+                partial(hw_appends, store, s.clients, s.commands_per_client),
+                partial(hw_appends, store, s.clients, s.warmup_commands_per_client),
             )
         await self.contest(commands)
 
@@ -412,6 +446,9 @@ def ratios(results: Results) -> dict[str, float | None]:
         ),
         "command_roundtrip_ratio": ratio(
             r("headwater_sqlite_commands"), r("eventsourcing_sqlite_commands")
+        ),
+        "command_vs_append_ratio": ratio(
+            r("headwater_sqlite_commands"), r("headwater_sqlite_single_appends")
         ),
     }
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 import orjson
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -39,6 +40,9 @@ E = TypeVar("E", bound=Event)
 
 _Applier = Callable[[Any, Any], None]
 _WHEN_ATTRIBUTE = "__headwater_when__"
+
+#: Each aggregate class's id type, once looked up (weakly: test classes come and go).
+_id_types: WeakKeyDictionary[type[Any], type[AggregateId]] = WeakKeyDictionary()
 
 
 def when(event_type: type[E]) -> Callable[[Callable[[A, E], None]], Callable[[A, E], None]]:
@@ -129,39 +133,52 @@ class Aggregate(BaseModel, Generic[IdT]):
 
     @classmethod
     def id_type(cls) -> type[AggregateId]:
+        known = _id_types.get(cls)
+        if known is not None:
+            return known  # asked on every load: pydantic's model_fields is slow to reach
         annotation = cls.model_fields["id"].annotation
         if not (isinstance(annotation, type) and issubclass(annotation, AggregateId)):
             raise TypeError(f"{cls.__name__} has no AggregateId type: use Aggregate[MyId]")
+        _id_types[cls] = annotation
         return annotation
 
     @property
     def stream_id(self) -> str:
         return self.id.stream_id
 
+    # Private attributes are read from pydantic's private dict directly: ``self._x``
+    # falls through to BaseModel.__getattr__, which cost a fifth of a cached command.
+
     @property
     def version(self) -> int:
         """The version of the last applied event, pending ones included."""
-        return self._version
+        version: int = self._private["_version"]
+        return version
 
     @property
     def stored_version(self) -> int:
         """The version as last loaded or saved: what a save expects the stream to be at."""
-        return self._stored_version
+        version: int = self._private["_stored_version"]
+        return version
 
     @property
     def exists(self) -> bool:
-        return self._version > 0
+        return self.version > 0
 
     @property
     def pending_events(self) -> tuple[Event, ...]:
-        return tuple(self._pending)
+        return tuple(self._private["_pending"])
+
+    @property
+    def has_pending_events(self) -> bool:
+        return bool(self._private["_pending"])
 
     # --- changing state -------------------------------------------------------------
 
     def record(self, event: Event) -> None:
         """Apply a new event now, and keep it for the repository to save."""
         self._apply_all((event,))
-        self._pending.append(event)
+        self._private["_pending"].append(event)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name[0] != "_":
@@ -207,14 +224,14 @@ class Aggregate(BaseModel, Generic[IdT]):
         raise AggregateStateError(f"{cls.__name__} has no @when method for {event_type.__name__}")
 
     def _mark_saved(self, version: int) -> None:
-        self._pending.clear()
-        self._stored_version = version
-        self._version = version
+        private = self._private
+        private["_pending"].clear()
+        private["_stored_version"] = private["_version"] = version
 
     def clone(self) -> Self:
         """An independent copy, pending events included, for deciding speculatively."""
         copy = self.model_copy(deep=True)
-        copy._pending = list(self._pending)
+        copy._private["_pending"] = list(self._private["_pending"])
         return copy
 
     # --- state as JSON ----------------------------------------------------------------
@@ -226,7 +243,7 @@ class Aggregate(BaseModel, Generic[IdT]):
     @classmethod
     def from_state(cls, state: JsonObject, version: int) -> Self:
         aggregate = cls.model_validate(state)
-        aggregate._version = aggregate._stored_version = version
+        aggregate._mark_saved(version)
         return aggregate
 
     @classmethod

@@ -20,6 +20,11 @@ What ``send`` guarantees:
   the command id), causation id (the command id), actor; the tenant on the stream.
 - **Retries**: on ``ConcurrencyError`` the handler runs again on fresh state, up to
   ``max_attempts`` times, with a short jittered pause.
+- **A cache of saved aggregates** (see ``cache``): a command whose aggregate this node
+  saved last decides on it without reading the store; the append's expected version
+  catches any write made elsewhere since (then the retry reads the store). Outcomes an
+  append does not check (an error, deciding nothing, a merge) are only ever reached on
+  state read from the store.
 - **Conflict resolution** for commands with a ``based_on_version`` field that is
   behind (see ``resolution``): a three-way merge under the aggregate's declared
   ``ConflictPolicy``; critical conflicts open a review (``ChangeEscalated``), other
@@ -42,6 +47,7 @@ from pydantic import TypeAdapter
 
 from headwater.domain import idempotency
 from headwater.domain._aggregate import Aggregate
+from headwater.domain._cache import DEFAULT_MAX_SIZE, AggregateCache
 from headwater.domain._commands import (
     BASED_ON_VERSION,
     COMMAND_KEY_NAMESPACE,
@@ -50,6 +56,7 @@ from headwater.domain._commands import (
     CommandResult,
 )
 from headwater.domain._conflicts import MergeReport
+from headwater.domain._ids import AggregateId
 from headwater.domain._repository import Repository
 from headwater.domain._resolution import Decision, decide_on_base
 from headwater.domain._review import (
@@ -88,17 +95,25 @@ class _Route:
 
 
 class CommandBus:
+    """Runs commands; ``cache_size=0`` turns the aggregate cache off."""
+
     def __init__(
         self,
         repository: Repository,
         *,
         max_attempts: int = 8,
         backoff_seconds: float = 0.002,
+        cache_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.repository = repository
         self.store = repository.store
+        # With personal fields sealed, opened state must not outlive the command that
+        # read it: an erased subject's data would stay in memory (as for snapshots).
+        self.cache = (
+            AggregateCache(cache_size) if cache_size and repository.cipher is None else None
+        )
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self._routes: dict[type[Command[Any]], _Route] = {}
@@ -188,7 +203,7 @@ class CommandBus:
         accept_escalated: bool = False,
     ) -> CommandResult[Any]:
         first_id = idempotency.event_id(context, 0)
-        aggregate_id = getattr(command, route.id_field)
+        aggregate_id: AggregateId = getattr(command, route.id_field)
         based_on: int | None = getattr(command, BASED_ON_VERSION) if route.versioned else None
         error: Exception | None = None
         for attempt in range(self.max_attempts):
@@ -198,35 +213,80 @@ class CommandBus:
                 prior = await self.store.read_event(first_id)
                 if prior is not None:  # a twin won the race, or this is a repeat
                     return self._replay(route, command, context, prior)
-            current = await self.repository.load(
-                route.aggregate_type, aggregate_id, tenant_id=context.tenant_id
+            # A retry always reads the store: the cached state is what just conflicted.
+            decision = (
+                None
+                if attempt
+                else await self._decide_cached(route, command, context, aggregate_id, based_on)
             )
-            token = context.activate()
-            try:
-                decision = await self._decide(
-                    route, command, context, current, based_on, accept_escalated
+            if decision is None:
+                current = await self.repository.load(
+                    route.aggregate_type, aggregate_id, tenant_id=context.tenant_id
                 )
-            except Exception:
-                # A repeat may fail on the state its first run left ("already registered"):
-                # it must get the first result, not the error.
-                prior = await self.store.read_event(first_id)
-                if prior is not None:
-                    return self._replay(route, command, context, prior)
-                raise
-            finally:
-                CommandContext.deactivate(token)
-            if not decision.escalate and not decision.aggregate.pending_events:
-                # The one write a repeat could make without the store noticing: an
-                # identical marker reads as an idempotent no-op, whatever the result was.
-                prior = await self.store.read_event(first_id)
-                if prior is not None:
-                    return self._replay(route, command, context, prior)
+                token = context.activate()
+                try:
+                    decision = await self._decide(
+                        route, command, context, current, based_on, accept_escalated
+                    )
+                except Exception:
+                    # A repeat may fail on the state its first run left ("already
+                    # registered"): it must get the first result, not the error.
+                    prior = await self.store.read_event(first_id)
+                    if prior is not None:
+                        return self._replay(route, command, context, prior)
+                    raise
+                finally:
+                    CommandContext.deactivate(token)
+                if not decision.escalate and not decision.aggregate.has_pending_events:
+                    # The one write a repeat could make without the store noticing: an
+                    # identical marker reads as an idempotent no-op, whatever the result.
+                    prior = await self.store.read_event(first_id)
+                    if prior is not None:
+                        return self._replay(route, command, context, prior)
             try:
-                return await self._commit(route, command, context, decision, based_on)
+                result = await self._commit(route, command, context, decision, based_on)
             except (ConcurrencyError, DuplicateEventId) as exc:
                 error = exc  # someone else wrote first: decide again on fresh state
+                continue
+            if self.cache is not None:
+                # Committed: the aggregate is the stream's state at result.version, and
+                # nothing else holds it (the handler's contract: no side effects).
+                self.cache.put(decision.aggregate, context.tenant_id)
+            return result
         assert error is not None
         raise error
+
+    async def _decide_cached(
+        self,
+        route: _Route,
+        command: Command[Any],
+        context: CommandContext,
+        aggregate_id: AggregateId,
+        based_on: int | None,
+    ) -> Decision | None:
+        """Decide on the cached aggregate, or None to decide on the stored state.
+
+        Only a decision that appends is taken from cached state, because only the
+        append's expected version proves that state current. An error, a decision to
+        write nothing, and a write based on another version (a merge or a review) are
+        left to the stored state; the cached aggregate, perhaps half-changed by the
+        handler, is dropped.
+        """
+        if self.cache is None:
+            return None
+        cached = self.cache.take(route.aggregate_type, aggregate_id.stream_id, context.tenant_id)
+        if cached is None or based_on not in (None, cached.version):
+            return None
+        token = context.activate()
+        try:
+            value = await _call(route, command, cached)
+        except Exception:
+            return None  # perhaps only the cached state's fault: the stored state decides
+        finally:
+            CommandContext.deactivate(token)
+        if not cached.has_pending_events:
+            return None
+        return Decision(cached, value)
 
     # --- deciding -----------------------------------------------------------------------
 

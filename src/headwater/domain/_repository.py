@@ -196,7 +196,8 @@ class Repository:
             # another version: this aggregate does not show what is stored.
             raise ConcurrencyError(aggregate.stream_id, stored, result.version)
         aggregate._mark_saved(result.version)
-        await self._maybe_snapshot(aggregate, stored, tenant_id)
+        if self.snapshots and type(aggregate).snapshot_every is not None:
+            await self._maybe_snapshot(aggregate, stored, tenant_id)
         return result
 
     async def _maybe_snapshot(

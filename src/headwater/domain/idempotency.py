@@ -22,6 +22,7 @@ append win, and the loser's retry finds the winner's first event.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from typing import Any, Final
@@ -51,8 +52,15 @@ class CommandHandled(Event, type="headwater.CommandHandled"):
 
 
 def event_id(context: CommandContext, index: int) -> uuid.UUID:
-    name = f"{index}@{context.tenant_id}" if context.tenant_id is not None else str(index)
-    return uuid.uuid5(context.command_id, name)
+    return _derived_id(context.command_id, context.tenant_id, index)
+
+
+# A command asks for its first id several times (to look for an earlier run, to write,
+# to answer); a uuid5 is a SHA-1 and a UUID built in Python, so each is derived once.
+@functools.lru_cache(maxsize=4096)
+def _derived_id(command_id: uuid.UUID, tenant_id: str | None, index: int) -> uuid.UUID:
+    name = f"{index}@{tenant_id}" if tenant_id is not None else str(index)
+    return uuid.uuid5(command_id, name)
 
 
 def event_ids(context: CommandContext, count: int) -> tuple[uuid.UUID, ...]:
@@ -74,10 +82,10 @@ def fingerprint(command: Command[Any]) -> str:
 def event_metadata(context: CommandContext, command: Command[Any]) -> dict[str, Any]:
     """What every event of the command carries."""
     meta: dict[str, Any] = dict(context.metadata)
-    meta[COMMAND_ID] = str(context.command_id)
+    meta[COMMAND_ID] = command_id = str(context.command_id)
     meta[COMMAND_TYPE] = command.command_name
-    meta[CORRELATION_ID] = context.correlation
-    meta[CAUSATION_ID] = str(context.command_id)
+    meta[CORRELATION_ID] = context.correlation_id or command_id
+    meta[CAUSATION_ID] = command_id
     if context.actor is not None:
         meta[ACTOR] = context.actor
     return meta
