@@ -141,7 +141,11 @@ def create_app(
         description="Event-sourced, real-time backend.",
     )
     install_error_handlers(app)
-    for router in [health.router, client.router, *(r for module in modules for r in module.routers())]:
+    for router in [
+        health.router,
+        client.router,
+        *(r for module in modules for r in module.routers()),
+    ]:
         add_routes(app, router)
     # Added innermost first: request id wraps everything, so even a 413 carries one;
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate

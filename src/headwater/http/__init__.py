@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from headwater.cursors import (
         CursorCodec,
     )
+    from headwater.http._client import (
+        CLIENT_ASSETS,
+    )
     from headwater.http._deps import (
         AUTH_ERRORS,
         BAD_REQUEST,
@@ -61,9 +64,6 @@ if TYPE_CHECKING:
         PageInfo,
         ok,
         page,
-    )
-    from headwater.http._client import (
-        CLIENT_ASSETS,
     )
     from headwater.http._static import (
         Asset,

@@ -17,7 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from headwater.http._static import StaticAssets
 
-CLIENT_ASSETS: Final = StaticAssets(Path(__file__).resolve().parent / "client", prefix="/_headwater")
+CLIENT_ASSETS: Final = StaticAssets(
+    Path(__file__).resolve().parent / "client", prefix="/_headwater"
+)
 
 router = APIRouter(include_in_schema=False)
 

@@ -18,9 +18,9 @@ import pytest
 from playwright import sync_api as playwright
 
 from headwater.testing._server import serve
+from tests.apps.qrevent.short_tokens_app import TOKEN_SECONDS
 from tests.apps.qrevent.support import PASSWORD_OF_STAFF, Organizer, organizer
 from tests.apps.qrevent.test_games import QUESTIONS
-from tests.apps.qrevent.short_tokens_app import TOKEN_SECONDS
 from tests.apps.qrevent.test_pages_browser import APPS
 from tests.apps.qrevent.test_story_server import ENV
 

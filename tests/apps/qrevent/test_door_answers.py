@@ -14,7 +14,11 @@ def test_a_scan_answers_with_the_family_name_and_party_size(org: Organizer) -> N
         org.guest(event_id, name, "Curie", family_id=family["family_id"])
     code = org.invite(event_id, family_id=family["family_id"])["code"]
     admitted = org.data(org.scan(event_id, code))
-    assert (admitted["decision"], admitted["name"], admitted["party_size"]) == ("admitted", "Curie", 3)
+    assert (admitted["decision"], admitted["name"], admitted["party_size"]) == (
+        "admitted",
+        "Curie",
+        3,
+    )
     again = org.data(org.scan(event_id, code))
     assert (again["decision"], again["name"]) == ("duplicate", "Curie")
 
@@ -33,7 +37,9 @@ def test_an_offline_batch_answers_with_names_too(org: Organizer) -> None:
     event_id = org.live_event()
     code = org.invite(event_id, guest_id=org.guest(event_id, "Grace", "Hopper"))["code"]
     body = {"scans": [{"scan_id": "b1", "code": code, "gate": "north"}]}
-    results = org.data(org.client.post(f"/api/events/{event_id}/scans/batch", json=body, headers=org.door))
+    results = org.data(
+        org.client.post(f"/api/events/{event_id}/scans/batch", json=body, headers=org.door)
+    )
     assert [(r["decision"], r["name"]) for r in results] == [("admitted", "Grace Hopper")]
 
 

@@ -23,7 +23,8 @@ PAGES: Final = Path(__file__).resolve().parents[2] / "pages"
 #: Read and fingerprinted once, at start-up; the pages name them by their current URLs.
 ASSETS: Final = StaticAssets(PAGES / "static", prefix="/qrevent/static")
 _HTML: Final[dict[str, Asset]] = {
-    name: ASSETS.page(PAGES / f"{name}.html", shared=[CLIENT_ASSETS]) for name in ("guest", "screen", "door")
+    name: ASSETS.page(PAGES / f"{name}.html", shared=[CLIENT_ASSETS])
+    for name in ("guest", "screen", "door")
 }
 #: The path a QR code opens; the signed code follows in the URL fragment.
 GUEST_PATH: Final = "/qrevent/i"

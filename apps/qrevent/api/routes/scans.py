@@ -150,7 +150,9 @@ async def decide(
 
 async def answer(store: EventStore, tenant: str, result: ScanResult) -> ScanAnswer:
     """The result with the invitation's name and party size (read, never recorded)."""
-    found = await one(store, INVITATIONS, {"invitation_id": result.invitation_id, "tenant_id": tenant})
+    found = await one(
+        store, INVITATIONS, {"invitation_id": result.invitation_id, "tenant_id": tenant}
+    )
     if not result.invitation_id or found is None:
         return ScanAnswer(**result.model_dump())
     name: str | None = None
@@ -158,7 +160,9 @@ async def answer(store: EventStore, tenant: str, result: ScanResult) -> ScanAnsw
         family = await one(store, FAMILIES, {"family_id": found["family_id"], "tenant_id": tenant})
         name = family["name"] if family else None
     if name is None:
-        guests = await rows(store, GUESTS, {"invitation_id": result.invitation_id, "tenant_id": tenant})
+        guests = await rows(
+            store, GUESTS, {"invitation_id": result.invitation_id, "tenant_id": tenant}
+        )
         name = ", ".join(f"{g['first_name']} {g['last_name']}".strip() for g in guests) or None
     return ScanAnswer(**result.model_dump(), name=name, party_size=len(found["guest_ids"]))
 
