@@ -60,9 +60,9 @@ const qe = {
       }
     });
     document.getElementById("signout").addEventListener("click", () => client.signOut());
-    client.addEventListener("signin-required", () => {
+    client.addEventListener("signin-required", (e) => {
       qe.signedIn(false);
-      qe.text("login-error", client.everSignedIn ? qe.errors.token_expired : "");
+      qe.text("login-error", e.detail === "expired" && client.everSignedIn ? qe.errors.token_expired : "");
     });
     client.addEventListener("session", () => { client.everSignedIn = true; });
   },

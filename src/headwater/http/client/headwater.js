@@ -115,8 +115,9 @@ export class OfflineQueue {
 
 /**
  * The page's connection to Headwater. Events (listen with addEventListener):
- * - "signin-required": no usable session (never had one, or a 401 the refresh could
- *   not cure); the socket and the queue stop until signIn() succeeds.
+ * - "signin-required": no usable session (never had one, signed out: detail
+ *   "signed-out", or a 401 the refresh could not cure: detail "expired"); the socket
+ *   and the queue stop until signIn() succeeds.
  * - "session": signed in or refreshed (detail: the account).
  * - "status": detail "connecting" | "live" | "reconnecting" | "offline" | "stopped".
  * - "queue": detail the number of commands waiting.
@@ -213,7 +214,7 @@ export class Client extends EventTarget {
       await this._fetch("/auth/logout", { method: "POST", body: { refresh_token: session.refresh_token } })
         .catch(() => {});
     }
-    this._signinRequired();
+    this._signinRequired("signed-out");
   }
 
   /** A valid access token, refreshed first when it is expired or nearly so. */
@@ -511,5 +512,6 @@ export class Client extends EventTarget {
   /** @param {string} value */
   _status(value) { this.dispatchEvent(new CustomEvent("status", { detail: value })); }
 
-  _signinRequired() { this.dispatchEvent(new CustomEvent("signin-required")); }
+  /** @param {"signed-out" | "expired"} [reason] */
+  _signinRequired(reason = "expired") { this.dispatchEvent(new CustomEvent("signin-required", { detail: reason })); }
 }
