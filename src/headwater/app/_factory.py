@@ -17,6 +17,7 @@ from headwater.app._core import core_modules
 from headwater.cursors import CursorCodec
 from headwater.errors import InvalidInput
 from headwater.eventstore import PostgresTimeouts, create_event_store
+from headwater.http import _client as client
 from headwater.http import _health as health
 from headwater.http._error_handlers import install_error_handlers
 from headwater.http.middleware._body_limit import BodyLimitMiddleware
@@ -140,7 +141,11 @@ def create_app(
         description="Event-sourced, real-time backend.",
     )
     install_error_handlers(app)
-    for router in [health.router, *(r for module in modules for r in module.routers())]:
+    for router in [
+        health.router,
+        client.router,
+        *(r for module in modules for r in module.routers()),
+    ]:
         add_routes(app, router)
     # Added innermost first: request id wraps everything, so even a 413 carries one;
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate

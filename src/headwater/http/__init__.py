@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from headwater.cursors import (
         CursorCodec,
     )
+    from headwater.http._client import (
+        CLIENT_ASSETS,
+    )
     from headwater.http._deps import (
         AUTH_ERRORS,
         BAD_REQUEST,
@@ -111,11 +114,14 @@ _EXPORTS: Final[dict[str, str]] = {
     # fingerprinted static assets and the pages that name them
     "Asset": "headwater.http._static",
     "StaticAssets": "headwater.http._static",
+    # the framework's browser client (headwater.js) and favicon, for pages to name
+    "CLIENT_ASSETS": "headwater.http._client",
 }
 
 __all__ = [
     "AUTH_ERRORS",
     "BAD_REQUEST",
+    "CLIENT_ASSETS",
     "CONFLICT",
     "MAX_INT64",
     "NOT_FOUND",

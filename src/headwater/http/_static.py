@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -167,12 +167,21 @@ class StaticAssets:
         except KeyError:
             raise LookupError(f"no asset {name!r} in {self.prefix}") from None
 
-    def page(self, template: Path) -> Asset:
+    def page(self, template: Path, *, shared: Sequence[StaticAssets] = ()) -> Asset:
         """An HTML page whose ``{{ asset 'name' }}`` placeholders are these assets' URLs.
 
-        A placeholder naming no asset fails here, at start-up, not in a browser.
+        Names not found here are looked up in ``shared`` (e.g. the framework's
+        ``headwater.js``), in order. A placeholder naming no asset fails here, at
+        start-up, not in a browser.
         """
-        text = _PLACEHOLDER.sub(lambda m: self.url(m.group(1)), template.read_text("utf-8"))
+
+        def url(name: str) -> str:
+            for assets in (self, *shared):
+                if name in assets.urls:
+                    return assets.url(name)
+            return self.url(name)  # raises, naming this directory
+
+        text = _PLACEHOLDER.sub(lambda m: url(m.group(1)), template.read_text("utf-8"))
         if "{{" in text:
             raise ValueError(f"{template}: an asset placeholder is malformed")
         # The page's bytes change when an asset's name does: it is as new as its newest asset.

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
+from apps.qrevent.api.guest_access import GuestCaller, InvitationHeader
 from apps.qrevent.api.routes.families import load_family
 from apps.qrevent.api.routes.guests import load_guest
 from apps.qrevent.api.routes.pages import GUEST_PATH
@@ -237,3 +238,16 @@ async def public_keys(staff: Staff, services: Services) -> Envelope[list[PublicK
         key_id=services.signer.key_id(tenant), public_key=services.signer.public_key_b64(tenant)
     )
     return ok([key])
+
+
+@router.get(
+    "/me/qr.svg",
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    response_class=Response,
+)
+async def own_qr(request: Request, guest: GuestCaller, code: InvitationHeader = None) -> Response:
+    """The caller's own invitation as a QR code (the same link the organizer prints),
+    for the guest page to show at the door."""
+    del guest  # the dependency checked the code; the image repeats it, signed as sent
+    link = f"{str(request.base_url).rstrip('/')}{GUEST_PATH}#{code}"
+    return Response(render(link, "svg"), media_type=MEDIA_TYPES["svg"])

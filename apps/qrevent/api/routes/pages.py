@@ -1,7 +1,9 @@
 """The three pages: the guest's (from the QR code), the venue screen's, the door's.
 
 Plain HTML with same-origin scripts and one stylesheet (the CSP allows nothing
-else): no build step, no CDN, fast on a phone. They hold no data; everything comes
+else): no build step, no CDN, fast on a phone. Sign-in, refresh, the socket and the
+offline queue are the framework's ``headwater.js`` (``CLIENT_ASSETS``), which each
+page names by a ``modulepreload`` link and imports from there. They hold no data; everything comes
 from the API with the caller's own credential. The scripts and the stylesheet are
 served by fingerprinted name (``headwater.http._static``), so a phone that cached
 them for a year still runs the ones its page names.
@@ -15,13 +17,14 @@ from typing import Final, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from headwater.http import Asset, StaticAssets
+from headwater.http import CLIENT_ASSETS, Asset, StaticAssets
 
 PAGES: Final = Path(__file__).resolve().parents[2] / "pages"
 #: Read and fingerprinted once, at start-up; the pages name them by their current URLs.
 ASSETS: Final = StaticAssets(PAGES / "static", prefix="/qrevent/static")
 _HTML: Final[dict[str, Asset]] = {
-    name: ASSETS.page(PAGES / f"{name}.html") for name in ("guest", "screen", "door")
+    name: ASSETS.page(PAGES / f"{name}.html", shared=[CLIENT_ASSETS])
+    for name in ("guest", "screen", "door")
 }
 #: The path a QR code opens; the signed code follows in the URL fragment.
 GUEST_PATH: Final = "/qrevent/i"

@@ -30,7 +30,7 @@ from apps.qrevent.domain.ids import InvitationId
 from apps.qrevent.domain.invitation import Direction, ScanResult
 from apps.qrevent.errors import AmbiguousScanId, NotInTenant, ScanIdReused, UnknownGate
 from apps.qrevent.projections.checkin import SCANS
-from apps.qrevent.projections.directory import INVITATIONS
+from apps.qrevent.projections.directory import FAMILIES, GUESTS, INVITATIONS
 from apps.qrevent.queries import one, rows
 from apps.qrevent.services import QrEventServices
 from headwater import Principal
@@ -72,6 +72,16 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scans: Annotated[list[ScanIn], Field(min_length=1, max_length=500)]
+
+
+class ScanAnswer(ScanResult):
+    """The decision, and who it is about, for the person at the door to read out."""
+
+    #: The family's name for a family invitation, else the guest's; None for a code
+    #: that names no invitation of this organizer.
+    name: str | None = None
+    #: How many people the invitation covers.
+    party_size: int = 0
 
 
 class UndoView(BaseModel):
@@ -138,18 +148,38 @@ async def decide(
     return (await services.bus.send(command, ctx)).value
 
 
-@router.post("/scans", response_model=Envelope[ScanResult], responses=NOT_FOUND)
+async def answer(store: EventStore, tenant: str, result: ScanResult) -> ScanAnswer:
+    """The result with the invitation's name and party size (read, never recorded)."""
+    found = await one(
+        store, INVITATIONS, {"invitation_id": result.invitation_id, "tenant_id": tenant}
+    )
+    if not result.invitation_id or found is None:
+        return ScanAnswer(**result.model_dump())
+    name: str | None = None
+    if found["family_id"]:
+        family = await one(store, FAMILIES, {"family_id": found["family_id"], "tenant_id": tenant})
+        name = family["name"] if family else None
+    if name is None:
+        guests = await rows(
+            store, GUESTS, {"invitation_id": result.invitation_id, "tenant_id": tenant}
+        )
+        name = ", ".join(f"{g['first_name']} {g['last_name']}".strip() for g in guests) or None
+    return ScanAnswer(**result.model_dump(), name=name, party_size=len(found["guest_ids"]))
+
+
+@router.post("/scans", response_model=Envelope[ScanAnswer], responses=NOT_FOUND)
 async def scan(
     event_id: str, body: ScanIn, staff: Staff, services: Services, store: Store
-) -> Envelope[ScanResult]:
-    event = await load_event(store, staff.require_tenant(), event_id)
-    return ok(await decide(services, store, staff, event, body))
+) -> Envelope[ScanAnswer]:
+    tenant = staff.require_tenant()
+    event = await load_event(store, tenant, event_id)
+    return ok(await answer(store, tenant, await decide(services, store, staff, event, body)))
 
 
-@router.post("/scans/batch", response_model=Envelope[list[ScanResult]], responses=NOT_FOUND)
+@router.post("/scans/batch", response_model=Envelope[list[ScanAnswer]], responses=NOT_FOUND)
 async def scan_batch(
     event_id: str, body: BatchIn, staff: Staff, services: Services, store: Store
-) -> Envelope[list[ScanResult]]:
+) -> Envelope[list[ScanAnswer]]:
     """An offline scanner's upload. Applied in scan-time order (then scan id), so the
     same batch always yields the same decisions; results come back in the sent order."""
     event = await load_event(store, staff.require_tenant(), event_id)
@@ -163,7 +193,8 @@ async def scan_batch(
     results: dict[int, ScanResult] = {}
     for index in order:
         results[index] = await decide(services, store, staff, event, body.scans[index])
-    return ok([results[i] for i in range(len(body.scans))])
+    tenant = staff.require_tenant()
+    return ok([await answer(store, tenant, results[i]) for i in range(len(body.scans))])
 
 
 def _request(body: ScanIn) -> str:

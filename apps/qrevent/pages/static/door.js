@@ -1,126 +1,142 @@
-// The door: scans with the camera where the browser has BarcodeDetector, or takes a
-// typed code. Every scan gets its scan_id here, so a retry can never admit twice;
-// scans that cannot be sent wait in localStorage and go up as one offline batch.
-"use strict";
-(() => {
-  const eventId = qe.param("event");
-  const device = localStorage.getItem("qe.device") || `door-${crypto.randomUUID().slice(0, 8)}`;
-  localStorage.setItem("qe.device", device);
-  const queueKey = `qe.queue.${eventId}`;
-  let lastScan = null;
-  let busy = false;
+// The door: a scanner device signed in once for the whole event (headwater.js keeps
+// the session fresh and across reloads). Every scan gets its scan_id here and goes
+// through the client's offline queue, so a scan made without network is kept in
+// IndexedDB and sent, in order, when the network is back; a retry never admits twice.
+const { Client } = await qe.headwater();
+const eventId = qe.param("event");
+const device = localStorage.getItem("qe.device") || `door-${crypto.randomUUID().slice(0, 8)}`;
+localStorage.setItem("qe.device", device);
+const client = new Client({ storageKey: "qrevent.door", queue: `qrevent.door.${eventId}` });
+const eventKey = `qe.event.${eventId}`;
+let lastScan = null;
+let busy = false;
 
-  const queued = () => JSON.parse(localStorage.getItem(queueKey) || "[]");
-  const setQueue = (items) => {
-    localStorage.setItem(queueKey, JSON.stringify(items));
-    qe.text("queue", items.length ? `${items.length} scan(s) waiting to upload` : "");
+/** A verdict in words, coloured green, orange or red. */
+function show(result) {
+  const who = result.name ? `${result.name}${result.party_size > 1 ? ` (party of ${result.party_size})` : ""}` : "";
+  const [colour, words] = {
+    admitted: ["green", `Welcome in${who ? `, ${who}` : ""}`],
+    exited: ["green", `See you soon${who ? `, ${who}` : ""}`],
+    duplicate: ["orange", `${who || "This guest"} is already inside. Check the person: an alert was raised.`],
+    refused: ["red", `Refused: ${qe.refusals[result.reason] || "this code cannot be used here."}`],
+  }[result.decision];
+  const box = document.getElementById("result");
+  box.className = `result ${colour}`;
+  box.dataset.decision = result.decision;
+  box.textContent = result.decision === "admitted" && result.guest_ids.length && result.guest_ids.length < result.party_size
+    ? `${words} · ${result.guest_ids.length} of ${result.party_size} checked in` : words;
+}
+
+function say(colour, words) {
+  const box = document.getElementById("result");
+  box.className = `result ${colour}`;
+  delete box.dataset.decision;
+  box.textContent = words;
+}
+
+async function counts() {
+  const c = await client.api(`/api/events/${eventId}/counts`);
+  qe.text("counts", `Checked in ${c.checked_in} · inside now ${c.inside} · alerts ${c.alerts}`);
+}
+
+async function scan(code) {
+  const item = {
+    scan_id: `${device}:${crypto.randomUUID()}`,
+    code: code.trim(),
+    gate: document.getElementById("gate").value,
+    device,
+    scanned_at: new Date().toISOString(),
   };
-
-  function show(result) {
-    const box = document.getElementById("result");
-    box.className = `result ${result.decision}`;
-    const words = { admitted: "Welcome in", exited: "See you soon", duplicate: "Already inside — alert raised", refused: "Refused" };
-    box.textContent = `${words[result.decision]}${result.reason ? ` (${result.reason})` : ""}` +
-      (result.guest_ids.length > 1 ? ` · ${result.guest_ids.length} guests` : "");
+  const outcome = await client.send({ path: `/api/events/${eventId}/scans`, body: item, idempotency_key: item.scan_id });
+  if (outcome.status === "queued") {
+    say("pending", "No network: the scan is saved and will be sent when the network is back.");
   }
+  // Answered now or later, every outcome is shown by the "outcome" listener below.
+}
 
-  async function counts() {
-    const c = await qe.api(`/api/events/${eventId}/counts`);
-    qe.text("counts", `Checked in ${c.checked_in} · inside now ${c.inside} · alerts ${c.alerts}`);
+function report(outcome) {
+  if (outcome.status === "applied") {
+    const result = outcome.data;
+    lastScan = result.decision === "admitted" || result.decision === "exited" ? result.scan_id : null;
+    document.getElementById("undo").hidden = !lastScan;
+    show(result);
+    counts().catch(() => {});
+  } else {
+    say("red", qe.say(outcome.error));
   }
+}
 
-  async function flush() {
-    const items = queued();
-    if (!items.length) return;
-    await qe.api(`/api/events/${eventId}/scans/batch`, { method: "POST", body: { scans: items } });
-    setQueue([]);
-  }
+// Each answer as it comes: a scan now, or an offline scan replayed (newest shown last).
+client.addEventListener("outcome", (e) => report(e.detail));
+client.addEventListener("queue", (e) => {
+  qe.text("queue", e.detail ? `${e.detail} scan(s) waiting to upload` : "");
+});
+addEventListener("offline", () => qe.text("connection", "Offline: scans are kept on this device."));
+addEventListener("online", () => qe.text("connection", ""));
 
-  async function scan(code) {
-    const item = {
-      scan_id: `${device}:${crypto.randomUUID()}`,
-      code: code.trim(),
-      gate: document.getElementById("gate").value,
-      device,
-      scanned_at: new Date().toISOString(),
-    };
-    try {
-      await flush();
-      const result = await qe.api(`/api/events/${eventId}/scans`, { method: "POST", body: item });
-      lastScan = result.decision === "admitted" || result.decision === "exited" ? item.scan_id : null;
-      document.getElementById("undo").hidden = !lastScan;
-      show(result);
-      await counts();
-    } catch (error) {
-      if (error.code === "network" || error.status >= 500) {
-        setQueue([...queued(), item]);
-        qe.text("result", "Offline: scan kept, it will be sent");
-      } else {
-        qe.text("result", error.message);
-      }
-    }
-  }
-
-  async function camera() {
-    if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
-    try {
-      const detector = new BarcodeDetector({ formats: ["qr_code"] });
-      const video = document.getElementById("camera");
-      video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-      video.hidden = false;
-      await video.play();
-      const tick = async () => {
-        if (!busy) {
-          const codes = await detector.detect(video).catch(() => []);
-          if (codes.length) {
-            busy = true;
-            await scan(codes[0].rawValue);
-            setTimeout(() => { busy = false; }, 1500);
-          }
+async function camera() {
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
+  try {
+    const detector = new BarcodeDetector({ formats: ["qr_code"] });
+    const video = document.getElementById("camera");
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.hidden = false;
+    await video.play();
+    const tick = async () => {
+      if (!busy) {
+        const codes = await detector.detect(video).catch(() => []);
+        if (codes.length) {
+          busy = true;
+          await scan(codes[0].rawValue);
+          setTimeout(() => { busy = false; }, 1500);
         }
-        requestAnimationFrame(tick);
-      };
-      tick();
-    } catch (error) {
-      qe.text("result", "Camera unavailable: type the code instead");
-    }
+      }
+      requestAnimationFrame(tick);
+    };
+    tick();
+  } catch {
+    say("orange", "The camera is not available: type the code instead.");
   }
+}
 
-  async function open() {
-    document.getElementById("login").hidden = true;
-    const event = await qe.api(`/api/events/${eventId}`);
-    qe.text("event", `${event.name} — ${event.status}`);
-    document.getElementById("gate").replaceChildren(...event.gates.map((g) => new Option(g, g)));
-    document.getElementById("door").hidden = false;
-    setQueue(queued());
+async function open() {
+  qe.signedIn(true);
+  let event;
+  try {
+    event = await client.api(`/api/events/${eventId}`);
+    localStorage.setItem(eventKey, JSON.stringify(event));
+  } catch (error) {
+    // Reloaded without network: the event as last seen is enough to keep scanning.
+    event = JSON.parse(localStorage.getItem(eventKey) || "null");
+    if (!event) { say("red", qe.say(error)); return; }
+  }
+  qe.text("event", event.name);
+  document.getElementById("gate").replaceChildren(...event.gates.map((g) => new Option(g, g)));
+  document.getElementById("door").hidden = false;
+  counts().catch(() => {});
+  camera();
+}
+
+document.getElementById("typed").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = document.getElementById("code");
+  const code = input.value;
+  input.value = "";
+  input.focus();
+  await scan(code);
+});
+document.getElementById("undo").addEventListener("click", async () => {
+  if (!lastScan) return;
+  try {
+    await client.api(`/api/events/${eventId}/scans/${encodeURIComponent(lastScan)}/undo?device=${device}`, { method: "POST" });
+    say("green", "The last scan was undone.");
+    lastScan = null;
+    document.getElementById("undo").hidden = true;
     await counts();
-    camera();
+  } catch (error) {
+    say("red", qe.say(error));
   }
-
-  document.getElementById("typed").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const input = document.getElementById("code");
-    await scan(input.value);
-    input.value = "";
-    input.focus();
-  });
-  document.getElementById("undo").addEventListener("click", async () => {
-    if (!lastScan) return;
-    try {
-      await qe.api(`/api/events/${eventId}/scans/${encodeURIComponent(lastScan)}/undo`, { method: "POST" });
-      qe.text("result", "Scan undone");
-      lastScan = null;
-      document.getElementById("undo").hidden = true;
-      await counts();
-    } catch (error) {
-      qe.text("result", error.message);
-    }
-  });
-  const form = document.getElementById("login");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try { await qe.signIn(form); await open(); } catch (error) { qe.text("result", error.message); }
-  });
-  if (sessionStorage.getItem("qe.token")) open().catch(() => {});
-  window.addEventListener("online", () => flush().catch(() => {}));
-})();
+});
+client.addEventListener("signin-required", () => { document.getElementById("door").hidden = true; });
+qe.wireSignIn(client, open);
+if (await client.resume()) await open();
