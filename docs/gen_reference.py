@@ -305,7 +305,68 @@ def realtime_protocol_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+# --- metrics --------------------------------------------------------------------------
+
+
+def metrics_markdown() -> str:
+    """Every ``headwater_*`` metric: each call in the source that names one and its help."""
+    import headwater
+
+    found: dict[str, tuple[str, str]] = {}
+    package = Path(headwater.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and len(node.args) >= 2:
+                name, text = _string(node.args[0]), _string(node.args[1])
+                if name.startswith("headwater_") and text:
+                    found.setdefault(name, (text, _labels(node)))
+            elif isinstance(node, ast.Tuple):
+                # A table row (key, metric name, kind, help), as the link collectors keep.
+                strings = [_string(e) for e in node.elts]
+                names = [text for text in strings if text.startswith("headwater_")]
+                if len(names) == 1 and len(strings) >= 3 and strings[-1]:
+                    found.setdefault(names[0], (strings[-1], ""))
+    out = ["| metric | labels | meaning |", "|---|---|---|"]
+    out += [
+        f"| `{name}` | {labels} | {_inline_code(text)} |"
+        for name, (text, labels) in sorted(found.items())
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _string(node: ast.expr) -> str:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def _labels(call: ast.Call) -> str:
+    """The label names, when the call lists them as literal strings."""
+    candidates = [*call.args[2:3], *(k.value for k in call.keywords if k.arg == "labels")]
+    for node in candidates:
+        if _string(node):
+            return f"`{_string(node)}`"
+        if isinstance(node, ast.List | ast.Tuple) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+        ):
+            return ", ".join(f"`{_string(e)}`" for e in node.elts)
+    return ""
+
+
+def alert_rules_markdown() -> str:
+    from headwater.observability import default_rules
+
+    out = ["| rule | watches | fires above | resolves below | samples | severity |"]
+    out.append("|---|---|---|---|---|---|")
+    for rule in default_rules():
+        out.append(
+            f"| `{rule.name}` | `{rule.metric}` | {rule.fire_above:g} | {rule.resolve_below:g} "
+            f"| {rule.for_samples} | {rule.severity} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 GENERATORS = {
+    "alert-rules": alert_rules_markdown,
+    "metrics": metrics_markdown,
     "settings": settings_markdown,
     "cli": cli_markdown,
     "errors": errors_markdown,
