@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 API_INDEX = "reference/api/index.md"
-MARKER = re.compile(r"<!-- generated: ([a-z-]+) -->")
+MARKER = re.compile(r"<!-- generated: ([a-z-]+)(?: ([\w.]+))? -->")
 
 
 # --- public API -----------------------------------------------------------------------
@@ -364,6 +364,22 @@ def alert_rules_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+# --- the reference apps ---------------------------------------------------------------
+
+
+def app_modules_markdown(package: str) -> str:
+    """Each module of an app with the first paragraph of its docstring (its own summary)."""
+    folder = ROOT.joinpath(*package.split("."))
+    out = ["| module | what it does |", "|---|---|"]
+    for path in sorted(folder.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text("utf-8"))) or ""
+        summary = _inline_code(doc.split("\n\n", 1)[0].replace("\n", " "))
+        out.append(f"| `{path.relative_to(ROOT).as_posix()}` | {summary} |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS = {
     "alert-rules": alert_rules_markdown,
     "metrics": metrics_markdown,
@@ -403,4 +419,12 @@ def on_files(files: Any, config: Any) -> Any:
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    return MARKER.sub(lambda match: GENERATORS[match.group(1)](), markdown)
+    return MARKER.sub(expand, markdown)
+
+
+def expand(match: re.Match[str]) -> str:
+    """The generated Markdown for one marker (``app-modules`` takes a package argument)."""
+    name, argument = match.group(1), match.group(2)
+    if name == "app-modules":
+        return app_modules_markdown(argument)
+    return GENERATORS[name]()
