@@ -169,7 +169,10 @@ def settings_markdown() -> str:
         rows.setdefault(section, []).append(row)
     out: list[str] = []
     for section, section_rows in rows.items():
-        out += [f"### {section.capitalize()}\n", "| variable | type | default | meaning |"]
+        out += [
+            f"### {section[0].upper()}{section[1:]}\n",
+            "| variable | type | default | meaning |",
+        ]
         out += ["|---|---|---|---|", *section_rows, ""]
     return "\n".join(out)
 
@@ -380,7 +383,16 @@ def app_modules_markdown(package: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def sse_protocol_markdown() -> str:
+    """The Server-Sent Events form, as the module that serves it states it."""
+    from headwater.realtime import _sse
+
+    text = inspect.getdoc(_sse) or ""
+    return _inline_code(text.split("\n\n", 1)[1] if "\n\n" in text else text) + "\n"
+
+
 GENERATORS = {
+    "sse-protocol": sse_protocol_markdown,
     "alert-rules": alert_rules_markdown,
     "metrics": metrics_markdown,
     "settings": settings_markdown,
