@@ -24,8 +24,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src apps tests benchmarks examples
-	$(BIN)/ruff format --check src apps tests benchmarks examples
+	$(BIN)/ruff check src apps tests benchmarks examples docs/gen_reference.py
+	$(BIN)/ruff format --check src apps tests benchmarks examples docs/gen_reference.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
