@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean docs docs-serve
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,18 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src apps tests benchmarks examples
-	$(BIN)/ruff format --check src apps tests benchmarks examples
+	$(BIN)/ruff check src apps tests benchmarks examples docs/gen_reference.py
+	$(BIN)/ruff format --check src apps tests benchmarks examples docs/gen_reference.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The documentation site, built offline; --strict turns every warning (a broken link,
+# a missing reference) into a failure. Reference pages are generated from the code.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick
@@ -38,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/qrevent.py --quick
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
