@@ -40,7 +40,8 @@ Resuming: keep the ``position`` of the last event received on each channel and, 
 a reconnect, subscribe with ``from_position`` set to it. Events after it arrive in
 order, history first and then live, with no gap and no duplicate.
 
-Heartbeats both ways: the server pings at the WebSocket level and sends a
+Heartbeats both ways, as messages (``headwater serve`` turns the server's
+WebSocket-level pings off; the hub keeps time itself): the server sends a
 ``heartbeat`` message to connections that got nothing for ``heartbeat_interval``;
 a client must send something (``ping`` will do) at least every ``idle_timeout``
 seconds or it is closed with 4000.
