@@ -61,7 +61,8 @@ def _dev(workdir: Path, *args: str) -> Iterator[Printed]:
         "HEADWATER_DATA_DIR": str(workdir / "var"),
         "HEADWATER_FAST_PASSWORD_HASHING": "true",
         "HEADWATER_DISCOVER_PLUGINS": "false",
-        "PYTHONPATH": str(ROOT),
+        # The tutorial's app, served from its folder as a user's own app is.
+        "PYTHONPATH": str(ROOT / "examples" / "tutorial"),
     }
     for name in ("HEADWATER_DATABASE_URL", "HEADWATER_ENV", "HEADWATER_APPS"):
         env.pop(name, None)
@@ -101,8 +102,14 @@ def _bearer(token: str) -> dict[str, str]:
 
 @pytest.mark.timeout(120)
 def test_dev_serves_an_app_with_printed_credentials_that_work(tmp_path: Path) -> None:
-    with _dev(tmp_path, "--app", "tests.cli.commands_app:module") as printed:
+    with _dev(tmp_path, "--app", "library.module:module") as printed:
         base = printed.base_url
+        owner = _bearer(printed.owner_token)
+        book = {"title": "Dune", "author": "Herbert"}
+        added = httpx.post(f"{base}/library/books", json=book, headers=owner)
+        assert added.status_code == 201, added.text  # the app's route, for the dev tenant
+        shelf = httpx.get(f"{base}/library/books", headers=owner).json()["data"]
+        assert [b["title"] for b in shelf] == ["Dune"]
         me = httpx.get(f"{base}/auth/me", headers=_bearer(printed.owner_token)).json()["data"]
         assert me["tenant_id"] == printed.tenant_id
         assert "tenant_admin" in me["roles"]
