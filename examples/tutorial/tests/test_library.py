@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from headwater.testing import Victim, probe_tenant_isolation
 
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 
 
 def _add(world: World, title: str, staff: dict[str, str]) -> str:
@@ -74,10 +74,21 @@ def test_the_shelf_topic_pushes_each_change(world: World) -> None:
     raise AssertionError("no push with the new book")
 
 
-def test_the_page_follows_the_topic(world: World) -> None:
+def test_the_page_follows_the_topic_with_the_browser_session(world: World) -> None:
     page = world.http.get("/library/page")
     assert page.status_code == 200
     assert "/realtime/sse?channel=library.shelf:all" in page.text
+    # What the browser holds after signing in at /admin: the session cookie.
+    signed_in = httpx.post(
+        f"{world.server.url}/auth/session",
+        json={"email": "user@alpha.example", "password": PASSWORD},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = {"cookie": f"hw_session={signed_in.cookies['hw_session']}"}
+    url = f"{world.server.url}/realtime/sse?channel=library.shelf:all"
+    with httpx.Client(timeout=15) as client, client.stream("GET", url, headers=cookie) as stream:
+        assert stream.status_code == 200
+        assert any(line.startswith("event: subscribed") for line in stream.iter_lines())
     # --8<-- [end:topic]
 
 
