@@ -13,6 +13,8 @@ from rich.console import Console
 from headwater.cli import _demo as demo_module
 from headwater.cli import _jobs as jobs_cli
 from headwater.cli._backup import app as backup_app
+from headwater.cli._dev import dev
+from headwater.cli._new import new
 from headwater.cli._privacy import erase
 from headwater.cli._projections import app as projections_app
 from headwater.errors import HeadwaterError
@@ -31,6 +33,8 @@ app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
 app.add_typer(backup_app, name="backup", help="Back up, restore, verify and drill the log.")
 app.command("worker")(jobs_cli.worker)
 app.command("erase")(erase)
+app.command("new")(new)
+app.command("dev")(dev)
 
 
 def _discovered(settings: Settings) -> list[Module]:

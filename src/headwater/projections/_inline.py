@@ -65,8 +65,14 @@ async def attach_inline(
     holds its events, is rebuilt first; its handler is attached inside the swap
     transaction, while appends are paused, so no event falls between the rebuilt
     tables and the handler. Returns the handlers (``store.remove_inline_handler``
-    detaches one).
+    detaches one). A projection whose mode was left undeclared becomes inline here;
+    one declared ``mode="async"`` is refused (with the change to make) before any
+    projection is attached.
     """
+    for projection in projections:  # refuse before claiming any: all or nothing
+        _refuse_declared_async(projection)
+    for projection in projections:
+        projection.mode = "inline"
     handlers = []
     for projection in projections:
         handler = InlineHandler([projection])
@@ -85,3 +91,14 @@ async def attach_inline(
         await set_state(store, projection.name, "running")
         handlers.append(handler)
     return handlers
+
+
+def _refuse_declared_async(projection: Projection) -> None:
+    """An undeclared projection becomes inline here; one declared async is refused with
+    the change to make (the first try of many a user was a bare ``Projection(name)``)."""
+    if projection.mode_declared and projection.mode != "inline":
+        raise InvalidReadModel(
+            f"projection {projection.name!r} is declared mode='async', so attach_inline "
+            f"cannot run it: declare it Projection({projection.name!r}, mode='inline', ...) "
+            "or drop the mode, or run it with a ProjectionRunner instead"
+        )

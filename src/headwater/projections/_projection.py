@@ -50,8 +50,10 @@ class Projection:
     """Declarative handlers per event type, writing to the tables the projection owns.
 
     ``mode="inline"`` runs the handlers inside each append's transaction (the read
-    model is never behind; a failing handler fails that append); ``"async"`` (the
-    default) leaves them to a :class:`~headwater.projections.ProjectionRunner`.
+    model is never behind; a failing handler fails that append); ``"async"`` leaves
+    them to a :class:`~headwater.projections.ProjectionRunner`. Left undeclared, the
+    mode is ``"async"`` until :func:`~headwater.projections.attach_inline` takes the
+    projection, which makes it inline: how it is attached is the declaration.
 
     Bump ``version`` when handler logic changes: like a changed table declaration, it
     changes :meth:`fingerprint`, which tells the runner the tables need a rebuild.
@@ -62,14 +64,16 @@ class Projection:
         name: str,
         *,
         tables: Sequence[Table] = (),
-        mode: Mode = "async",
+        mode: Mode | None = None,
         version: int = 1,
     ) -> None:
         # The name doubles as a checkpoint and shadow-table prefix: same rules as tables.
         self.name = check_identifier(name, "projection name", MAX_TABLE_NAME)
-        if mode not in ("async", "inline"):
+        if mode not in (None, "async", "inline"):
             raise InvalidReadModel(f"mode must be 'async' or 'inline', not {mode!r}")
-        self.mode: Mode = mode
+        self.mode: Mode = mode or "async"
+        #: False when ``mode`` was left to the first use (``attach_inline`` or a runner).
+        self.mode_declared = mode is not None
         self.version = version
         self.tables: tuple[Table, ...] = tuple(tables)
         names = [t.name for t in self.tables]

@@ -1,0 +1,1 @@
+"""The tutorial's app: a lending library, one Headwater module (``library.module:module``)."""
