@@ -2,8 +2,11 @@
 
 A block that cannot run on its own (a fragment of a larger file) is marked by an HTML
 comment ``<!-- fragment -->`` on the line before it, which the reader does not see but a
-reviewer does; use it sparingly. Includes (``--8<-- "path"``, pymdownx.snippets) are
-resolved the way the site build resolves them, so an included file runs as shown.
+reviewer does; use it sparingly. Includes (``--8<-- "path"`` and ``"path:section"``,
+pymdownx.snippets) are resolved the way the site build resolves them, so an included file
+runs as shown. A block made only of includes from a tested project under ``examples/``
+(the tutorial's) shows that project's files, which its own tests run
+(``tests/examples``): here it is only resolved, so a missing file or section fails.
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ DOCS = ROOT / "docs"
 FRAGMENT = "<!-- fragment -->"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 INCLUDE = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
+#: Projects whose files the docs include and whose own tests run them.
+TESTED_PROJECTS = ("examples/tutorial/",)
+
+
+def included(spec: str) -> str:
+    """The text ``--8<-- "spec"`` stands for: a whole file, or one named section of it."""
+    path, _, section = spec.partition(":")
+    text = (ROOT / path).read_text("utf-8")
+    if not section:
+        return text
+    start = re.search(rf"^.*--8<-- \[start:{re.escape(section)}\].*\n", text, re.MULTILINE)
+    end = re.search(rf"^.*--8<-- \[end:{re.escape(section)}\].*$", text, re.MULTILINE)
+    assert start, f"{path} has no start of section {section!r}"
+    assert end, f"{path} has no end of section {section!r}"
+    return text[start.end() : end.start()]
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,8 @@ class Snippet:
     line: int
     code: str
     fragment: bool
+    #: Only includes from a project whose own tests run these files.
+    shown_from_tested_project: bool = False
 
     @property
     def name(self) -> str:
@@ -42,9 +62,16 @@ def snippets() -> list[Snippet]:
         text = page.read_text("utf-8")
         for match in BLOCK.finditer(text):
             before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-            code = INCLUDE.sub(lambda m: (ROOT / m.group(1)).read_text("utf-8"), match.group(1))
+            body = match.group(1)
+            specs = INCLUDE.findall(body)
+            code = INCLUDE.sub(lambda m: included(m.group(1)), body)
             line = text.count("\n", 0, match.start()) + 1
-            found.append(Snippet(page, line, code, before.strip() == FRAGMENT))
+            from_project = (
+                bool(specs)
+                and not INCLUDE.sub("", body).strip()
+                and all(spec.startswith(TESTED_PROJECTS) for spec in specs)
+            )
+            found.append(Snippet(page, line, code, before.strip() == FRAGMENT, from_project))
     return found
 
 
@@ -52,12 +79,17 @@ SNIPPETS = snippets()
 
 
 def test_the_docs_have_examples_and_few_fragments() -> None:
-    runnable = [s for s in SNIPPETS if not s.fragment]
+    runnable = [s for s in SNIPPETS if not s.fragment and not s.shown_from_tested_project]
     assert len(runnable) >= 10, "the documentation lost its runnable examples"
-    assert len(SNIPPETS) - len(runnable) <= len(runnable) // 4, "too many fragments"
+    fragments = [s for s in SNIPPETS if s.fragment]
+    assert len(fragments) <= len(runnable) // 4, "too many fragments"
 
 
-@pytest.mark.parametrize("snippet", [s for s in SNIPPETS if not s.fragment], ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "snippet",
+    [s for s in SNIPPETS if not s.fragment and not s.shown_from_tested_project],
+    ids=lambda s: s.name,
+)
 def test_the_example_runs_as_written(snippet: Snippet, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(snippet.code, "utf-8")
