@@ -57,16 +57,16 @@ async def edit_form(
         set_fields={k: v.model_dump(mode="json") for k, v in body.set_fields.items()},
         remove_fields=body.remove_fields,
     )
-    version = await service.edit_form(actor.context(key, "edit-form"), command)
-    return ok({"form_id": form_id, "version": version})
+    revision = await service.edit_form(actor.context(key, "edit-form"), command)
+    return ok({"form_id": form_id, "version": revision.version, "published": revision.published})
 
 
 @router.post("/{form_id}/publish", responses=NOT_FOUND)
 async def publish_form(
     form_id: str, actor: StaffActor, service: FormEaseService, key: IdempotencyKey = None
-) -> Envelope[dict[str, int]]:
-    version = await service.publish(actor.context(key, "publish"), form_id)
-    return ok({"version": version})
+) -> Envelope[dict[str, Any]]:
+    revision = await service.publish(actor.context(key, "publish"), form_id)
+    return ok({"form_id": form_id, "version": revision.version, "published": revision.published})
 
 
 @router.put("/{form_id}/webhook", responses=NOT_FOUND)
