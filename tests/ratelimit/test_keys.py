@@ -52,3 +52,12 @@ def test_a_key_names_caller_a_header_or_a_segment_number() -> None:
         with pytest.raises(ValueError, match="rate limit key"):
             EndpointLimit(PLAY, 1, key=bad)
     assert EndpointLimit(PLAY, 1, key="segment:0").key == "segment:0"
+
+
+async def test_a_keyed_and_a_caller_limit_on_one_route_count_apart() -> None:
+    """Per link (generous) and per address (tight) on one route: the address's limit
+    still holds however many links it spreads over."""
+    app = _app(EndpointLimit(PLAY, 100, key="segment:2"), EndpointLimit(PLAY, 2))
+    async with client(app) as http:
+        codes = [(await http.post(f"/api/games/link-{n}/play")).status_code for n in range(3)]
+    assert codes == [200, 200, 429]

@@ -131,17 +131,17 @@ class RateLimiter:
         client: str | None,
         headers: Mapping[str, str] | None = None,
     ) -> Decision:
-        who = self.identity(principal, client)
+        caller = self.identity(principal, client)
         matched = self.routes.match(method, path)
         keys = {limit: self.keyed(limit, path, headers or {}) for limit in matched}
         # The first credential an endpoint names is the caller for the tier and the cap.
-        who = next((k for k in keys.values() if k is not None), who)
+        who = next((k for k in keys.values() if k is not None), caller)
         tier_item, concurrent = self._tiers.get(principal.tier) or self._tiers["anonymous"]
         try:
             headline: tuple[RateLimitItem, Sequence[str], Outage] | None = None
             ids: Sequence[str]
             for limit in matched:
-                ids = ("ep", limit.route, keys[limit] or who)
+                ids = ("ep", limit.route, keys[limit] or caller)
                 for item in self._windows[limit]:
                     if not await self._hit(item, ids, limit.on_outage):
                         return await self._refuse(item, ids, limit.on_outage, limit.route)
