@@ -177,11 +177,14 @@ function showError(key, text) {
 }
 
 function refresh() {
-  const { shown } = answers();
-  for (const [key] of specs) {
+  const { shown, sent } = answers();
+  for (const [key, spec] of specs) {
     const box = /** @type {HTMLElement} */ (document.querySelector(`[data-key="${key}"]`));
     box.hidden = !shown.includes(key);
+    // A corrected answer loses its note at once; new notes wait for Send.
+    if (box.classList.contains("invalid") && !problem(spec, sent[key])) showError(key, null);
   }
+  if (!document.querySelector(".field.invalid") && /another look/.test($("status").textContent)) say("");
   const fresh = shown.filter((key) => !reported.has(key));
   if (fresh.length && opened) {
     fresh.forEach((key) => reported.add(key));
