@@ -62,7 +62,11 @@ async def _filters(
 Filters = Annotated[queries.SubmissionFilters, Depends(_filters)]
 
 
-@router.get("", responses={**BAD_REQUEST, **NOT_FOUND})
+@router.get(
+    "",
+    summary="List submissions (keyset pages, the exports' filters)",
+    responses={**BAD_REQUEST, **NOT_FOUND},
+)
 async def list_submissions(
     actor: StaffActor,
     service: FormEaseService,
@@ -99,7 +103,12 @@ async def json_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byte
     yield b"".join(chunk)
 
 
-@router.get("/export.csv", response_class=StreamingResponse, responses=NOT_FOUND)
+@router.get(
+    "/export.csv",
+    summary="Export submissions as CSV: a column per field, formula-safe",
+    response_class=StreamingResponse,
+    responses=NOT_FOUND,
+)
 async def export_csv(
     actor: StaffActor,
     service: FormEaseService,
@@ -119,7 +128,12 @@ async def export_csv(
     )
 
 
-@router.get("/export.json", response_class=StreamingResponse, responses=NOT_FOUND)
+@router.get(
+    "/export.json",
+    summary="Export submissions as one JSON array, streamed",
+    response_class=StreamingResponse,
+    responses=NOT_FOUND,
+)
 async def export_json(
     actor: StaffActor,
     service: FormEaseService,
