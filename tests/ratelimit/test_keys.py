@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from starlette.types import ASGIApp
 
-from headwater.ratelimit import EndpointLimit, RateLimitConfig, RateLimiter, TierLimit
+from headwater.ratelimit import (
+    EndpointLimit,
+    RateLimitConfig,
+    RateLimiter,
+    TierLimit,
+    describe_limits,
+)
 from tests.ratelimit.support import client, make_app
 
 pytestmark = pytest.mark.anyio
@@ -61,3 +67,9 @@ async def test_a_keyed_and_a_caller_limit_on_one_route_count_apart() -> None:
     async with client(app) as http:
         codes = [(await http.post(f"/api/games/link-{n}/play")).status_code for n in range(3)]
     assert codes == [200, 200, 429]
+
+
+def test_the_described_limits_say_whose_counter() -> None:
+    config = RateLimitConfig(endpoints=(EndpointLimit(PLAY, 5, key="header:X-Invitation"),))
+    described = describe_limits(config)
+    assert {"route": PLAY, "key": "header:X-Invitation"}.items() <= described[-1].items()

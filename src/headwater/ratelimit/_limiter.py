@@ -262,4 +262,5 @@ def _endpoint(limit: EndpointLimit) -> dict[str, object]:
         "period": limit.period,
         "burst": limit.burst,
         "on_outage": limit.on_outage.value,
+        "key": limit.key,
     }
