@@ -54,3 +54,6 @@ def test_every_app_route_documents_its_errors(spec: dict[str, Any]) -> None:
     paths = spec["paths"]
     assert "404" in paths["/formease/public/{link}/open"]["post"]["responses"]
     assert "429" in paths["/formease/public/{link}/submissions"]["post"]["responses"]
+    # The routes the rate limits name say so too.
+    assert "429" in paths["/api/games/{game_id}/play"]["post"]["responses"]
+    assert "429" in paths["/api/me"]["get"]["responses"]

@@ -180,6 +180,7 @@ async def change_game_status(
 @router.get(
     "/me",
     summary="The guest's home: their invitation, event, games and rank",
+    responses={429: {"description": "Too many requests from this guest: retry after Retry-After"}},
     response_model=Envelope[GuestHome],
 )
 async def guest_home(guest: GuestCaller, store: Store) -> Envelope[GuestHome]:
@@ -228,7 +229,10 @@ async def _done(services: Services, guest: Guest, game_id: str) -> set[str]:
     "/games/{game_id}/join",
     summary="Join a game as the invited guest or family",
     response_model=Envelope[PlayerState],
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
 )
 async def join_game(
     game_id: str, guest: GuestCaller, services: Services, store: Store
@@ -260,7 +264,10 @@ async def join_game(
     "/games/{game_id}/play",
     summary="Answer one question of a game",
     response_model=Envelope[PlayView],
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
 )
 async def play(
     game_id: str,
@@ -306,7 +313,10 @@ async def play(
     "/games/{game_id}/leaderboard",
     summary="A game's leaderboard",
     response_model=Envelope[Leaderboard],
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
 )
 async def leaderboard(
     game_id: str,
