@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 from typing import Any
 
 from apps.formease.commands import CreatePublicLink, RevokePublicLink
@@ -65,11 +64,13 @@ class PublicLinks:
     async def create(self, context: CommandContext, form_id: str) -> str:
         tenant_id = str(context.tenant_id)
         await self.service.load_form(tenant_id, form_id)
-        link_id = secrets.token_urlsafe(12)
+        # From the command's id under the secret key: a retry with the same idempotency
+        # key names the same link (and replays), and no one can compute it without the key.
+        seed = hmac.new(self._key, context.command_id.bytes, hashlib.sha256).digest()
         command = CreatePublicLink(
-            form_id=FormId(form_id), link_id=link_id, at=self.service.clock()
+            form_id=FormId(form_id), link_id=_b64(seed[:12]), at=self.service.clock()
         )
-        await self.service.bus.send(command, context)
+        await self.service.send(command, context)
         form = await self.service.load_form(tenant_id, form_id)
         # A replayed request (same idempotency key) answers the link it made the first time.
         assert form.public_link is not None
@@ -78,7 +79,7 @@ class PublicLinks:
     async def revoke(self, context: CommandContext, form_id: str) -> None:
         await self.service.load_form(str(context.tenant_id), form_id)
         command = RevokePublicLink(form_id=FormId(form_id), at=self.service.clock())
-        await self.service.bus.send(command, context)
+        await self.service.send(command, context)
 
     async def current(self, tenant_id: str, form_id: str) -> str | None:
         form = await self.service.load_form(tenant_id, form_id)

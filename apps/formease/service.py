@@ -118,6 +118,11 @@ class FormEase:
             tenant_id=tenant_id,
         )
 
+    async def send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
+        """Send on the bus; a true repeat (same command id) that differs only by the
+        clock is resent with the recorded instant, so it replays instead of failing."""
+        return await self._send(command, context)
+
     async def _send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
         try:
             return await self.bus.send(command, context)

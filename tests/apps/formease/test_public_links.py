@@ -56,6 +56,11 @@ def test_revoked_replaced_forged_and_foreign_links_are_one_404(world: World) -> 
     first = _link(world, form)
     second = _link(world, form)  # replaces the first
     assert second != first
+    # A retried request (same idempotency key) answers the link it made, not a third.
+    retry = {**a.staff, "idempotency-key": "share-it-once"}
+    made = data(http.post(f"/formease/forms/{form}/public-link", headers=retry), 201)
+    assert data(http.post(f"/formease/forms/{form}/public-link", headers=retry), 201) == made
+    second = made["token"]
     assert error(http.post(f"/formease/public/{first}/open"), 404)["code"] == "not_found"
     opened = data(http.post(f"/formease/public/{second}/open"), 201)
     body, dot, mac = second.partition(".")
