@@ -68,6 +68,17 @@ class SetWebhook(Command[int], name="formease.SetWebhook"):
     secret: str | None
 
 
+class CreatePublicLink(Command[int], name="formease.CreatePublicLink"):
+    form_id: FormId
+    link_id: str
+    at: datetime
+
+
+class RevokePublicLink(Command[int], name="formease.RevokePublicLink"):
+    form_id: FormId
+    at: datetime
+
+
 class OpenForm(Command[int], name="formease.OpenForm"):
     session_id: SessionId
     form_id: str
@@ -128,6 +139,16 @@ def _set_webhook(command: SetWebhook, form: Form) -> int:
     return form.version
 
 
+def _create_link(command: CreatePublicLink, form: Form) -> int:
+    form.create_public_link(command.link_id, command.at)
+    return form.version
+
+
+def _revoke_link(command: RevokePublicLink, form: Form) -> int:
+    form.revoke_public_link(command.at)
+    return form.version
+
+
 def _open(command: OpenForm, session: OpenSession) -> int:
     session.open(command.form_id, command.owner_id, command.version, command.at)
     return session.version
@@ -159,6 +180,8 @@ def make_bus(repository: Repository) -> CommandBus:
     bus.register(EditForm, Form, _edit_form)
     bus.register(PublishForm, Form, _publish)
     bus.register(SetWebhook, Form, _set_webhook)
+    bus.register(CreatePublicLink, Form, _create_link)
+    bus.register(RevokePublicLink, Form, _revoke_link)
     bus.register(OpenForm, OpenSession, _open)
     bus.register(ViewFields, OpenSession, _view)
     bus.register(SubmitSession, OpenSession, _submit)

@@ -13,11 +13,12 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from apps.formease.api.routes import admin, forms, responses, submissions, users
+from apps.formease.api.routes import admin, forms, public, responses, submissions, users
 from apps.formease.domain.forms import FormFieldRemoved, FormFieldSet, FormPublished, FormRenamed
 from apps.formease.domain.sessions import SubmissionReceived
 from apps.formease.domain.users import FormCreated, Plan, UserRegistered
 from apps.formease.projections import PROJECTIONS
+from apps.formease.public_links import PublicLinks
 from apps.formease.service import FormEase
 from apps.formease.webhooks import JOB as WEBHOOK_JOB
 from apps.formease.webhooks import WebhookDispatcher, WebhookSender, sender_client
@@ -27,6 +28,7 @@ from headwater.errors import InvalidInput, StoreUnavailable
 from headwater.eventstore import EventStore
 from headwater.jobs import Job, JobsModule
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
+from headwater.ratelimit import EndpointLimit
 from headwater.realtime import RealtimeModule
 from headwater.resilience import EgressPolicy
 
@@ -106,6 +108,20 @@ ADMIN_PANELS: Final[tuple[Panel, ...]] = (
 )
 
 
+#: Respondents on a public link hold no account: each is counted by their open session
+#: (many share a school's or an office's address), each link by its own counter (a
+#: link posted somewhere hostile cannot take the others down), and an address by what
+#: it opens (so one machine cannot open sessions without end).
+LINK, SESSION = "segment:2", "header:X-Form-Session"
+FORMEASE_ENDPOINTS: tuple[EndpointLimit, ...] = (
+    EndpointLimit("POST /formease/public/*/open", 600, burst=120, key=LINK),
+    EndpointLimit("POST /formease/public/*/open", 30, burst=10),
+    EndpointLimit("POST /formease/public/*/views", 120, burst=40, key=SESSION),
+    EndpointLimit("POST /formease/public/*/submissions", 10, burst=3, key=SESSION),
+    EndpointLimit("POST /formease/public/*/submissions", 600, burst=120, key=LINK),
+)
+
+
 class FormEaseModule(Module):
     name = "formease"
     version = "0.1.0"
@@ -116,7 +132,18 @@ class FormEaseModule(Module):
         self._sender: WebhookSender | None = None
 
     def routers(self) -> Sequence[APIRouter]:
-        return (users.router, forms.router, responses.router, submissions.router, admin.router)
+        return (
+            users.router,
+            forms.router,
+            public.staff,
+            public.public,
+            responses.router,
+            submissions.router,
+            admin.router,
+        )
+
+    def endpoint_limits(self) -> Sequence[EndpointLimit]:
+        return FORMEASE_ENDPOINTS
 
     def admin_panels(self) -> Sequence[Panel]:
         return ADMIN_PANELS
@@ -142,6 +169,7 @@ class FormEaseModule(Module):
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
         service = FormEase(runtime.store, runtime.secret)
         runtime.provide(service)
+        runtime.provide(PublicLinks(service, runtime.secret))
         queue = runtime.jobs
         if queue is None:
             raise InvalidInput("FormEase needs the jobs module (a core module) for its webhooks")
@@ -160,6 +188,7 @@ class FormEaseModule(Module):
         for handler in self._handlers:
             runtime.store.remove_inline_handler(handler)
         self._handlers = []
+        runtime.withdraw(PublicLinks)
         runtime.withdraw(FormEase)
 
 

@@ -275,3 +275,17 @@ async def field_views(
         [tenant_id, form_id, version],
     )
     return {str(field): (int(views), int(done)) for field, views, done in rows}
+
+
+async def submitted_versions(
+    store: EventStore, tenant_id: str, filters: SubmissionFilters
+) -> list[tuple[str, int]]:
+    """The (form, version) pairs the matching submissions were made on, newest version
+    first per form: an export's columns are known before its first row is written."""
+    where, params = _submission_where(tenant_id, filters)
+    rows = await store.fetchall(
+        f"SELECT DISTINCT form_id, version FROM {SUBMISSIONS.ref} "
+        f"WHERE {' AND '.join(where)} ORDER BY form_id, version DESC",
+        params,
+    )
+    return [(str(form_id), int(version)) for form_id, version in rows]

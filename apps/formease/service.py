@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -86,6 +87,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class FormRevision:
+    """A form resource's two numbers, answered alike by get, edit and publish: ``version``
+    is the stream's revision (what ``based_on_version`` names), ``published`` the number
+    of its latest published version (what respondents open and submissions carry)."""
+
+    version: int
+    published: int
+
+
 class FormEase:
     def __init__(self, store: EventStore, secret: str, *, clock: Clock = _utc_now) -> None:
         self.store = store
@@ -106,6 +117,11 @@ class FormEase:
             actor=actor,
             tenant_id=tenant_id,
         )
+
+    async def send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
+        """Send on the bus; a true repeat (same command id) that differs only by the
+        clock is resent with the recorded instant, so it replays instead of failing."""
+        return await self._send(command, context)
 
     async def _send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
         try:
@@ -159,14 +175,18 @@ class FormEase:
         await self._send(start, self._derived(context, "start"))
         return created.value
 
-    async def edit_form(self, context: CommandContext, command: EditForm) -> int:
-        await self.load_form(str(context.tenant_id), command.form_id.value)
-        return (await self._send(command, context)).value
+    async def edit_form(self, context: CommandContext, command: EditForm) -> FormRevision:
+        form = await self.load_form(str(context.tenant_id), command.form_id.value)
+        version = (await self._send(command, context)).value
+        return FormRevision(version=version, published=form.published)
 
-    async def publish(self, context: CommandContext, form_id: str) -> int:
+    async def publish(self, context: CommandContext, form_id: str) -> FormRevision:
         await self.load_form(str(context.tenant_id), form_id)
         command = PublishForm(form_id=FormId(form_id), at=self.clock())
-        return (await self._send(command, context)).value
+        published = (await self._send(command, context)).value
+        # The command answers the published number; the revision is the stream's.
+        form = await self.load_form(str(context.tenant_id), form_id)
+        return FormRevision(version=form.version, published=published)
 
     # --- sessions and submissions -------------------------------------------------------
 

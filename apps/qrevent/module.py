@@ -6,6 +6,7 @@ Load with ``headwater serve --app apps.qrevent.module:module``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fastapi import APIRouter
 
@@ -36,8 +37,17 @@ from headwater.ratelimit import SEED_ENDPOINTS, EndpointLimit
 from headwater.realtime import RealtimeModule
 
 #: The seed's per-endpoint limits that are QR Event's (login is the framework's own).
-QREVENT_ENDPOINTS: tuple[EndpointLimit, ...] = tuple(
-    e for e in SEED_ENDPOINTS if "/auth/" not in e.route
+#: A guest's counters are their invitation's, not their address's: a whole venue
+#: shares one Wi-Fi address. Staff (no X-Invitation) are counted as themselves.
+GUEST_KEY = "header:X-Invitation"
+QREVENT_ENDPOINTS: tuple[EndpointLimit, ...] = (
+    *(
+        replace(e, key=GUEST_KEY) if "/games/" in e.route else e
+        for e in SEED_ENDPOINTS
+        if "/auth/" not in e.route
+    ),
+    EndpointLimit("GET /api/me", 120, burst=30, key=GUEST_KEY),
+    EndpointLimit("POST /api/games/*/join", 30, burst=10, key=GUEST_KEY),
 )
 
 

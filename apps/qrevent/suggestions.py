@@ -54,7 +54,11 @@ class GameSuggestions(Module):
         router = APIRouter(tags=["qrevent: games"], responses=AUTH_ERRORS)
         engine = self.engine
 
-        @router.get("/api/me/suggested-games", response_model=Envelope[Suggestions])
+        @router.get(
+            "/api/me/suggested-games",
+            summary="Games suggested to the guest (item-item recommendations)",
+            response_model=Envelope[Suggestions],
+        )
         async def suggested_games(guest: GuestCaller, store: Store) -> Envelope[Suggestions]:
             games = await rows(
                 store, GAMES, {"tenant_id": guest.tenant_id, "event_id": guest.event_id}

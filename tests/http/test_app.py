@@ -63,6 +63,27 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert ready.json() == {"status": "ready", "head_position": 0}
 
 
+def test_health_routes_answer_head_with_no_body(client: TestClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+
+
+def test_docs_are_the_vendored_page_and_redoc_is_gone(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-cache"
+    scripts = list(page.text.split('src="')[1:])
+    assert scripts
+    assert all(s.startswith("/docs/assets/") for s in scripts)
+    bundle = next(s.split('"')[0] for s in scripts if "swagger-ui-bundle" in s)
+    asset = client.get(bundle)
+    assert asset.status_code == 200
+    assert asset.headers["content-type"].startswith("text/javascript")
+    assert client.get("/redoc").status_code == 404
+
+
 def test_openapi_documents_module_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/things", "/healthz", "/readyz"} <= set(paths)

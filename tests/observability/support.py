@@ -7,11 +7,13 @@ account and token set-up the security tests already cover.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from anyio.from_thread import BlockingPortal
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
 from headwater.app import create_app
@@ -56,6 +58,22 @@ class RoutesModule(Module):
         @router.get("/fail")
         async def fail() -> None:
             raise RuntimeError("a bug")
+
+        @router.get("/events")
+        async def events() -> StreamingResponse:
+            async def ticks() -> AsyncIterator[bytes]:
+                yield b"data: 1\n\n"
+
+            return StreamingResponse(ticks(), media_type="text/event-stream")
+
+        @router.get("/export")
+        async def export() -> StreamingResponse:
+            async def rows() -> AsyncIterator[bytes]:
+                for n in range(3):
+                    await asyncio.sleep(0.05)
+                    yield f"{n}\n".encode()
+
+            return StreamingResponse(rows(), media_type="text/csv")
 
         return [router]
 

@@ -45,6 +45,30 @@ def test_latency_is_labelled_by_route_template_method_status_and_tier(tmp_path: 
     assert "/items/0" not in text
 
 
+def test_streams_are_counted_apart_from_request_latency(tmp_path: Path) -> None:
+    module = quiet_module()
+    with TestClient(make_app(tmp_path, module), raise_server_exceptions=False) as client:
+        assert client.get("/events").text == "data: 1\n\n"
+        assert client.get("/export").text == "0\n1\n2\n"
+        assert client.get("/items/1").status_code == 200
+        text = client.get("/metrics").text
+    latency = "headwater_http_request_duration_seconds_count"
+    for route in ("/events", "/export"):
+        assert (
+            value(text, latency, route=route, method="GET", status="200", tier="anonymous") is None
+        )
+        streams = "headwater_http_streams_total"
+        assert value(text, streams, route=route, method="GET", status="200") == 1
+        assert value(text, "headwater_http_stream_duration_seconds_count", route=route) == 1
+        assert value(text, "headwater_http_stream_first_byte_seconds_count", route=route) == 1
+    open_for = value(text, "headwater_http_stream_duration_seconds_sum", route="/export")
+    assert open_for is not None
+    assert open_for >= 0.1
+    # The recent window (alerts, the dashboard's latency card) saw the one plain request.
+    durations, _ = module.metrics.recent.drain()
+    assert len(durations) == 1
+
+
 def test_event_store_cache_and_circuit_figures_are_read_at_scrape_time(tmp_path: Path) -> None:
     breaker = CircuitBreaker("redis:test", BreakerConfig(failure_threshold=1))
 

@@ -66,3 +66,11 @@ class Webhook(Body):
     # form must answer 404 whatever the body says.
     url: str = Field(min_length=8, max_length=2000)
     secret: str = Field(min_length=16, max_length=200)
+
+
+class PublicViews(Body):
+    fields: list[str] = Field(min_length=1, max_length=200)
+
+
+class PublicSubmission(Body):
+    answers: dict[str, Any] = Field(max_length=200)

@@ -58,6 +58,18 @@ class WebhookRemoved(Event, type="formease.WebhookRemoved"):
     pass
 
 
+class PublicLinkCreated(Event, type="formease.PublicLinkCreated"):
+    """Respondents may open the form without an account through this link's token."""
+
+    link_id: str
+    at: datetime
+
+
+class PublicLinkRevoked(Event, type="formease.PublicLinkRevoked"):
+    link_id: str
+    at: datetime
+
+
 class Form(
     Aggregate[FormId],
     type_name="formease.Form",
@@ -70,6 +82,8 @@ class Form(
     versions: dict[str, dict[str, Any]] = {}
     published: int = 0
     webhook: dict[str, str] | None = None
+    #: The one public link's id (its token is signed over it), None when there is none.
+    public_link: str | None = None
 
     def require_exists(self) -> None:
         if not self.exists:
@@ -112,6 +126,19 @@ class Form(
         elif self.webhook != {"url": url, "secret": secret}:
             self.record(WebhookSet(url=url, secret=secret))
 
+    def create_public_link(self, link_id: str, at: datetime) -> None:
+        """One link per form: a new one revokes the old, so a leaked link is replaced."""
+        self.require_exists()
+        if self.published == 0:
+            raise InvalidInput("publish the form before sharing a public link")
+        self.revoke_public_link(at)
+        self.record(PublicLinkCreated(link_id=link_id, at=at))
+
+    def revoke_public_link(self, at: datetime) -> None:
+        self.require_exists()
+        if self.public_link is not None:
+            self.record(PublicLinkRevoked(link_id=self.public_link, at=at))
+
     def version_of(self, version: int) -> dict[str, Any]:
         found = self.versions.get(str(version))
         if found is None:
@@ -141,6 +168,14 @@ class Form(
     @when(WebhookRemoved)
     def _webhook_removed(self, event: WebhookRemoved) -> None:
         self.webhook = None
+
+    @when(PublicLinkCreated)
+    def _link_created(self, event: PublicLinkCreated) -> None:
+        self.public_link = event.link_id
+
+    @when(PublicLinkRevoked)
+    def _link_revoked(self, event: PublicLinkRevoked) -> None:
+        self.public_link = None
 
     @when(FormPublished)
     def _published(self, event: FormPublished) -> None:

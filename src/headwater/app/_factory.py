@@ -18,6 +18,7 @@ from headwater.cursors import CursorCodec
 from headwater.errors import InvalidInput
 from headwater.eventstore import PostgresTimeouts, create_event_store
 from headwater.http import _client as client
+from headwater.http import _docs as docs
 from headwater.http import _health as health
 from headwater.http._error_handlers import install_error_handlers
 from headwater.http.middleware._body_limit import BodyLimitMiddleware
@@ -139,11 +140,15 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Event-sourced, real-time backend.",
+        # FastAPI's pages load from a CDN with inline scripts the CSP refuses: ours are vendored.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in [
         health.router,
         client.router,
+        docs.router,
         *(r for module in modules for r in module.routers()),
     ]:
         add_routes(app, router)

@@ -11,11 +11,15 @@ from headwater.http._error_handlers import retry_after_unavailable
 router = APIRouter(tags=["health"])
 
 
+# HEAD too: load balancers and uptime checkers probe with it and want no body. Out of
+# the schema: one operation per path is enough to document, and ids must be unique.
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", summary="The process is up")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.head("/readyz", include_in_schema=False)
 @router.get(
     "/readyz",
     summary="The node can serve: an append through it could commit now",

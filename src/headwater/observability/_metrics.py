@@ -28,6 +28,10 @@ LATENCY_BUCKETS: Sequence[float] = (
 )  # fmt: skip
 
 
+#: Seconds a stream stays open: an export's few seconds to an SSE tab open all day.
+STREAM_BUCKETS: Sequence[float] = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
+
+
 @dataclass
 class RecentRequests:
     """A bounded window of recent requests, for alert rules (p95, error rate).
@@ -78,6 +82,28 @@ class Metrics:
             "headwater_http_response_bytes",
             "Response body bytes sent (before compression).",
             ["route"],
+            registry=r,
+        )
+        # Streams (SSE, exports) are not requests of a few seconds: in the latency
+        # histogram an idle node's open SSE tabs would read as a 2.5 s p95.
+        self.http_streams = Counter(
+            "headwater_http_streams",
+            "Streamed responses (SSE, exports), by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_stream_first_byte = Histogram(
+            "headwater_http_stream_first_byte_seconds",
+            "Time from a streamed response's request to its first body bytes.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_stream_duration = Histogram(
+            "headwater_http_stream_duration_seconds",
+            "How long streamed responses stayed open.",
+            ["route"],
+            buckets=STREAM_BUCKETS,
             registry=r,
         )
         self.alerts = Counter(

@@ -8,6 +8,11 @@ a 413) is matched against the app's route templates here, and anything else is
 ``<unmatched>``. The tier comes from the principal the authentication middleware put
 in ``scope["state"]``, read when the response is done, so this middleware may sit
 outside authentication.
+
+A streamed response (``text/event-stream``, or a body sent in more than one part: an
+export) is not a request's latency: it is counted in the stream metrics (how many,
+time to first byte, time open) and kept out of the latency histogram and the recent
+window the alerts and the dashboard read.
 """
 
 from __future__ import annotations
@@ -71,6 +76,13 @@ def _template_table(app: Any) -> _Table:
     return table
 
 
+def _is_event_stream(headers: Any) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return bytes(value).lower().startswith(b"text/event-stream")
+    return False
+
+
 def _principal(scope: Scope) -> Principal | None:
     found = (scope.get("state") or {}).get("principal")
     return found if isinstance(found, Principal) else None
@@ -104,6 +116,8 @@ class ObservabilityMiddleware:
         request_id = state.get("request_id")
         status = 500
         sent = 0
+        streamed = False
+        first_byte: float | None = None
         started = time.perf_counter()
         in_progress = self.metrics.http_in_progress.labels(method)
         in_progress.inc()
@@ -112,15 +126,19 @@ class ObservabilityMiddleware:
             traceparent = span.context.header().encode()
 
             async def send_wrapper(message: Message) -> None:
-                nonlocal status, sent
+                nonlocal status, sent, streamed, first_byte
                 if message["type"] == "http.response.start":
                     status = message["status"]
+                    streamed = _is_event_stream(message.get("headers", []))
                     message["headers"] = [
                         *message.get("headers", []),
                         (b"traceparent", traceparent),
                     ]
                 elif message["type"] == "http.response.body":
                     sent += len(message.get("body", b""))
+                    if first_byte is None:
+                        first_byte = time.perf_counter() - started
+                        streamed = streamed or bool(message.get("more_body"))
                 await send(message)
 
             try:
@@ -131,21 +149,42 @@ class ObservabilityMiddleware:
                 raise
             finally:
                 in_progress.dec()
-                self._record(scope, span, method, status, sent, time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                if streamed:
+                    self._record_stream(scope, method, status, first_byte, seconds)
+                self._record(scope, span, method, status, sent, seconds, streamed=streamed)
+
+    def _record_stream(
+        self, scope: Scope, method: str, status: int, first_byte: float | None, seconds: float
+    ) -> None:
+        route = route_template(scope)
+        self.metrics.http_streams.labels(route, method, str(status)).inc()
+        self.metrics.http_stream_first_byte.labels(route).observe(first_byte or seconds)
+        self.metrics.http_stream_duration.labels(route).observe(seconds)
 
     def _record(
-        self, scope: Scope, span: Any, method: str, status: int, sent: int, seconds: float
+        self,
+        scope: Scope,
+        span: Any,
+        method: str,
+        status: int,
+        sent: int,
+        seconds: float,
+        *,
+        streamed: bool = False,
     ) -> None:
         route = route_template(scope)
         principal = _principal(scope)
         tier = principal.tier if principal is not None else "anonymous"
         span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
-        self.metrics.http_duration.labels(route, method, str(status), tier).observe(seconds)
+        if not streamed:
+            self.metrics.http_duration.labels(route, method, str(status), tier).observe(seconds)
         self.metrics.http_response_bytes.labels(route).inc(sent)
         if scope["path"].startswith(self.skip_paths):
             return
-        self.metrics.recent.add(seconds, status)
+        if not streamed:
+            self.metrics.recent.add(seconds, status)
         if not self.access_log:
             return
         fields: dict[str, Any] = {

@@ -52,6 +52,18 @@ class EndpointLimit:
     period: int = 60
     burst: int | None = None
     on_outage: Outage = Outage.OPEN
+    #: Whose counter: ``"caller"`` (the principal, else the client address), or a
+    #: credential the route itself checks, ``"header:<name>"`` or ``"segment:<n>"`` (the
+    #: path's n-th segment, from 0): guests behind one venue address, or respondents on
+    #: one public link, are told apart by what identifies them, not throttled as one IP.
+    key: str = "caller"
+
+    def __post_init__(self) -> None:
+        kind, _, arg = self.key.partition(":")
+        if not (self.key == "caller" or (kind == "header" and arg) or kind == "segment"):
+            raise ValueError(f"rate limit key {self.key!r}: caller, header:<name>, segment:<n>")
+        if kind == "segment" and not arg.isdigit():
+            raise ValueError(f"rate limit key {self.key!r}: the segment is a number")
 
     def windows(self) -> tuple[RateLimitItem, ...]:
         """The burst window first (tighter, checked first), then the full period."""

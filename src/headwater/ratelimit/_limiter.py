@@ -2,7 +2,13 @@
 concurrency cap, and says what to put in the ``RateLimit-*`` headers.
 
 Counters are keyed by who is asking — tenant and subject for a signed-in caller,
-the client address for an anonymous one — never by a header the client chooses.
+the client address for an anonymous one. An endpoint limit may name the credential
+its route checks instead (``EndpointLimit.key``: a guest's invitation header, a
+public link in the path); its counter, the tier's and the concurrency cap are then
+that credential's, so a hundred guests behind one venue address are a hundred
+callers. Such a key is a header the client chooses: a made-up value buys a fresh
+counter but not a pass, since the route refuses a credential it cannot verify, and
+values are hashed before they name a counter.
 Checks run tightest first (an endpoint's burst window, its full window, then the
 tier) and stop at the first refusal, so a refused request is not counted against
 the looser windows after it.
@@ -11,11 +17,12 @@ the looser windows after it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from limits import RateLimitItem, RateLimitItemPerMinute
@@ -101,16 +108,40 @@ class RateLimiter:
             return f"t:{principal.tenant_id or '-'}:s:{principal.subject}"
         return f"ip:{client or 'unknown'}"
 
+    @staticmethod
+    def keyed(limit: EndpointLimit, path: str, headers: Mapping[str, str]) -> str | None:
+        """The identity ``limit.key`` names in this request; None if it names none here."""
+        kind, _, arg = limit.key.partition(":")
+        value: str | None = None
+        if kind == "header":
+            value = headers.get(arg.lower())
+        elif kind == "segment":
+            segments = path.strip("/").split("/")
+            value = segments[int(arg)] if int(arg) < len(segments) else None
+        if not value:
+            return None
+        digest = hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
+        return f"k:{limit.key}:{digest}"
+
     async def check(
-        self, principal: Principal, method: str, path: str, client: str | None
+        self,
+        principal: Principal,
+        method: str,
+        path: str,
+        client: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Decision:
-        who = self.identity(principal, client)
+        caller = self.identity(principal, client)
+        matched = self.routes.match(method, path)
+        keys = {limit: self.keyed(limit, path, headers or {}) for limit in matched}
+        # The first credential an endpoint names is the caller for the tier and the cap.
+        who = next((k for k in keys.values() if k is not None), caller)
         tier_item, concurrent = self._tiers.get(principal.tier) or self._tiers["anonymous"]
         try:
             headline: tuple[RateLimitItem, Sequence[str], Outage] | None = None
             ids: Sequence[str]
-            for limit in self.routes.match(method, path):
-                ids = ("ep", limit.route, who)
+            for limit in matched:
+                ids = ("ep", limit.route, keys[limit] or caller)
                 for item in self._windows[limit]:
                     if not await self._hit(item, ids, limit.on_outage):
                         return await self._refuse(item, ids, limit.on_outage, limit.route)
@@ -231,4 +262,5 @@ def _endpoint(limit: EndpointLimit) -> dict[str, object]:
         "period": limit.period,
         "burst": limit.burst,
         "on_outage": limit.on_outage.value,
+        "key": limit.key,
     }

@@ -38,8 +38,9 @@ class RateLimitMiddleware:
         if not isinstance(principal, Principal):
             principal = ANONYMOUS
         client = scope.get("client")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         decision = await self.limiter.check(
-            principal, scope["method"], scope["path"], client[0] if client else None
+            principal, scope["method"], scope["path"], client[0] if client else None, headers
         )
         if not decision.allowed:
             await _refuse(scope, send, decision)

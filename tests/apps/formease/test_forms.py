@@ -26,7 +26,7 @@ def test_a_submission_is_checked_against_the_version_it_opened(world: World) -> 
     email = {"type": "email", "label": "Email", "required": True, "order": 3}
     patch = {"set_fields": {"email": email, "age": {**AGE, "maximum": 99}}}
     data(http.patch(f"/formease/forms/{form}", json=patch, headers=a.staff))
-    assert data(http.post(f"/formease/forms/{form}/publish", headers=a.staff))["version"] == 2
+    assert data(http.post(f"/formease/forms/{form}/publish", headers=a.staff))["published"] == 2
     on_v2 = open_form(http, a, form)
     assert on_v2["version"] == 2
 
@@ -72,7 +72,7 @@ def test_published_versions_are_immutable_and_diffable(world: World) -> None:
     assert diff["added"] == []
     assert diff["changed"] == {"name": {"max_length": {"from": 50, "to": 10}}}
     # Publishing an unchanged draft makes no new version.
-    assert data(http.post(f"/formease/forms/{form}/publish", headers=a.staff))["version"] == 2
+    assert data(http.post(f"/formease/forms/{form}/publish", headers=a.staff))["published"] == 2
     assert error(http.get(f"/formease/forms/{form}/versions/9", headers=a.staff), 404)
 
 

@@ -22,7 +22,11 @@ router = APIRouter(prefix="/formease/admin", tags=["formease"], responses=AUTH_E
 MAX_RANGE_DAYS = 366
 
 
-@router.get("/user-stats", responses=BAD_REQUEST)
+@router.get(
+    "/user-stats",
+    summary="Users with their form and submission counts (search, sort, pages)",
+    responses=BAD_REQUEST,
+)
 async def user_stats(
     actor: StaffActor,
     service: FormEaseService,
@@ -47,7 +51,11 @@ async def user_stats(
     return page(rows, cursor=next_cursor, limit=limit, freshness=fresh)
 
 
-@router.get("/form-metrics", responses=BAD_REQUEST)
+@router.get(
+    "/form-metrics",
+    summary="Submissions and completion-time percentiles per day",
+    responses=BAD_REQUEST,
+)
 async def form_metrics(
     actor: StaffActor,
     service: FormEaseService,
@@ -66,7 +74,7 @@ async def form_metrics(
     return ok(data, freshness=fresh)
 
 
-@router.get("/reviews")
+@router.get("/reviews", summary="Conflicting edits waiting for a tenant admin's decision")
 async def reviews(actor: StaffActor, service: FormEaseService) -> Envelope[list[dict[str, Any]]]:
     """Open reviews: the parked write (mine), the fields in conflict, base and theirs."""
     found = await open_reviews(service.store, tenant_id=actor.tenant_id)
@@ -89,7 +97,11 @@ async def reviews(actor: StaffActor, service: FormEaseService) -> Envelope[list[
     return ok(out)
 
 
-@router.post("/reviews/{review_id}/accept", responses={**NOT_FOUND, **CONFLICT})
+@router.post(
+    "/reviews/{review_id}/accept",
+    summary="Accept a conflicting edit under review",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def accept(
     review_id: str, actor: AdminActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -99,7 +111,11 @@ async def accept(
     return ok({"review_id": review_id, "applied_version": result.value})
 
 
-@router.post("/reviews/{review_id}/reject", responses={**NOT_FOUND, **CONFLICT})
+@router.post(
+    "/reviews/{review_id}/reject",
+    summary="Reject a conflicting edit under review",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def reject(
     review_id: str, body: Rejection, actor: AdminActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:

@@ -19,7 +19,11 @@ from headwater.http import AUTH_ERRORS, CONFLICT, MAX_INT64, NOT_FOUND, Envelope
 router = APIRouter(prefix="/formease/forms", tags=["formease"], responses=AUTH_ERRORS)
 
 
-@router.get("/{form_id}", responses=NOT_FOUND)
+@router.get(
+    "/{form_id}",
+    summary="The form's draft, its revision and its latest published version",
+    responses=NOT_FOUND,
+)
 async def get_form(
     form_id: str, actor: StaffActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -36,7 +40,11 @@ async def get_form(
     )
 
 
-@router.patch("/{form_id}", responses={**NOT_FOUND, **CONFLICT})
+@router.patch(
+    "/{form_id}",
+    summary="Edit the draft field by field (merges a stale edit, or 409)",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def edit_form(
     form_id: str,
     body: FormPatch,
@@ -57,19 +65,27 @@ async def edit_form(
         set_fields={k: v.model_dump(mode="json") for k, v in body.set_fields.items()},
         remove_fields=body.remove_fields,
     )
-    version = await service.edit_form(actor.context(key, "edit-form"), command)
-    return ok({"form_id": form_id, "version": version})
+    revision = await service.edit_form(actor.context(key, "edit-form"), command)
+    return ok({"form_id": form_id, "version": revision.version, "published": revision.published})
 
 
-@router.post("/{form_id}/publish", responses=NOT_FOUND)
+@router.post(
+    "/{form_id}/publish",
+    summary="Publish the draft as a new immutable version",
+    responses=NOT_FOUND,
+)
 async def publish_form(
     form_id: str, actor: StaffActor, service: FormEaseService, key: IdempotencyKey = None
-) -> Envelope[dict[str, int]]:
-    version = await service.publish(actor.context(key, "publish"), form_id)
-    return ok({"version": version})
+) -> Envelope[dict[str, Any]]:
+    revision = await service.publish(actor.context(key, "publish"), form_id)
+    return ok({"form_id": form_id, "version": revision.version, "published": revision.published})
 
 
-@router.put("/{form_id}/webhook", responses=NOT_FOUND)
+@router.put(
+    "/{form_id}/webhook",
+    summary="Post this form's submissions to a URL, signed",
+    responses=NOT_FOUND,
+)
 async def set_webhook(
     form_id: str, body: Webhook, actor: StaffActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -82,7 +98,9 @@ async def set_webhook(
     return ok({"form_id": form_id, "url": body.url})
 
 
-@router.delete("/{form_id}/webhook", responses=NOT_FOUND)
+@router.delete(
+    "/{form_id}/webhook", summary="Stop posting this form's submissions", responses=NOT_FOUND
+)
 async def remove_webhook(
     form_id: str, actor: StaffActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -92,7 +110,7 @@ async def remove_webhook(
     return ok({"form_id": form_id, "url": None})
 
 
-@router.get("/{form_id}/versions", responses=NOT_FOUND)
+@router.get("/{form_id}/versions", summary="The form's published versions", responses=NOT_FOUND)
 async def list_versions(
     form_id: str, actor: StaffActor, service: FormEaseService
 ) -> Envelope[list[dict[str, Any]]]:
@@ -110,7 +128,9 @@ async def list_versions(
     )
 
 
-@router.get("/{form_id}/versions/{version}", responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/versions/{version}", summary="One published version's fields", responses=NOT_FOUND
+)
 async def get_version(
     form_id: str,
     version: Annotated[int, Path(ge=1, le=MAX_INT64)],
@@ -121,7 +141,9 @@ async def get_version(
     return ok({"version": version, **form.version_of(version)})
 
 
-@router.get("/{form_id}/diff", responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/diff", summary="What changed between two published versions", responses=NOT_FOUND
+)
 async def diff(
     form_id: str,
     actor: StaffActor,
@@ -133,7 +155,11 @@ async def diff(
     return ok(diff_versions(form.version_of(from_version), form.version_of(to_version)))
 
 
-@router.get("/{form_id}/dropoff", responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/dropoff",
+    summary="Per field of a version: views, completions, drop-off",
+    responses=NOT_FOUND,
+)
 async def dropoff(
     form_id: str,
     actor: StaffActor,

@@ -13,7 +13,12 @@ from headwater.http import AUTH_ERRORS, NOT_FOUND, Envelope, ok
 router = APIRouter(prefix="/formease", tags=["formease"], responses=AUTH_ERRORS)
 
 
-@router.post("/forms/{form_id}/open", status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/forms/{form_id}/open",
+    summary="Open a form as a signed-in respondent: its fields and a session token",
+    status_code=201,
+    responses=NOT_FOUND,
+)
 async def open_form(
     form_id: str, actor: Respondent, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -22,7 +27,9 @@ async def open_form(
     return ok(await service.open_form(actor.tenant_id, actor.subject, form_id))
 
 
-@router.post("/sessions/views", responses=NOT_FOUND)
+@router.post(
+    "/sessions/views", summary="Report the fields a respondent was shown", responses=NOT_FOUND
+)
 async def report_views(
     body: Views, actor: Respondent, service: FormEaseService
 ) -> Envelope[dict[str, bool]]:
@@ -30,7 +37,9 @@ async def report_views(
     return ok({"recorded": True})
 
 
-@router.post("/submissions", status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/submissions", summary="Submit a session's answers", status_code=201, responses=NOT_FOUND
+)
 async def submit(
     body: NewSubmission, actor: Respondent, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:

@@ -15,7 +15,7 @@ from headwater.http import AUTH_ERRORS, CONFLICT, NOT_FOUND, Envelope, ok
 router = APIRouter(prefix="/formease/users", tags=["formease"], responses=AUTH_ERRORS)
 
 
-@router.post("", status_code=201)
+@router.post("", summary="Register a customer account (owner of forms)", status_code=201)
 async def register_user(
     body: NewUser, actor: StaffActor, service: FormEaseService, key: IdempotencyKey = None
 ) -> Envelope[dict[str, str]]:
@@ -24,7 +24,7 @@ async def register_user(
     return ok({"user_id": user_id})
 
 
-@router.get("/{user_id}", responses=NOT_FOUND)
+@router.get("/{user_id}", summary="One customer account", responses=NOT_FOUND)
 async def get_user(
     user_id: str, actor: StaffActor, service: FormEaseService
 ) -> Envelope[dict[str, Any]]:
@@ -32,7 +32,11 @@ async def get_user(
     return ok({**user.state(), "user_id": user.id.value, "version": user.version})
 
 
-@router.patch("/{user_id}", responses={**NOT_FOUND, **CONFLICT})
+@router.patch(
+    "/{user_id}",
+    summary="Edit a customer account (merges a stale edit, or 409)",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 async def update_user(
     user_id: str,
     body: UserPatch,
@@ -47,7 +51,12 @@ async def update_user(
     return ok({"user_id": user_id, "version": version})
 
 
-@router.post("/{user_id}/forms", status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/{user_id}/forms",
+    summary="Create a form owned by this customer",
+    status_code=201,
+    responses=NOT_FOUND,
+)
 async def create_form(
     user_id: str,
     body: NewForm,

@@ -13,7 +13,12 @@ from headwater.http import AUTH_ERRORS, NOT_FOUND, Staff
 router = APIRouter(prefix="/api", tags=["qrevent: deletes"], responses=AUTH_ERRORS)
 
 
-@router.delete("/families/{family_id}", status_code=204, responses=NOT_FOUND)
+@router.delete(
+    "/families/{family_id}",
+    summary="Delete a family (its guests stay, without a family)",
+    status_code=204,
+    responses=NOT_FOUND,
+)
 async def delete_family(family_id: str, staff: Staff, services: Services, store: Store) -> Response:
     """Delete a family; its guests stay, without a family. A second delete is a 404."""
     # The read model answers "is it this tenant's?" (404 either way, never which).

@@ -80,7 +80,7 @@ class CountsView(BaseModel):
     gates: list[GateCount]
 
 
-@router.post("", status_code=201, response_model=Envelope[EventView])
+@router.post("", summary="Create an event", status_code=201, response_model=Envelope[EventView])
 async def create_event(
     body: EventIn, staff: Staff, services: Services, store: Store, key: IdempotencyKey = None
 ) -> Envelope[EventView]:
@@ -91,7 +91,9 @@ async def create_event(
     return ok(EventView.of(await load_event(store, staff.require_tenant(), event_id.value)))
 
 
-@router.get("", response_model=Page[EventView])
+@router.get(
+    "", summary="List the organizer's events (keyset pages)", response_model=Page[EventView]
+)
 async def list_events(
     staff: Staff,
     store: Store,
@@ -109,12 +111,19 @@ async def list_events(
     return page([EventView.of(r) for r in items], cursor=next_cursor, limit=limit)
 
 
-@router.get("/{event_id}", response_model=Envelope[EventView], responses=NOT_FOUND)
+@router.get(
+    "/{event_id}", summary="One event", response_model=Envelope[EventView], responses=NOT_FOUND
+)
 async def get_event(event_id: str, staff: Staff, store: Store) -> Envelope[EventView]:
     return ok(EventView.of(await load_event(store, staff.require_tenant(), event_id)))
 
 
-@router.patch("/{event_id}", response_model=Envelope[EventView], responses=NOT_FOUND)
+@router.patch(
+    "/{event_id}",
+    summary="Edit an event's details",
+    response_model=Envelope[EventView],
+    responses=NOT_FOUND,
+)
 async def update_event(
     event_id: str, body: EventPatch, staff: Staff, services: Services, store: Store
 ) -> Envelope[EventView]:
@@ -127,7 +136,12 @@ async def update_event(
     return ok(EventView.of(await load_event(store, tenant, event_id)))
 
 
-@router.post("/{event_id}/status", response_model=Envelope[EventView], responses=NOT_FOUND)
+@router.post(
+    "/{event_id}/status",
+    summary="Move an event through its lifecycle (draft, live, finished)",
+    response_model=Envelope[EventView],
+    responses=NOT_FOUND,
+)
 async def change_status(
     event_id: str, body: StatusIn, staff: Staff, services: Services, store: Store
 ) -> Envelope[EventView]:
@@ -138,7 +152,12 @@ async def change_status(
     return ok(EventView.of(await load_event(store, tenant, event_id)))
 
 
-@router.get("/{event_id}/counts", response_model=Envelope[CountsView], responses=NOT_FOUND)
+@router.get(
+    "/{event_id}/counts",
+    summary="Live counts of an event: invited, inside, families, alerts",
+    response_model=Envelope[CountsView],
+    responses=NOT_FOUND,
+)
 async def counts(event_id: str, staff: Staff, store: Store) -> Envelope[CountsView]:
     tenant = staff.require_tenant()
     event = await load_event(store, tenant, event_id)

@@ -54,6 +54,7 @@ async def family_view(store: Store, tenant: str, family_id: str) -> FamilyView:
 
 @router.post(
     "/events/{event_id}/families",
+    summary="Create a family (a party admitted on one invitation)",
     status_code=201,
     response_model=Envelope[FamilyView],
     responses=NOT_FOUND,
@@ -76,7 +77,12 @@ async def create_family(
     return ok(await family_view(store, tenant, family_id.value))
 
 
-@router.get("/events/{event_id}/families", response_model=Page[FamilyView], responses=NOT_FOUND)
+@router.get(
+    "/events/{event_id}/families",
+    summary="List an event's families",
+    response_model=Page[FamilyView],
+    responses=NOT_FOUND,
+)
 async def list_families(
     event_id: str,
     staff: Staff,
@@ -104,12 +110,22 @@ async def list_families(
     return page(views, cursor=next_cursor, limit=limit)
 
 
-@router.get("/families/{family_id}", response_model=Envelope[FamilyView], responses=NOT_FOUND)
+@router.get(
+    "/families/{family_id}",
+    summary="One family and its members",
+    response_model=Envelope[FamilyView],
+    responses=NOT_FOUND,
+)
 async def get_family(family_id: str, staff: Staff, store: Store) -> Envelope[FamilyView]:
     return ok(await family_view(store, staff.require_tenant(), family_id))
 
 
-@router.patch("/families/{family_id}", response_model=Envelope[FamilyView], responses=NOT_FOUND)
+@router.patch(
+    "/families/{family_id}",
+    summary="Rename a family",
+    response_model=Envelope[FamilyView],
+    responses=NOT_FOUND,
+)
 async def rename_family(
     family_id: str, body: FamilyIn, staff: Staff, services: Services, store: Store
 ) -> Envelope[FamilyView]:

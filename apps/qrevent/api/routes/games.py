@@ -109,6 +109,7 @@ async def load_game(store: Store, tenant: str, game_id: str) -> dict[str, Any]:
 
 @router.post(
     "/events/{event_id}/games",
+    summary="Create a quiz game for an event",
     status_code=201,
     response_model=Envelope[GameView],
     responses=NOT_FOUND,
@@ -137,7 +138,10 @@ async def create_game(
 
 
 @router.get(
-    "/events/{event_id}/games", response_model=Envelope[list[GameView]], responses=NOT_FOUND
+    "/events/{event_id}/games",
+    summary="List an event's games",
+    response_model=Envelope[list[GameView]],
+    responses=NOT_FOUND,
 )
 async def list_games(event_id: str, staff: Staff, store: Store) -> Envelope[list[GameView]]:
     tenant = staff.require_tenant()
@@ -146,12 +150,22 @@ async def list_games(event_id: str, staff: Staff, store: Store) -> Envelope[list
     return ok([game_view(r) for r in found])
 
 
-@router.get("/games/{game_id}", response_model=Envelope[GameView], responses=NOT_FOUND)
+@router.get(
+    "/games/{game_id}",
+    summary="One game and its questions",
+    response_model=Envelope[GameView],
+    responses=NOT_FOUND,
+)
 async def get_game(game_id: str, staff: Staff, store: Store) -> Envelope[GameView]:
     return ok(game_view(await load_game(store, staff.require_tenant(), game_id)))
 
 
-@router.post("/games/{game_id}/status", response_model=Envelope[GameView], responses=NOT_FOUND)
+@router.post(
+    "/games/{game_id}/status",
+    summary="Open, close or finish a game",
+    response_model=Envelope[GameView],
+    responses=NOT_FOUND,
+)
 async def change_game_status(
     game_id: str, body: StatusIn, staff: Staff, services: Services, store: Store
 ) -> Envelope[GameView]:
@@ -163,7 +177,12 @@ async def change_game_status(
     return ok(game_view(await load_game(store, tenant, game_id)))
 
 
-@router.get("/me", response_model=Envelope[GuestHome])
+@router.get(
+    "/me",
+    summary="The guest's home: their invitation, event, games and rank",
+    responses={429: {"description": "Too many requests from this guest: retry after Retry-After"}},
+    response_model=Envelope[GuestHome],
+)
 async def guest_home(guest: GuestCaller, store: Store) -> Envelope[GuestHome]:
     """The guest page's data: the invitation's event and the games open to play."""
     event = await one(store, EVENTS, {"event_id": guest.event_id, "tenant_id": guest.tenant_id})
@@ -206,7 +225,15 @@ async def _done(services: Services, guest: Guest, game_id: str) -> set[str]:
     return set(participation.answers)
 
 
-@router.post("/games/{game_id}/join", response_model=Envelope[PlayerState], responses=NOT_FOUND)
+@router.post(
+    "/games/{game_id}/join",
+    summary="Join a game as the invited guest or family",
+    response_model=Envelope[PlayerState],
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
+)
 async def join_game(
     game_id: str, guest: GuestCaller, services: Services, store: Store
 ) -> Envelope[PlayerState]:
@@ -233,7 +260,15 @@ async def join_game(
     )
 
 
-@router.post("/games/{game_id}/play", response_model=Envelope[PlayView], responses=NOT_FOUND)
+@router.post(
+    "/games/{game_id}/play",
+    summary="Answer one question of a game",
+    response_model=Envelope[PlayView],
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
+)
 async def play(
     game_id: str,
     body: AnswerIn,
@@ -275,7 +310,13 @@ async def play(
 
 
 @router.get(
-    "/games/{game_id}/leaderboard", response_model=Envelope[Leaderboard], responses=NOT_FOUND
+    "/games/{game_id}/leaderboard",
+    summary="A game's leaderboard",
+    response_model=Envelope[Leaderboard],
+    responses={
+        **NOT_FOUND,
+        429: {"description": "Too many requests from this guest: retry after Retry-After"},
+    },
 )
 async def leaderboard(
     game_id: str,

@@ -69,6 +69,7 @@ async def load_guest(store: Store, tenant: str, guest_id: str) -> dict[str, Any]
 
 @router.post(
     "/events/{event_id}/guests",
+    summary="Register a guest for an event",
     status_code=201,
     response_model=Envelope[GuestView],
     responses=NOT_FOUND,
@@ -92,7 +93,12 @@ async def register_guest(
     return ok(GuestView.of(await load_guest(store, tenant, guest_id.value)))
 
 
-@router.get("/events/{event_id}/guests", response_model=Page[GuestView], responses=NOT_FOUND)
+@router.get(
+    "/events/{event_id}/guests",
+    summary="List an event's guests",
+    response_model=Page[GuestView],
+    responses=NOT_FOUND,
+)
 async def list_guests(
     event_id: str,
     staff: Staff,
@@ -122,12 +128,22 @@ async def list_guests(
     return page([GuestView.of(r) for r in items], cursor=next_cursor, limit=limit)
 
 
-@router.get("/guests/{guest_id}", response_model=Envelope[GuestView], responses=NOT_FOUND)
+@router.get(
+    "/guests/{guest_id}",
+    summary="One guest",
+    response_model=Envelope[GuestView],
+    responses=NOT_FOUND,
+)
 async def get_guest(guest_id: str, staff: Staff, store: Store) -> Envelope[GuestView]:
     return ok(GuestView.of(await load_guest(store, staff.require_tenant(), guest_id)))
 
 
-@router.patch("/guests/{guest_id}", response_model=Envelope[GuestView], responses=NOT_FOUND)
+@router.patch(
+    "/guests/{guest_id}",
+    summary="Edit a guest",
+    response_model=Envelope[GuestView],
+    responses=NOT_FOUND,
+)
 async def update_guest(
     guest_id: str, body: GuestPatch, staff: Staff, services: Services, store: Store
 ) -> Envelope[GuestView]:

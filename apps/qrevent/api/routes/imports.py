@@ -72,6 +72,7 @@ def _start_run(services: QrEventServices, tenant: str, actor: str, state: GuestI
 
 @router.post(
     "/events/{event_id}/imports",
+    summary="Import guests from a CSV file (resumable)",
     status_code=202,
     response_model=Envelope[ImportView],
     responses=NOT_FOUND,
@@ -118,13 +119,21 @@ async def start_import(
     return ok(view(state))
 
 
-@router.get("/imports/{import_id}", response_model=Envelope[ImportView], responses=NOT_FOUND)
+@router.get(
+    "/imports/{import_id}",
+    summary="An import's progress and rejected rows",
+    response_model=Envelope[ImportView],
+    responses=NOT_FOUND,
+)
 async def get_import(import_id: str, staff: Staff, services: Services) -> Envelope[ImportView]:
     return ok(view(await load_import(services, staff.require_tenant(), import_id)))
 
 
 @router.post(
-    "/imports/{import_id}/resume", response_model=Envelope[ImportView], responses=NOT_FOUND
+    "/imports/{import_id}/resume",
+    summary="Resume an interrupted import",
+    response_model=Envelope[ImportView],
+    responses=NOT_FOUND,
 )
 async def resume_import(import_id: str, staff: Staff, services: Services) -> Envelope[ImportView]:
     """Run an interrupted import again: rows already written are not written twice."""

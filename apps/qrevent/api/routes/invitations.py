@@ -94,6 +94,7 @@ def view(row: dict[str, Any], code: str) -> InvitationView:
 
 @router.post(
     "/events/{event_id}/invitations",
+    summary="Issue an invitation (a signed QR code) to a guest or family",
     status_code=201,
     response_model=Envelope[InvitationView],
     responses=NOT_FOUND,
@@ -137,7 +138,10 @@ async def issue_invitation(
 
 
 @router.get(
-    "/invitations/{invitation_id}", response_model=Envelope[InvitationView], responses=NOT_FOUND
+    "/invitations/{invitation_id}",
+    summary="One invitation",
+    response_model=Envelope[InvitationView],
+    responses=NOT_FOUND,
 )
 async def get_invitation(
     invitation_id: str, staff: Staff, services: Services, store: Store
@@ -149,6 +153,7 @@ async def get_invitation(
 
 @router.get(
     "/invitations/{invitation_id}/qr.{fmt}",
+    summary="An invitation's QR code as an image (png or svg)",
     responses={**NOT_FOUND, 200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
     response_class=Response,
 )
@@ -171,6 +176,7 @@ async def invitation_qr(
 
 @router.post(
     "/invitations/{invitation_id}/revoke",
+    summary="Revoke an invitation: its code stops working at once",
     response_model=Envelope[InvitationView],
     responses=NOT_FOUND,
 )
@@ -187,6 +193,7 @@ async def revoke_invitation(
 
 @router.get(
     "/invitations/{invitation_id}/audit",
+    summary="An invitation's audit trail (issued, scanned, revoked)",
     response_model=Envelope[list[ScanView]],
     responses=NOT_FOUND,
 )
@@ -200,6 +207,7 @@ async def audit_trail(invitation_id: str, staff: Staff, store: Store) -> Envelop
 
 @router.get(
     "/events/{event_id}/revocations",
+    summary="An event's revoked invitations (for offline door scanners)",
     response_model=Envelope[RevocationList],
     responses=NOT_FOUND,
 )
@@ -230,7 +238,11 @@ async def revocations(
     )
 
 
-@router.get("/qr/keys", response_model=Envelope[list[PublicKey]])
+@router.get(
+    "/qr/keys",
+    summary="The public keys that verify invitation codes offline",
+    response_model=Envelope[list[PublicKey]],
+)
 async def public_keys(staff: Staff, services: Services) -> Envelope[list[PublicKey]]:
     """The organizer's verification key, for scanners that check codes offline."""
     tenant = staff.require_tenant()

@@ -167,7 +167,12 @@ async def answer(store: EventStore, tenant: str, result: ScanResult) -> ScanAnsw
     return ScanAnswer(**result.model_dump(), name=name, party_size=len(found["guest_ids"]))
 
 
-@router.post("/scans", response_model=Envelope[ScanAnswer], responses=NOT_FOUND)
+@router.post(
+    "/scans",
+    summary="Scan an invitation at the door: admit, refuse or alert",
+    response_model=Envelope[ScanAnswer],
+    responses=NOT_FOUND,
+)
 async def scan(
     event_id: str, body: ScanIn, staff: Staff, services: Services, store: Store
 ) -> Envelope[ScanAnswer]:
@@ -176,7 +181,12 @@ async def scan(
     return ok(await answer(store, tenant, await decide(services, store, staff, event, body)))
 
 
-@router.post("/scans/batch", response_model=Envelope[list[ScanAnswer]], responses=NOT_FOUND)
+@router.post(
+    "/scans/batch",
+    summary="Upload scans a door made offline, in order",
+    response_model=Envelope[list[ScanAnswer]],
+    responses=NOT_FOUND,
+)
 async def scan_batch(
     event_id: str, body: BatchIn, staff: Staff, services: Services, store: Store
 ) -> Envelope[list[ScanAnswer]]:
@@ -237,7 +247,12 @@ async def _note_reuse(
             await services.bus.send(note, context(staff, note_key))
 
 
-@router.post("/scans/{scan_id}/undo", response_model=Envelope[UndoView], responses=NOT_FOUND)
+@router.post(
+    "/scans/{scan_id}/undo",
+    summary="Undo a scan made by mistake",
+    response_model=Envelope[UndoView],
+    responses=NOT_FOUND,
+)
 async def undo_scan(
     event_id: str,
     scan_id: str,
@@ -272,7 +287,12 @@ async def undo_scan(
     return ok(UndoView(scan_id=scan_id, status=result.value))
 
 
-@router.get("/alerts", response_model=Envelope[list[ScanView]], responses=NOT_FOUND)
+@router.get(
+    "/alerts",
+    summary="Scans that raised an alert (reuse, revoked, wrong event)",
+    response_model=Envelope[list[ScanView]],
+    responses=NOT_FOUND,
+)
 async def alerts(event_id: str, staff: Staff, store: Store) -> Envelope[list[ScanView]]:
     """Double entries: scans of guests already inside, each with the scan it collided with."""
     tenant = staff.require_tenant()
