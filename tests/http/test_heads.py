@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -118,8 +119,16 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
     with connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.settimeout(5)
+        # The whole answer first: its head and body may come in separate reads.
         first = sock.recv(65536)
+        head, _, body = first.partition(b"\r\n\r\n")
+        declared = re.search(rb"(?i)content-length: *(\d+)", head)
+        assert declared is not None
+        length = int(declared.group(1))
+        while len(body) < length:
+            body += sock.recv(65536)
         assert first.startswith(b"HTTP/1.1 200")
+        assert len(body) == length
         started = time.monotonic()
         rest = answer_of(sock, within=8)
     assert rest == b""

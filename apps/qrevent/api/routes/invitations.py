@@ -254,6 +254,7 @@ async def public_keys(staff: Staff, services: Services) -> Envelope[list[PublicK
 
 @router.get(
     "/me/qr.svg",
+    summary="The guest's own invitation as a QR code (SVG), to show at the door",
     responses={200: {"content": {"image/svg+xml": {}}}},
     response_class=Response,
 )
