@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs.support import included
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 FRAGMENT = "<!-- fragment -->"
@@ -27,19 +29,6 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 INCLUDE = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
 #: Projects whose files the docs include and whose own tests run them.
 TESTED_PROJECTS = ("examples/tutorial/",)
-
-
-def included(spec: str) -> str:
-    """The text ``--8<-- "spec"`` stands for: a whole file, or one named section of it."""
-    path, _, section = spec.partition(":")
-    text = (ROOT / path).read_text("utf-8")
-    if not section:
-        return text
-    start = re.search(rf"^.*--8<-- \[start:{re.escape(section)}\].*\n", text, re.MULTILINE)
-    end = re.search(rf"^.*--8<-- \[end:{re.escape(section)}\].*$", text, re.MULTILINE)
-    assert start, f"{path} has no start of section {section!r}"
-    assert end, f"{path} has no end of section {section!r}"
-    return text[start.end() : end.start()]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs.support import included
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "examples" / "tutorial"
 PAGES = ROOT / "docs" / "tutorial"
@@ -63,12 +65,9 @@ def test_every_page_includes_files_and_sections_that_exist() -> None:
     snippets = _snippets()
     assert len({page for page, _ in snippets}) >= 9  # every step shows tested code
     for page, target in snippets:
-        path, _, section = target.partition(":")
+        path = target.partition(":")[0]
         assert path.startswith("examples/tutorial/"), f"{page}: {target} is not the project's"
-        text = (ROOT / path).read_text("utf-8")
-        if section:
-            for marker in (f"--8<-- [start:{section}]", f"--8<-- [end:{section}]"):
-                assert marker in text, f"{page}: {path} has no {marker}"
+        assert included(target).strip(), f"{page}: {target} shows nothing"
 
 
 def test_the_steps_are_listed_in_order_on_the_index() -> None:
