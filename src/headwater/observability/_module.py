@@ -88,6 +88,8 @@ class ObservabilityModule(Module):
         ``alert_interval=None`` turns the sampling loop off (call ``evaluate_now``)."""
         self.metrics = metrics or Metrics()
         self.tracer = Tracer(otel=otel, provider=otel_provider)
+        # timed() and job runs make their spans with this module's tracer.
+        self.metrics.timings.tracer = self.tracer
         self.log_level = log_level
         self.metrics_path = metrics_path
         self.metrics_token = metrics_token
@@ -146,6 +148,7 @@ class ObservabilityModule(Module):
         self.evaluator.sinks = [*sinks, *self.extra_sinks]
         runtime.metrics = self.metrics
         runtime.collector = self.collector
+        self.metrics.timings.activate()
         if self.alert_interval is not None and self.rules:
             self._loop = asyncio.create_task(self._run(self.alert_interval))
 
@@ -157,6 +160,7 @@ class ObservabilityModule(Module):
             self._loop = None
         if self.webhook_sink is not None:
             await self.webhook_sink.aclose()
+        self.metrics.timings.deactivate()
         if runtime.collector is self.collector:
             runtime.metrics = None
             runtime.collector = None
@@ -190,3 +194,9 @@ class ObservabilityModule(Module):
 
     async def _refresh(self) -> None:
         await self.collector.refresh()
+        jobs = None if self.runtime is None else self.runtime.jobs
+        if jobs is not None:
+            try:
+                self.metrics.set_job_queues(await jobs.ready())
+            except Exception:
+                _log.warning("metrics.source_failed", source="jobs.ready", exc_info=True)
