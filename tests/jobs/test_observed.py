@@ -12,8 +12,8 @@ import pytest
 from fastapi import APIRouter
 
 from headwater.app import create_app
-from headwater.errors import PermanentJobError
 from headwater.domain import Event, EventRegistry
+from headwater.errors import PermanentJobError
 from headwater.identity._trace import TraceContext, current_trace
 from headwater.jobs import Job, JobsModule, WorkerOptions
 from headwater.modules import Module
