@@ -1,4 +1,4 @@
-"""Observability: JSON logs, Prometheus metrics, W3C tracing, alert rules with hysteresis.
+"""Observability: JSON logs, Prometheus metrics, W3C tracing and timed(), alerts with hysteresis.
 
 ``ObservabilityModule`` wires it all into an app; the pieces are usable alone.
 """
@@ -21,6 +21,7 @@ from headwater.observability._logging import bound, configure_logging, get_logge
 from headwater.observability._metrics import Metrics, metrics_router
 from headwater.observability._middleware import ObservabilityMiddleware
 from headwater.observability._module import ObservabilityModule
+from headwater.observability._timing import Timings, timed
 from headwater.observability._tracing import TraceContext, Tracer, current_trace, inject
 from headwater.observability._webhooks import Webhook, WebhookAlertSink, sign, verify_signature
 
@@ -37,6 +38,7 @@ __all__ = [
     "ObservabilityModule",
     "RuleState",
     "StreamAlertSink",
+    "Timings",
     "TraceContext",
     "Tracer",
     "Webhook",
@@ -50,5 +52,6 @@ __all__ = [
     "metrics_router",
     "reset_logging",
     "sign",
+    "timed",
     "verify_signature",
 ]
