@@ -144,3 +144,42 @@ async def test_a_job_continues_the_request_trace_and_its_metrics_are_exported(
     assert _value(text, "headwater_job_queue_depth", queue="backlog") == 2
     assert _value(text, "headwater_job_queue_age_seconds", queue="backlog") > 0
     assert _value(text, "headwater_job_queue_depth", queue="report") == 0
+
+
+async def test_with_opentelemetry_a_run_is_a_span_of_the_enqueuing_trace(store_url: str) -> None:
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from headwater.eventstore import create_event_store
+    from headwater.identity._trace import use_trace
+    from headwater.jobs import JobRegistry, SqlJobQueue, Worker
+    from headwater.observability import Tracer
+
+    exporter = in_memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    store = await create_event_store(store_url, migrate=True)
+    try:
+        queue = SqlJobQueue(store)
+        await queue.migrate()
+        registry = JobRegistry()
+        done = asyncio.Event()
+
+        @registry.handler("traced")
+        async def traced(job: Job) -> None:
+            done.set()
+
+        caller = TraceContext.parse(CALLER)
+        with use_trace(caller):
+            await queue.enqueue("traced", {})
+        options = WorkerOptions(lease=2.0, poll_interval=0.1)
+        async with Worker(queue, registry, options, tracer=Tracer(provider=provider)):
+            await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await store.close()
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "job traced"
+    assert f"{span.context.trace_id:032x}" == TRACE_ID
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == "00f067aa0ba902b7"
+    assert span.attributes["job.name"] == "traced"

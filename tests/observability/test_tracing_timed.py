@@ -128,3 +128,19 @@ def test_with_opentelemetry_timed_exports_a_child_span() -> None:
     assert f"{block.context.trace_id:032x}" == TRACE_ID
     assert block.parent is not None
     assert block.parent.span_id == request.context.span_id
+
+
+def test_one_timer_shared_by_concurrent_tasks_times_each_task(timings: Timings) -> None:
+    shared = timed("shared.step")
+
+    async def step(pause: float) -> None:
+        async with shared:
+            await asyncio.sleep(pause)
+
+    async def both() -> None:
+        await asyncio.gather(step(0.01), step(0.05))  # the first in ends first
+
+    asyncio.run(both())
+    assert _sample(timings, "headwater_timed_shared_step_seconds_count", outcome="ok") == 2
+    total = _sample(timings, "headwater_timed_shared_step_seconds_sum", outcome="ok")
+    assert 0.06 <= total < 1.0

@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final, ParamSpec, TypeVar, overload
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -123,15 +124,18 @@ class timed:
                 raise ValueError(f"timed() label {key!r} is not a usable label name")
         self.name = name
         self.labels = {key: str(value) for key, value in labels.items()}
-        self._blocks: list[Any] = []
+        # Open blocks, per context: one ``timed`` object may be entered by several
+        # tasks at once (a module-level timer), each task closing its own block.
+        self._blocks: ContextVar[tuple[Any, ...]] = ContextVar(f"timed {name}", default=())
 
     def _open(self) -> None:
         block = Timings.current().measure(self.name, self.labels)
         block.__enter__()
-        self._blocks.append(block)
+        self._blocks.set((*self._blocks.get(), block))
 
     def _close(self, exc: BaseException | None) -> bool | None:
-        block = self._blocks.pop()
+        *rest, block = self._blocks.get()
+        self._blocks.set(tuple(rest))
         if exc is None:
             return block.__exit__(None, None, None)  # type: ignore[no-any-return]
         return block.__exit__(type(exc), exc, exc.__traceback__)  # type: ignore[no-any-return]
