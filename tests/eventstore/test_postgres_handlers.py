@@ -390,3 +390,32 @@ async def test_a_failing_statement_in_a_merged_group_fails_its_own_append_only(
     assert not [o for k, o in enumerate(outcomes) if k != 8 and isinstance(o, BaseException)]
     assert "s-7" not in {e.stream_id async for e in store.read_all()}
     await _logged_as_stored(store)
+
+
+@pytest.mark.postgres
+@pytest.mark.anyio
+async def test_an_upsert_that_reaches_one_row_twice_in_a_merged_group_is_then_run_row_by_row(
+    store: EventStore, postgres_url: str
+) -> None:
+    async with store.transaction() as tx:
+        await tx.execute("CREATE TABLE rm_types (type TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    store.add_inline_handler(_count_by_type)
+
+    first = await _grouped_exactly(store, postgres_url, 10)
+    writer = store._writer  # type: ignore[attr-defined]
+    # Learnt from the first group: the next ones run it row by row at once.
+    assert len(writer._unmergeable) == 1
+    async with _one_group(postgres_url):
+        rest = [
+            asyncio.ensure_future(
+                store.append(f"t-{i}", [NewEvent("Happened", {})], expected_version=NO_STREAM)
+            )
+            for i in range(10)
+        ]
+        await asyncio.sleep(0.1)
+    second = await asyncio.gather(*rest, return_exceptions=True)
+
+    assert not [o for o in [*first, *second] if isinstance(o, BaseException)]
+    assert [tuple(r) for r in await store.fetchall("SELECT type, n FROM rm_types")] == [
+        ("Happened", 31)
+    ]

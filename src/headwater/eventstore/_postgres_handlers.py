@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -259,7 +259,8 @@ class _Runs:
         decoded: Sequence[tuple[Any, Any]],
     ) -> None:
         # Shared by the runs: handlers must not change the events they are given.
-        self.guess, self.other = guess, guess.shifted()
+        self.guess = guess
+        self._other: StandIns | None = None  # the shifted ones, made when first needed
         self.count = len(events)
         self._handlers: list[InlineHandler] = []
         reads = [False]
@@ -282,7 +283,7 @@ class _Runs:
                     self.second.extend(self.first[start:])
                     continue
                 if second_events is None:
-                    second_events = self.other.events(
+                    second_events = self.other().events(
                         stream_id, events, tenant_id, decoded, [False]
                     )
                 _flatten(handler(second_events), self.second)
@@ -292,9 +293,14 @@ class _Runs:
             raise NotPreparable("the handlers' statements depend on the log in shape")
         self._slots: tuple[dict[str, list[tuple[str, int]]], ...] | None = None
 
+    def other(self) -> StandIns:
+        if self._other is None:
+            self._other = self.guess.shifted()
+        return self._other
+
     def slots(self) -> tuple[dict[str, list[tuple[str, int]]], ...]:
         if self._slots is None:
-            self._slots = (self.guess.literals(self.count), self.other.literals(self.count))
+            self._slots = (self.guess.literals(self.count), self.other().literals(self.count))
         return self._slots
 
     def third(self) -> Flat:
@@ -397,6 +403,7 @@ _MICROS_OF_RECORDED_AT: Final = (
 
 def merge_group(
     appends: Sequence[tuple[Sequence[Prepared], int, int | None]],
+    unmergeable: Container[tuple[str, ...]] = (),
 ) -> list[str] | None:
     """A group's statements as ``hw_append_merged`` runs them when every append of the
     group is 'ok': one SQL text per run of consecutive mergeable statements with the
@@ -415,6 +422,8 @@ def merge_group(
     offset = 0
     for prepared, count, first_version in appends:
         for mergeable, texts, arguments in prepared:
+            if mergeable and texts in unmergeable:
+                mergeable = 0
             parts: list[str] = []
             for index, argument in enumerate(arguments):
                 if index:

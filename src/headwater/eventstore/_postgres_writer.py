@@ -52,6 +52,7 @@ from headwater.eventstore._postgres_appends import (
     handler_error,
     outcome_of,
     recorded_events,
+    to_json,
 )
 from headwater.eventstore._postgres_handlers import (
     NotPreparable,
@@ -85,9 +86,11 @@ DEADLINE_PER_EVENT: Final = 0.01
 
 _APPEND_BATCH: Final = "SELECT * FROM hw_append_batch(%s::jsonb, %s)"
 _APPEND_HANDLED: Final = "SELECT * FROM hw_append_handled(%s::jsonb, %s)"
-_APPEND_MERGED: Final = "SELECT * FROM hw_append_merged(%s::jsonb, %s, %s::text[])"
+_APPEND_MERGED: Final = "SELECT * FROM hw_append_merged(%s::jsonb, %s, %s::jsonb)"
 #: hw_append_merged's refusals (0004): a stale append in the group, one not 'ok'.
 _MERGED_REFUSED: Final = frozenset({"HW001", "HW002"})
+#: "ON CONFLICT DO UPDATE command cannot affect row a second time".
+_CARDINALITY_VIOLATION: Final = "21000"
 _READ_EPOCH: Final = "SELECT handlers_epoch FROM hw_head"
 
 
@@ -140,6 +143,8 @@ class GroupCommitWriter:
         #: the newest position, which only seeds the handlers' stand-in events.
         self._epoch = -1
         self._head = 0
+        #: Statement texts not to merge into multi-row statements (see _send_merged).
+        self._unmergeable: set[tuple[str, ...]] = set()
         self._task = asyncio.create_task(self._run(), name="headwater-postgres-writer")
 
     def submit(self, request: AppendRequest) -> None:
@@ -427,18 +432,25 @@ class GroupCommitWriter:
         if not any(request.prepared for request in batch):
             return None
         merged = merge_group(
-            [(r.prepared or [], len(r.events), r.exact_first_version()) for r in batch]
+            [(r.prepared or [], len(r.events), r.exact_first_version()) for r in batch],
+            self._unmergeable,
         )
         if merged is None:
             return None
         document = "[" + ",".join(request.bare_document() for request in batch) + "]"
         try:
-            cursor = await conn.execute(_APPEND_MERGED, (document, self._channel, merged))
+            cursor = await conn.execute(_APPEND_MERGED, (document, self._channel, to_json(merged)))
             return await cursor.fetchall()
         except psycopg.Error as exc:
             # psycopg knows no class "HW": it would take 0004's refusals for a failed link.
             if exc.sqlstate not in _MERGED_REFUSED and is_disconnect(exc, conn):
                 raise
+            if exc.sqlstate == _CARDINALITY_VIOLATION:
+                # A multi-row upsert reached one row twice: that statement's text is
+                # not merged again by this writer (the server ran it row by row now).
+                self._unmergeable.update(
+                    texts for r in batch for mergeable, texts, _ in r.prepared or () if mergeable
+                )
             log.debug("the merged group commit was refused (%s); sending it unmerged", exc)
             return None
 

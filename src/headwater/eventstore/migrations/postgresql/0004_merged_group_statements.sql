@@ -14,7 +14,9 @@
 -- the group's statements already rendered and merged (one text per run of
 -- consecutive single-row INSERTs of one text, then one per other statement, in
 -- order), with the group's first position as $1 and its recorded_at as $2 (see
--- postgres_handlers.merge_group), and a batch document without the statements.
+-- postgres_handlers.merge_group), as a JSON array of texts (a text[] parameter costs
+-- the client an escaping pass over every statement), and a batch document without
+-- the statements.
 -- hw_append_merged appends the group and runs them as they are, with no
 -- subtransaction: one statement, one transaction.
 --
@@ -28,7 +30,7 @@
 -- Nothing is held across the two round trips: the first transaction has ended.
 -- Every statement commits with its append's events, as before.
 
-CREATE FUNCTION hw_append_merged(p_batch JSONB, p_channel TEXT, p_statements TEXT[])
+CREATE FUNCTION hw_append_merged(p_batch JSONB, p_channel TEXT, p_statements JSONB)
 RETURNS TABLE (
     append_index INTEGER,
     outcome TEXT,
@@ -64,7 +66,7 @@ BEGIN
     IF v_ok IS NOT TRUE THEN
         RAISE EXCEPTION 'an append of the group was not ok' USING ERRCODE = 'HW002';
     END IF;
-    FOREACH v_sql IN ARRAY p_statements LOOP
+    FOR v_sql IN SELECT jsonb_array_elements_text(p_statements) LOOP
         EXECUTE v_sql USING v_first, v_now;
     END LOOP;
     RETURN QUERY SELECT r.*, NULL::TEXT, NULL::TEXT, v_epoch FROM unnest(v_rows) AS r;
