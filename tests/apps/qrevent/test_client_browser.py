@@ -192,3 +192,48 @@ def test_the_door_scans_offline_and_applies_every_scan_once_in_order(
         received.append(scans[0]["received_at"])
     assert received == sorted(received)  # in the order they were scanned
     context.close()
+
+
+def test_the_door_reloaded_offline_opens_from_its_service_worker_and_replays_once(
+    site: tuple[str, Organizer], browser: Any
+) -> None:
+    base, org = site
+    event_id = org.live_event()
+    invitations = [org.invite(event_id, guest_id=org.guest(event_id, f"R{i}")) for i in range(3)]
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/qrevent/door?event={event_id}")
+    _sign_in(page, org)
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    # The worker has kept the page and its assets before the network goes.
+    playwright.expect(page.locator("body")).to_have_attribute(
+        "data-offline-ready", "true", timeout=15_000
+    )
+
+    context.set_offline(True)
+    page.reload()
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    _shot(page, "door-reloaded-offline")
+    for number, invitation in enumerate(invitations, start=1):
+        page.fill("#code", invitation["code"])
+        page.click("#typed button")
+        playwright.expect(page.locator("#queue")).to_have_text(
+            f"{number} scan(s) waiting to upload", timeout=10_000
+        )
+    # A second reload, still offline: the kept scans are still there, not lost or doubled.
+    page.reload()
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    time.sleep(TOKEN_SECONDS + 1)  # the access token runs out while offline
+
+    context.set_offline(False)
+    playwright.expect(page.locator("#queue")).to_have_text("", timeout=20_000)
+    playwright.expect(page.locator("#result")).to_contain_text("Welcome in, R2")
+
+    org = _fresh(org)
+    counts = org.counts(event_id)
+    assert (counts["checked_in"], counts["alerts"]) == (3, 0)
+    for invitation in invitations:
+        audit = org.data(org.get(f"/api/invitations/{invitation['invitation_id']}/audit"))
+        assert len([s for s in audit if s["decision"] == "admitted"]) == 1, audit
+    context.close()

@@ -29,6 +29,9 @@
  * @property {string} [idempotency_key]    sent as Idempotency-Key; generated if absent
  * @property {number | null} [base_version] the version the command was based on (If-Match)
  * @property {unknown} [label]             anything the page wants back with the outcome
+ * @property {Record<string, string>} [headers] sent as they are (e.g. a respondent's session)
+ * @property {boolean} [anonymous]         sent without a sign-in: the page's own credential
+ *                                         travels in headers (an invitation, a form link)
  */
 
 /**
@@ -197,6 +200,12 @@ export class Client extends EventTarget {
     return true;
   }
 
+  /**
+   * For pages whose credential is not a sign-in (a guest's invitation, a form's public
+   * link): the offline queue replays on reconnect and "online", with no session.
+   */
+  startAnonymous() { this._started(); }
+
   /** @param {string} email @param {string} password */
   async signIn(email, password) {
     const data = await this._fetch("/auth/login", { method: "POST", body: { email, password } });
@@ -355,12 +364,13 @@ export class Client extends EventTarget {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     for (const command of await this.queue.all()) {
-      const headers = /** @type {Record<string, string>} */ ({ "idempotency-key": command.idempotency_key });
+      const headers = /** @type {Record<string, string>} */ ({ ...command.headers, "idempotency-key": command.idempotency_key });
       if (command.base_version != null) headers["if-match"] = `"${command.base_version}"`;
       /** @type {Outcome} */
       let outcome;
       try {
-        const data = await this.api(command.path, { method: command.method, body: command.body, headers });
+        const data = await this.api(command.path, { method: command.method, body: command.body, headers,
+          anonymous: command.anonymous });
         outcome = { status: "applied", data, command };
       } catch (error) {
         if (!(error instanceof ApiError) || error.status === 401) break;
@@ -514,4 +524,42 @@ export class Client extends EventTarget {
 
   /** @param {"signed-out" | "expired"} [reason] */
   _signinRequired(reason = "expired") { this.dispatchEvent(new CustomEvent("signin-required", { detail: reason })); }
+}
+
+/**
+ * Lets this page be reloaded without network: registers the app's service worker
+ * (a shim at the app's path that loads /_headwater/offline.js) and asks it to keep
+ * this page and every script, module and stylesheet it names. Resolves once they are
+ * kept (or at once where service workers are unavailable, e.g. a plain-http host
+ * other than localhost). Commands made offline are not the worker's business: the
+ * offline queue keeps and replays them.
+ * @param {string} workerUrl  e.g. "/qrevent/sw.js"; its folder is the worker's scope
+ * @returns {Promise<boolean>} whether the page is kept
+ */
+export async function keepOffline(workerUrl) {
+  if (!("serviceWorker" in navigator)) return false;
+  try {
+    await navigator.serviceWorker.register(workerUrl);
+    const ready = await navigator.serviceWorker.ready;
+    const urls = [location.pathname + location.search];
+    for (const node of document.querySelectorAll("script[src], link[href]")) {
+      const rel = node.getAttribute("rel");
+      if (node.tagName === "LINK" && !["stylesheet", "modulepreload", "icon"].includes(rel || "")) continue;
+      urls.push(/** @type {HTMLScriptElement | HTMLLinkElement} */ (node).getAttribute(node.tagName === "LINK" ? "href" : "src") || "");
+    }
+    const worker = ready.active;
+    if (!worker) return false;
+    return await new Promise((resolve) => {
+      const channel = (/** @type {MessageEvent} */ e) => {
+        if (e.data && e.data.type === "kept") {
+          navigator.serviceWorker.removeEventListener("message", channel);
+          resolve(true);
+        }
+      };
+      navigator.serviceWorker.addEventListener("message", channel);
+      worker.postMessage({ type: "keep", urls: urls.filter(Boolean) });
+    });
+  } catch {
+    return false;
+  }
 }
