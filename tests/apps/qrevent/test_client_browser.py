@@ -198,8 +198,12 @@ def test_the_door_reloaded_offline_opens_from_its_service_worker_and_replays_onc
     site: tuple[str, Organizer], browser: Any
 ) -> None:
     base, org = site
+    org = _fresh(org)  # the fixture's token may have run out under load
     event_id = org.live_event()
-    invitations = [org.invite(event_id, guest_id=org.guest(event_id, f"R{i}")) for i in range(3)]
+    invitations = []
+    for i in range(3):
+        org = _fresh(org)
+        invitations.append(org.invite(event_id, guest_id=org.guest(event_id, f"R{i}")))
 
     context = browser.new_context()
     page = context.new_page()

@@ -143,7 +143,7 @@ export class Client extends EventTarget {
     this.refreshAt = refreshAt;
     this.backoffBase = backoffBase;
     this.backoffMax = backoffMax;
-    /** @type {Map<string, {position: number | null, handler: (frame: any) => void}>} */
+    /** @type {Map<string, {position: number | null, handler: (frame: any) => void, history?: number}>} */
     this.channels = new Map();
     /** @type {WebSocket | null} */
     this.socket = null;
@@ -294,7 +294,8 @@ export class Client extends EventTarget {
   /**
    * A request with the session's token; a 401 is refreshed once and retried.
    * @param {string} path
-   * @param {{method?: string, body?: unknown, headers?: Record<string, string>, anonymous?: boolean}} [options]
+   * @param {{method?: string, body?: unknown, headers?: Record<string, string>, anonymous?: boolean,
+   *   whole?: boolean}} [options]  whole: the envelope (data, meta, pagination), not only its data
    */
   async api(path, options = {}) {
     if (options.anonymous) return this._fetch(path, options);
@@ -311,8 +312,8 @@ export class Client extends EventTarget {
     }
   }
 
-  /** @param {string} path @param {{method?: string, body?: unknown, headers?: Record<string, string>}} options */
-  async _fetch(path, { method = "GET", body, headers = {} } = {}) {
+  /** @param {string} path @param {{method?: string, body?: unknown, headers?: Record<string, string>, whole?: boolean}} options */
+  async _fetch(path, { method = "GET", body, headers = {}, whole = false } = {}) {
     const all = { ...headers };
     if (body !== undefined) all["content-type"] = "application/json";
     let response;
@@ -326,7 +327,7 @@ export class Client extends EventTarget {
       const e = payload.error || {};
       throw new ApiError(response.status, e.code || "http_error", e.message || response.statusText, e.details);
     }
-    return payload.data;
+    return whole ? payload : payload.data;
   }
 
   // ---- commands: sent now when possible, else kept in IndexedDB and replayed in order
@@ -395,11 +396,12 @@ export class Client extends EventTarget {
    * is subscribed again from the last one seen, so nothing is missed or repeated.
    * @param {string} channel
    * @param {(frame: any) => void} handler
-   * @param {{fromPosition?: number}} [options]
+   * @param {{fromPosition?: number, history?: number}} [options]  history: with no
+   *   position yet, start this many log positions before the head (a feed's recent past)
    * @returns {() => void} unsubscribes
    */
-  subscribe(channel, handler, { fromPosition } = {}) {
-    this.channels.set(channel, { position: fromPosition ?? null, handler });
+  subscribe(channel, handler, { fromPosition, history } = {}) {
+    this.channels.set(channel, { position: fromPosition ?? null, handler, history });
     this._send({ type: "subscribe", channel, ...(fromPosition != null ? { from_position: fromPosition } : {}) });
     if (!this.stopped && !this.socket) this._connect();
     return () => {
@@ -468,6 +470,9 @@ export class Client extends EventTarget {
       const every = Math.max(1, (frame.idle_timeout || 30) / 3) * 1000;
       this.pingTimer = setInterval(() => this._send({ type: "ping" }), every);
       for (const [channel, held] of this.channels) {
+        if (held.position == null && held.history && typeof frame.position === "number") {
+          held.position = Math.max(0, frame.position - held.history);
+        }
         this._send({ type: "subscribe", channel, ...(held.position != null ? { from_position: held.position } : {}) });
       }
       this._status("live");
