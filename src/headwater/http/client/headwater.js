@@ -214,6 +214,18 @@ export class Client extends EventTarget {
     return data.account;
   }
 
+  /**
+   * Signs in at another route that answers as /auth/login does (e.g. a venue screen's
+   * display link); refreshed through /auth/refresh like any session.
+   * @param {string} path @param {unknown} body
+   */
+  async signInWith(path, body) {
+    const data = await this._fetch(path, { method: "POST", body });
+    this._adopt(data);
+    this._started();
+    return data.account;
+  }
+
   /** Ends the session on the server (best effort) and here; the queue is kept. */
   async signOut() {
     const session = this.session;
