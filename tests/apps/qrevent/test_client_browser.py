@@ -84,9 +84,14 @@ def test_door_and_screen_keep_working_across_expiries_without_a_401_storm(
     site: tuple[str, Organizer], browser: Any
 ) -> None:
     base, org = site
+    org = _fresh(org)  # 3-second tokens: the fixture's may have run out under load
     event_id = org.live_event()
     names = [f"Guest{i}" for i in range(8)]
-    codes = [org.invite(event_id, guest_id=org.guest(event_id, n, "Doe"))["code"] for n in names]
+    codes = []
+    for n in names:
+        org = _fresh(org)
+        codes.append(org.invite(event_id, guest_id=org.guest(event_id, n, "Doe"))["code"])
+    org = _fresh(org)
     body = {"title": "Expiry quiz", "questions": QUESTIONS}
     game_id = org.data(org.post(f"/api/events/{event_id}/games", body), 201)["game_id"]
     org.data(org.post(f"/api/games/{game_id}/status", {"status": "open"}))
@@ -155,8 +160,12 @@ def test_the_door_scans_offline_and_applies_every_scan_once_in_order(
     site: tuple[str, Organizer], browser: Any
 ) -> None:
     base, org = site
+    org = _fresh(org)
     event_id = org.live_event()
-    invitations = [org.invite(event_id, guest_id=org.guest(event_id, f"G{i}")) for i in range(20)]
+    invitations = []
+    for i in range(20):
+        org = _fresh(org)
+        invitations.append(org.invite(event_id, guest_id=org.guest(event_id, f"G{i}")))
 
     context = browser.new_context()
     page = context.new_page()
