@@ -101,10 +101,12 @@ def _seed_tonight(api: Api) -> dict[str, str]:
     quiz = {"title": "Tonight's quiz", "scoring": "points", "questions": QUIZ}
     game_id = api.call("POST", f"/api/events/{event_id}/games", quiz)["game_id"]
     api.call("POST", f"/api/games/{game_id}/status", {"status": "open"})
+    # The venue screen's own read-only credential: the link signs it in, not as staff.
+    display = api.call("POST", f"/api/events/{event_id}/displays", {"game_id": game_id})
     return {
         "guest": f"/qrevent/i#{codes[0]}",
         "door": f"/qrevent/door?event={event_id}",
-        "screen": f"/qrevent/screen?game={game_id}",
+        "screen": str(display["url"]),
     }
 
 
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  door page     : {base}{seeded['door']}")
         print(f"  door sign-in  : {STAFF} / {PASSWORD}")
         print(f"  guest page    : {base}{seeded['guest']}  (the Lovelace family, 3 guests)")
-        print(f"  screen        : {base}{seeded['screen']}")
+        print(f"  screen        : {base}{seeded['screen']}  (a display link: no sign-in)")
         print("  try it        : show the guest page's QR code to the door page's camera (or")
         print("                  paste the code after '#'), answer on the guest page, and")
         print("                  watch the screen's leaderboard move")

@@ -1,9 +1,10 @@
 """Public links: a published form opened and submitted by anyone holding its link.
 
 A respondent has no account, so the link is the credential. Its token is the tenant,
-the form and a random link id, signed with the node's secret: unguessable (a forged or
-altered token fails the signature), and found without a lookup table (the token names
-its tenant). Revocable: the form holds its one current link id, so a revoked or
+the form and a random link id, signed with the node's secret by ``itsdangerous`` (salt
+``formease.link``, so no other signed value of the node passes as a link): unguessable
+(a forged or altered token fails the signature), and found without a lookup table (the
+token names its tenant). Revocable: the form holds its one current link id, so a revoked or
 replaced link names an id the form no longer has. Every failure answers the same 404,
 so a probe learns nothing about which forms exist.
 
@@ -13,11 +14,9 @@ validation, same completion clock); only its actor differs: ``link:<id>``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from typing import Any
+
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
 from apps.formease.commands import CreatePublicLink, RevokePublicLink
 from apps.formease.domain.forms import Form, FormId
@@ -29,34 +28,26 @@ from headwater.errors import NotFound
 _NO_LINK = "no such form link"
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class PublicLinks:
     def __init__(self, service: FormEase, secret: str) -> None:
         self.service = service
-        self._key = hashlib.sha256(f"formease-link:{secret}".encode()).digest()
+        # No expiry: a link lives until revoked (the form names its one live link id).
+        self._tokens = URLSafeSerializer(secret, salt="formease.link")
+        self._link_ids = Signer(secret, salt="formease.link-id")
 
     def token(self, tenant_id: str, form_id: str, link_id: str) -> str:
-        payload = f"{tenant_id}\n{form_id}\n{link_id}".encode()
-        mac = hmac.new(self._key, payload, hashlib.sha256).digest()[:18]
-        return f"{_b64(payload)}.{_b64(mac)}"
+        return self._tokens.dumps([tenant_id, form_id, link_id])
 
     def parse(self, token: str) -> tuple[str, str, str]:
-        body, _, signature = token.partition(".")
         try:
-            payload, given = _unb64(body), _unb64(signature)
-        except (binascii.Error, ValueError):
+            payload = self._tokens.loads(token)
+        except BadSignature:
             raise NotFound(_NO_LINK) from None
-        expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:18]
-        if not hmac.compare_digest(given, expected):
+        if not (isinstance(payload, list) and len(payload) == 3):
             raise NotFound(_NO_LINK)
-        tenant_id, form_id, link_id = payload.decode().split("\n")
+        if not all(isinstance(part, str) for part in payload):
+            raise NotFound(_NO_LINK)
+        tenant_id, form_id, link_id = payload
         return tenant_id, form_id, link_id
 
     # --- the form's staff ---------------------------------------------------------------
@@ -66,9 +57,9 @@ class PublicLinks:
         await self.service.load_form(tenant_id, form_id)
         # From the command's id under the secret key: a retry with the same idempotency
         # key names the same link (and replays), and no one can compute it without the key.
-        seed = hmac.new(self._key, context.command_id.bytes, hashlib.sha256).digest()
+        link_id = self._link_ids.get_signature(context.command_id.bytes).decode()[:16]
         command = CreatePublicLink(
-            form_id=FormId(form_id), link_id=_b64(seed[:12]), at=self.service.clock()
+            form_id=FormId(form_id), link_id=link_id, at=self.service.clock()
         )
         await self.service.send(command, context)
         form = await self.service.load_form(tenant_id, form_id)

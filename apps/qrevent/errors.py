@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from headwater.errors import HeadwaterError, InvalidInput, NotFound
+from headwater.errors import Forbidden, HeadwaterError, InvalidInput, NotFound
 
 
 class QrEventError(HeadwaterError):
@@ -18,6 +18,12 @@ class NotInTenant(NotFound):
     """Unknown here: absent, or another organizer's (never say which)."""
 
     code = "not_found"
+
+
+class DisplayOnly(Forbidden):
+    """A venue screen's display credential asked for more than its event's boards."""
+
+    code = "display_only"
 
 
 class InvalidTransition(QrEventError):

@@ -10,11 +10,13 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from apps.qrevent.displays import leaderboard_policy
 from apps.qrevent.domain import game as gm
 from apps.qrevent.errors import NotInTenant
+from headwater import Role
 from headwater.cache import REALTIME, Cache
 from headwater.eventstore import EventStore, RecordedEvent
-from headwater.realtime import TopicProvider
+from headwater.realtime import TopicProvider, requires
 
 TOP_N: Final = 10
 #: The job that recomputes a game's leaderboard after score events.
@@ -178,4 +180,6 @@ def topic_provider(store: EventStore, cache: Cache | None) -> TopicProvider:
         triggers=frozenset({gm.AnswerRecorded.event_type, gm.ParticipantJoined.event_type}),
         key_of=_game_of,
         interval=0.5,
+        # Users and up, as every topic; and a venue screen's display, for its event's games.
+        policy=leaderboard_policy(store, requires(Role.USER)),
     )

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from apps.qrevent.api.routes import (
     deletes,
+    displays,
     events,
     families,
     games,
@@ -64,6 +65,7 @@ class QrEventModule(Module):
             events.router,
             families.router,
             deletes.router,
+            displays.router,
             guests.router,
             invitations.router,
             scans.router,

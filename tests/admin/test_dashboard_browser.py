@@ -17,6 +17,7 @@ import pytest
 from playwright import sync_api as playwright
 
 from headwater.testing._server import serve
+from tests.admin.short_tokens_app import TOKEN_SECONDS
 from tests.apps.formease.conftest import APPS, ENV, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, Operator
 from tests.apps.formease.conftest import _login as login
 from tests.apps.formease.conftest import _operator as make_operator
@@ -29,6 +30,8 @@ from tests.apps.formease.support import (
     published_form,
     submit,
 )
+from tests.security.support import ROOT_EMAIL as SECURITY_ROOT_EMAIL
+from tests.security.support import ROOT_PASSWORD as SECURITY_ROOT_PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +122,7 @@ def test_signing_in_opens_the_dashboard_and_a_wrong_password_does_not(
     playwright.expect(metrics).to_have_attribute("data-source", re.compile(r"days=30$"))
     metrics.locator("select[data-filter=days]").select_option("7")
     playwright.expect(metrics).to_have_attribute("data-source", re.compile(r"days=7$"))
-    # The session survives a reload: the cookie, not the page, holds it.
+    # The session survives a reload: headwater.js keeps it in localStorage.
     page.reload()
     playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)
 
@@ -185,6 +188,12 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     site: Site, page: Any, request: pytest.FixtureRequest
 ) -> None:
     sign_in(page, site)
+    # The dashboard signs in with bearer tokens; a cookie session is what a forged
+    # form would ride on, so this browser holds one too (shared by the context).
+    opened = page.request.post(
+        f"{site.url}/auth/session", data={"email": ADMIN_EMAIL, "password": PASSWORD}
+    )
+    assert opened.status == 200, opened.text()
     user, review_id = _park_a_critical_change(site)
     # What a forged form does: a plain POST that carries the session cookie, no token.
     with page.expect_navigation():
@@ -251,3 +260,56 @@ def test_the_user_table_filters_and_pages_through_the_read_model(
     users.locator("select[data-filter=plan]").select_option("enterprise")
     playwright.expect(users).to_have_attribute("data-rows", "1", timeout=10_000)
     playwright.expect(users.locator("tbody")).to_contain_text(f"{tag}-0@customer.example")
+
+
+@pytest.fixture(scope="module")
+def short_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """FormEase behind access tokens of a few seconds (``short_tokens_app``)."""
+    workdir = tmp_path_factory.mktemp("dashboard-short")
+    url = f"sqlite:///{workdir / 'events.db'}"
+    apps = ["tests.admin.short_tokens_app:module", *APPS]
+    with (
+        serve(url, workdir=workdir, apps=apps, env=ENV) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        root = login(http, SECURITY_ROOT_EMAIL, SECURITY_ROOT_PASSWORD)
+        yield Site(server.url, http, make_operator(http, root, "Alpha"))
+
+
+def test_the_dashboard_outlives_its_tokens_and_shows_a_respondents_submission(
+    short_site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    site = short_site
+    http, op = site.http, site.op
+    # The form and its public link first, while the operator's own tokens are fresh.
+    form = published_form(http, op, new_user(http, op, "premium"), {"name": TEXT})
+    link = data(http.post(f"/formease/forms/{form}/public-link", headers=op.staff), 201)
+
+    statuses: list[tuple[str, int]] = []
+    page.on("response", lambda r: statuses.append((httpx.URL(r.url).path, r.status)))
+    sign_in(page, site)
+    # Three token lives and more, then a reload: still signed in, still live.
+    page.wait_for_timeout((3 * TOKEN_SECONDS + 2) * 1000)
+    page.reload()
+    playwright.expect(page.locator("#dashboard")).to_be_visible(timeout=10_000)
+    playwright.expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+    page.wait_for_timeout(TOKEN_SECONDS * 1000)
+    playwright.expect(page.locator("#live")).to_have_text("live")
+    refused = [p for p, status in statuses if status == 401]
+    assert refused == [], refused  # refreshed before expiry: no 401 at all, no storm
+    assert sum(1 for p, _ in statuses if p == "/auth/refresh") >= 3
+
+    # A respondent answers on the public page; the dashboard's feed shows it live.
+    respondent = page.context.browser.new_page()
+    respondent.goto(site.url + link["url"])
+    respondent.get_by_label("Name").fill("Respondent Rosa")
+    respondent.get_by_role("button", name="Send").click()
+    respondent.get_by_role("heading", name="Thank you").wait_for(timeout=10_000)
+    op.staff = login(http, "staff@alpha.example")
+    stored = data(http.get("/formease/submissions", params={"form_id": form}, headers=op.staff))
+    assert len(stored) == 1
+    received = page.locator(
+        "#feed li[data-name='submission.received']", has_text=stored[0]["submission_id"]
+    )
+    playwright.expect(received).to_be_visible(timeout=10_000)
+    shot(page, request, "respondent-in-feed")

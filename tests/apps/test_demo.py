@@ -92,7 +92,7 @@ def _the_printed_links_show_the_whole_flow(base: str, lines: list[str]) -> None:
     an answer without an account. All with the rate limits on."""
     code = _printed(lines, "guest page").split("#", 1)[1]
     event_id = _printed(lines, "door page").split("event=")[1]
-    game_id = _printed(lines, "screen").split("game=")[1]
+    game_id = _printed(lines, "screen").split("game=")[1].split("#")[0]
     door_line = next(text for text in lines if text.strip().startswith("door sign-in"))
     email, password = door_line.split(" : ", 1)[1].strip().split(" / ")
     with httpx.Client(base_url=base, timeout=10) as http:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Header
 
 from apps.qrevent.api.deps import Services, Store
+from apps.qrevent.displays import display_event
 from apps.qrevent.projections.directory import INVITATIONS
 from apps.qrevent.signing import peek_invitation
 from headwater.errors import Unauthorized
@@ -72,18 +73,21 @@ async def require_guest(services: Services, store: Store, code: InvitationHeader
 class Viewer:
     tenant_id: str
     guest: Guest | None
+    #: Set for a venue screen's display credential: the one event it may show.
+    display_event: str | None = None
 
 
 async def viewer(
     principal: CurrentPrincipal, services: Services, store: Store, code: InvitationHeader = None
 ) -> Viewer:
-    """Staff (by their credential) or a guest (by their code): who may see a leaderboard."""
+    """Staff (by their credential), a guest (by their code) or a venue screen (by its
+    display credential): who may see a leaderboard."""
     if code:
         guest = await guest_of(code, services, store)
         return Viewer(guest.tenant_id, guest)
     if not principal.is_authenticated:
         raise Unauthorized("sign in, or send the invitation code as X-Invitation")
-    return Viewer(principal.require_tenant(), None)
+    return Viewer(principal.require_tenant(), None, display_event(principal))
 
 
 GuestCaller = Annotated[Guest, Depends(require_guest)]

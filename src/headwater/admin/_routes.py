@@ -1,11 +1,13 @@
 """The dashboard's page, its assets (vendored uPlot included), and the node views it reads.
 
 Every ``/admin/api`` route takes the same credentials as the rest of the API; the
-page itself uses the cookie session (``/auth/session``), so each unsafe call carries
-the CSRF token. Reading and operating (rebuilding a projection, retrying a job) need
-the module's ``viewer_role`` and ``operator_role``, a tenant admin by default. Jobs
-are listed and retried for the caller's tenant only (every tenant's, for a platform
-admin); projections and the node's figures are the node's, with no tenant data.
+page itself signs in through ``headwater.js`` (bearer tokens refreshed before they
+expire, so it outlives any one credential; a cookie session still works, with its
+CSRF token on each unsafe call). Reading and operating (rebuilding a projection,
+retrying a job) need the module's ``viewer_role`` and ``operator_role``, a tenant
+admin by default. Jobs are listed and retried for the caller's tenant only (every
+tenant's, for a platform admin); projections and the node's figures are the node's,
+with no tenant data.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from headwater.errors import JobNotFound
+from headwater.http._client import CLIENT_ASSETS
 from headwater.http._deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 HERE: Final = Path(__file__).resolve().parent
 #: Read and fingerprinted once, at start-up; the page names them by their current URLs.
 ASSETS: Final = StaticAssets(HERE / "static", prefix="/admin/assets")
-PAGE: Final = ASSETS.page(HERE / "index.html")
+PAGE: Final = ASSETS.page(HERE / "index.html", shared=[CLIENT_ASSETS])
 
 
 def _projection_view(status: ProjectionStatus, rebuild: dict[str, Any] | None) -> dict[str, Any]:

@@ -19,7 +19,12 @@ from headwater.identity._principal import Role
 from headwater.identity._reserved import is_security_event
 from headwater.security import _events as ev
 
-TENANT_ROLES = frozenset({Role.TENANT_ADMIN.value, Role.STAFF.value, Role.USER.value})
+#: ``anonymous`` alone makes a device account that reaches only what a rule names for
+#: it (e.g. QR Event's venue-screen displays): no route or channel that needs ``user``
+#: or more lets it in.
+TENANT_ROLES = frozenset(
+    {Role.TENANT_ADMIN.value, Role.STAFF.value, Role.USER.value, Role.ANONYMOUS.value}
+)
 API_KEY_ROLES = frozenset({Role.STAFF.value, Role.USER.value})
 
 

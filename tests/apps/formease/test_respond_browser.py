@@ -118,3 +118,57 @@ def test_a_respondent_fills_a_branching_form_on_a_phone(
         "again": True,
     }
     assert stored[0]["completion_ms"] > 0
+
+
+def test_a_reload_mid_form_keeps_the_answers_and_an_offline_send_is_applied_once(
+    site: tuple[str, httpx.Client, Operator], chromium: str, request: pytest.FixtureRequest
+) -> None:
+    base, http, op = site
+    form = published_form(http, op, new_user(http, op, "premium"), FIELDS)
+    link = data(http.post(f"/formease/forms/{form}/public-link", headers=op.staff), 201)
+    folder = Path(request.config.rootpath) / "artifacts" / "respond"
+    folder.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(viewport={"width": 412, "height": 915})
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base + link["url"])
+            page.get_by_role("heading", name="Survey").wait_for()
+            playwright.expect(page.locator("body")).to_have_attribute(
+                "data-offline-ready", "true", timeout=15_000
+            )
+            page.get_by_label("Your name").fill("Bea")
+            page.get_by_label("car").check()
+            page.locator('[data-key="parking"]').get_by_label("5").check()
+            # A reload mid-form: the same session (one open), the answers still there.
+            page.reload()
+            page.get_by_role("heading", name="Survey").wait_for()
+            playwright.expect(page.get_by_label("Your name")).to_have_value("Bea")
+            playwright.expect(page.get_by_label("car")).to_be_checked()
+            playwright.expect(page.locator('[data-key="parking"]')).to_be_visible()
+            page.get_by_label("Email").fill("bea@example.org")
+            # Offline: Send is kept, and a reload without network still opens the form.
+            context.set_offline(True)
+            page.get_by_role("button", name="Send").click()
+            page.get_by_text("they will be sent when you are back online").wait_for()
+            page.reload()
+            page.get_by_role("heading", name="Survey").wait_for()
+            playwright.expect(page.get_by_label("Email")).to_have_value("bea@example.org")
+            page.screenshot(path=str(folder / "offline-reloaded.png"), full_page=True)
+            context.set_offline(False)
+            page.get_by_role("heading", name="Thank you").wait_for(timeout=20_000)
+            page.screenshot(path=str(folder / "sent-after-offline.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    stored = data(http.get("/formease/submissions", params={"form_id": form}, headers=op.staff))
+    assert len(stored) == 1  # applied once
+    assert stored[0]["answers"] == {
+        "name": "Bea",
+        "email": "bea@example.org",
+        "came": "car",
+        "parking": 5,
+    }

@@ -84,9 +84,14 @@ def test_door_and_screen_keep_working_across_expiries_without_a_401_storm(
     site: tuple[str, Organizer], browser: Any
 ) -> None:
     base, org = site
+    org = _fresh(org)  # 3-second tokens: the fixture's may have run out under load
     event_id = org.live_event()
     names = [f"Guest{i}" for i in range(8)]
-    codes = [org.invite(event_id, guest_id=org.guest(event_id, n, "Doe"))["code"] for n in names]
+    codes = []
+    for n in names:
+        org = _fresh(org)
+        codes.append(org.invite(event_id, guest_id=org.guest(event_id, n, "Doe"))["code"])
+    org = _fresh(org)
     body = {"title": "Expiry quiz", "questions": QUESTIONS}
     game_id = org.data(org.post(f"/api/events/{event_id}/games", body), 201)["game_id"]
     org.data(org.post(f"/api/games/{game_id}/status", {"status": "open"}))
@@ -155,8 +160,12 @@ def test_the_door_scans_offline_and_applies_every_scan_once_in_order(
     site: tuple[str, Organizer], browser: Any
 ) -> None:
     base, org = site
+    org = _fresh(org)
     event_id = org.live_event()
-    invitations = [org.invite(event_id, guest_id=org.guest(event_id, f"G{i}")) for i in range(20)]
+    invitations = []
+    for i in range(20):
+        org = _fresh(org)
+        invitations.append(org.invite(event_id, guest_id=org.guest(event_id, f"G{i}")))
 
     context = browser.new_context()
     page = context.new_page()
@@ -191,4 +200,116 @@ def test_the_door_scans_offline_and_applies_every_scan_once_in_order(
         assert len(scans) == 1, audit  # applied once
         received.append(scans[0]["received_at"])
     assert received == sorted(received)  # in the order they were scanned
+    context.close()
+
+
+def test_the_door_reloaded_offline_opens_from_its_service_worker_and_replays_once(
+    site: tuple[str, Organizer], browser: Any
+) -> None:
+    base, org = site
+    org = _fresh(org)  # the fixture's token may have run out under load
+    event_id = org.live_event()
+    invitations = []
+    for i in range(3):
+        org = _fresh(org)
+        invitations.append(org.invite(event_id, guest_id=org.guest(event_id, f"R{i}")))
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/qrevent/door?event={event_id}")
+    _sign_in(page, org)
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    # The worker has kept the page and its assets before the network goes.
+    playwright.expect(page.locator("body")).to_have_attribute(
+        "data-offline-ready", "true", timeout=15_000
+    )
+
+    context.set_offline(True)
+    page.reload()
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    _shot(page, "door-reloaded-offline")
+    for number, invitation in enumerate(invitations, start=1):
+        page.fill("#code", invitation["code"])
+        page.click("#typed button")
+        playwright.expect(page.locator("#queue")).to_have_text(
+            f"{number} scan(s) waiting to upload", timeout=10_000
+        )
+    # A second reload, still offline: the kept scans are still there, not lost or doubled.
+    page.reload()
+    playwright.expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    time.sleep(TOKEN_SECONDS + 1)  # the access token runs out while offline
+
+    context.set_offline(False)
+    playwright.expect(page.locator("#queue")).to_have_text("", timeout=20_000)
+    playwright.expect(page.locator("#result")).to_contain_text("Welcome in, R2")
+
+    org = _fresh(org)
+    counts = org.counts(event_id)
+    assert (counts["checked_in"], counts["alerts"]) == (3, 0)
+    for invitation in invitations:
+        audit = org.data(org.get(f"/api/invitations/{invitation['invitation_id']}/audit"))
+        assert len([s for s in audit if s["decision"] == "admitted"]) == 1, audit
+    context.close()
+
+
+def test_the_screen_runs_on_its_display_link_across_expiries_and_stops_when_revoked(
+    site: tuple[str, Organizer], browser: Any
+) -> None:
+    base, org = site
+    org = _fresh(org)
+    event_id = org.live_event()
+    names = [f"Player{i}" for i in range(6)]
+    codes = []
+    for name in names:
+        org = _fresh(org)
+        codes.append(org.invite(event_id, guest_id=org.guest(event_id, name, "Roe"))["code"])
+    org = _fresh(org)
+    body = {"title": "Display quiz", "questions": QUESTIONS}
+    game_id = org.data(org.post(f"/api/events/{event_id}/games", body), 201)["game_id"]
+    org.data(org.post(f"/api/games/{game_id}/status", {"status": "open"}))
+    link = org.data(org.post(f"/api/events/{event_id}/displays", {"game_id": game_id}), 201)
+
+    context = browser.new_context()
+    screen = context.new_page()
+    traffic = Traffic(screen)
+    screen.goto(base + link["url"])
+    playwright.expect(screen.locator("#status")).to_have_text("Live", timeout=10_000)
+    playwright.expect(screen.locator("#login")).to_be_hidden()
+    assert "#display=" not in screen.url  # the credential left the address bar
+    assert traffic.count("/auth/login") == 0  # never a staff sign-in
+
+    started = time.monotonic()
+    answer = {"question_id": "q1", "choice": 1}
+    for index, code in enumerate(codes):
+        time.sleep(2)  # six rounds of 2 s: four token lives
+        guest = {"x-invitation": code}
+        org.data(org.client.post(f"/api/games/{game_id}/join", headers=guest))
+        org.data(org.client.post(f"/api/games/{game_id}/play", json=answer, headers=guest))
+        playwright.expect(screen.locator("#board li")).to_have_count(index + 1, timeout=10_000)
+    elapsed = time.monotonic() - started
+    assert elapsed > 3 * TOKEN_SECONDS, elapsed
+    playwright.expect(screen.locator("#status")).to_have_text("Live")
+    assert traffic.count(status=401) == 0, traffic.paths
+    assert 3 <= traffic.count("/auth/refresh", 200) <= elapsed / (TOKEN_SECONDS * 0.5) + 2
+    _shot(screen, "screen-display-after-expiries")
+
+    # A reload keeps the display's session (no link in the URL any more).
+    time.sleep(TOKEN_SECONDS + 1)
+    screen.reload()
+    playwright.expect(screen.locator("#status")).to_have_text("Live", timeout=10_000)
+    playwright.expect(screen.locator("#board li")).to_have_count(len(codes))
+    assert traffic.count(status=401) == 0, traffic.paths
+
+    # Revoked by the organizer: the next refresh is refused, the link too, and the
+    # screen says so instead of retrying.
+    org = _fresh(org)
+    org.client.delete(
+        f"/api/events/{event_id}/displays/{link['display_id']}", headers=org.staff
+    ).raise_for_status()
+    playwright.expect(screen.locator("#login-error")).to_contain_text("revoked", timeout=15_000)
+    playwright.expect(screen.locator("#login")).to_be_visible()
+    settled = len(traffic.paths)
+    time.sleep(2 * TOKEN_SECONDS)
+    assert len(traffic.paths) - settled <= 2, traffic.paths[settled:]  # no storm
+    _shot(screen, "screen-display-revoked")
     context.close()

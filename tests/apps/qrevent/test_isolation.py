@@ -20,6 +20,7 @@ def test_no_qrevent_route_answers_another_organizer(
     quiz = {"title": "Secretquiz", "questions": QUESTIONS}
     game_id = org.data(org.post(f"/api/events/{event_id}/games", quiz), 201)["game_id"]
     org.data(org.post(f"/api/games/{game_id}/status", {"status": "open"}))
+    display = org.data(org.post(f"/api/events/{event_id}/displays", {"game_id": game_id}), 201)
     csv = {"csv": "first_name,last_name\nSecretimport,Victim\n"}
     import_id = org.data(org.post(f"/api/events/{event_id}/imports", csv), 202)["import_id"]
     rival_event = rival.live_event()
@@ -41,6 +42,7 @@ def test_no_qrevent_route_answers_another_organizer(
             "fmt": "png",
             "game_id": game_id,
             "import_id": import_id,
+            "display_id": display["display_id"],
         },
         markers=["Secretname", "Secretfamily", "Secretquiz", "Secretimport", invitation["code"]],
     )

@@ -23,6 +23,7 @@ from headwater.errors import NotFound, StoreUnavailable
 from headwater.http import (
     AUTH_ERRORS,
     BAD_REQUEST,
+    CLIENT_ASSETS,
     NOT_FOUND,
     Envelope,
     StaticAssets,
@@ -32,7 +33,9 @@ from headwater.http import (
 
 PAGES: Final = Path(__file__).resolve().parents[2] / "pages"
 ASSETS: Final = StaticAssets(PAGES / "static", prefix="/formease/respond/static")
-PAGE: Final = ASSETS.page(PAGES / "respond.html")
+PAGE: Final = ASSETS.page(PAGES / "respond.html", shared=[CLIENT_ASSETS])
+#: Staff's form editor (``/formease/edit?form=<id>``): signs in, edits offline too.
+EDITOR: Final = ASSETS.page(PAGES / "edit.html", shared=[CLIENT_ASSETS])
 #: Where a link opens; the token follows in the fragment.
 RESPOND_PATH: Final = "/formease/respond"
 SESSION_HEADER: Final = "X-Form-Session"
@@ -108,6 +111,22 @@ async def revoke_link(form_id: str, actor: StaffActor, links: Links) -> Envelope
 @public.get(RESPOND_PATH.removeprefix("/formease"), include_in_schema=False)
 async def respond_page(request: Request) -> Response:
     return PAGE.response(request)
+
+
+@public.get("/edit", include_in_schema=False)
+async def editor_page(request: Request) -> Response:
+    return EDITOR.response(request)
+
+
+@public.get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    """The respondent page's service worker, at this path so its scope is
+    ``/formease/``: a shim loading the framework's (see headwater's ``offline.js``)."""
+    return Response(
+        f'importScripts("{CLIENT_ASSETS.url("offline.js")}");\n',
+        media_type="text/javascript",
+        headers={"cache-control": "no-cache"},
+    )
 
 
 @public.get("/respond/static/{name:path}", include_in_schema=False)

@@ -1,13 +1,20 @@
 // The respondent's page: renders a published form from its definition, checks the
 // answers as the API does (apps/formease/domain/fields.py), and submits them without
-// an account. The public link's token is the URL's fragment; the open session's token
-// is kept in sessionStorage, so a reload continues the same session (and the same
-// completion clock, which the server keeps from open to submit).
+// an account, through headwater.js. The public link's token is the URL's fragment.
+//
+// What survives a reload, kept in localStorage per link: the open session (so the
+// completion clock, which the server keeps from open to submit, runs on) and the
+// answers typed so far. localStorage, not sessionStorage: a phone that closed the tab
+// or restarted the browser mid-form still finds its answers. Sending goes through
+// headwater.js's offline queue with an idempotency key: a respondent who presses Send
+// without a network sees it sent once the network is back, even after a reload.
 
+const { Client, keepOffline } = await import(/** @type {HTMLLinkElement} */ (document.querySelector("link[rel=modulepreload]")).href);
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const link = decodeURIComponent(location.hash.slice(1));
 const api = `/formease/public/${encodeURIComponent(link)}`;
-const stored = `formease-session:${link}`;
+const stored = `formease.respond:${link}`;
+const client = new Client({ storageKey: "formease.respond.session", queue: `formease.respond:${link}` });
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** @typedef {{type: string, label: string, order?: number, required?: boolean,
@@ -15,7 +22,8 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
  *   minimum?: number|null, maximum?: number|null, options?: string[],
  *   show_if?: {field: string, equals: unknown}|null}} Spec */
 
-/** @type {{session: string, title: string, fields: Record<string, Spec>} | null} */
+/** @type {{session: string, title: string, fields: Record<string, Spec>,
+ *   draft?: Record<string, unknown>, sending?: boolean} | null} */
 let opened = null;
 /** @type {Array<[string, Spec]>} */
 let specs = [];
@@ -25,27 +33,24 @@ function say(text) {
   $("status").textContent = text;
 }
 
-/** A sentence for an answer the API refused, by status. */
-function refusal(response, body) {
-  if (response.status === 404) return "This link no longer works. Ask whoever sent it for a new one.";
-  if (response.status === 429) {
-    const wait = response.headers.get("retry-after") || "a few";
-    return `Too many attempts from here. Please try again in ${wait} seconds.`;
-  }
-  if (response.status === 403) return "This form is not taking answers right now.";
-  if (response.status === 409) return "These answers were already sent.";
-  return (body && body.error && body.error.message) || "Something went wrong. Please try again.";
+function keep() {
+  if (opened) localStorage.setItem(stored, JSON.stringify(opened));
 }
 
-async function call(path, body, session) {
-  const headers = { "content-type": "application/json" };
-  if (session) headers["x-form-session"] = session;
-  const response = await fetch(`${api}${path}`, {
-    method: "POST", headers, body: JSON.stringify(body), credentials: "omit",
-  });
-  let parsed = null;
-  try { parsed = await response.json(); } catch { parsed = null; }
-  return { response, body: parsed };
+/** A sentence for an answer the API refused, by status. */
+function refusal(error) {
+  if (error.status === 0) return "No connection. Your answers are kept: they will be sent when you are back online.";
+  if (error.status === 404) return "This link no longer works. Ask whoever sent it for a new one.";
+  if (error.status === 429) return "Too many attempts from here. Please try again in a few seconds.";
+  if (error.status === 403) return "This form is not taking answers right now.";
+  if (error.status === 409) return "These answers were already sent.";
+  return error.message || "Something went wrong. Please try again.";
+}
+
+/** @param {string} path @param {unknown} body */
+function call(path, body) {
+  const headers = opened ? { "x-form-session": opened.session } : {};
+  return client.api(`${api}${path}`, { method: "POST", body, headers, anonymous: true });
 }
 
 function ordered(fields) {
@@ -176,8 +181,29 @@ function showError(key, text) {
   box.classList.toggle("invalid", Boolean(text));
 }
 
+/** Puts answers kept from before a reload back into the inputs. */
+function restore(draft) {
+  for (const [key, value] of Object.entries(draft || {})) {
+    const box = document.querySelector(`[data-key="${key}"]`);
+    if (!box) continue;
+    const picked = Array.isArray(value) ? value.map((v) => JSON.stringify(v)) : [JSON.stringify(value)];
+    const text = box.querySelector("input:not([type=radio]):not([type=checkbox])");
+    if (text) text.value = String(value);
+    else for (const input of box.querySelectorAll("input")) input.checked = picked.includes(input.value);
+  }
+}
+
 function refresh() {
   const { shown, sent } = answers();
+  if (opened) {
+    const all = {};
+    for (const [key, spec] of specs) {
+      const value = valueOf(key, spec);
+      if (value !== undefined) all[key] = value;
+    }
+    opened.draft = all;
+    keep();
+  }
   for (const [key, spec] of specs) {
     const box = /** @type {HTMLElement} */ (document.querySelector(`[data-key="${key}"]`));
     box.hidden = !shown.includes(key);
@@ -189,26 +215,61 @@ function refresh() {
   if (fresh.length && opened) {
     fresh.forEach((key) => reported.add(key));
     // Drop-off statistics only: a lost report must not stop the respondent.
-    call("/views", { fields: fresh }, opened.session).catch(() => {});
+    call("/views", { fields: fresh }).catch(() => {});
   }
 }
 
 async function open() {
-  const kept = sessionStorage.getItem(stored);
+  const kept = localStorage.getItem(stored);
   if (kept) {
     opened = JSON.parse(kept);
     return true;
   }
-  const { response, body } = await call("/open", {});
-  if (!response.ok) {
+  try {
+    const data = await call("/open", {});
+    opened = { session: data.session, title: data.title, fields: data.fields, draft: {} };
+  } catch (error) {
     $("title").textContent = "This form cannot be opened";
-    say(refusal(response, body));
+    say(error.status === 0 ? "No connection. Reload the page when you are back online." : refusal(error));
     return false;
   }
-  opened = { session: body.data.session, title: body.data.title, fields: body.data.fields };
-  sessionStorage.setItem(stored, JSON.stringify(opened));
+  keep();
   return true;
 }
+
+function done() {
+  localStorage.removeItem(stored);
+  opened = null;
+  $("form").hidden = true;
+  $("done").hidden = false;
+  say("");
+}
+
+/** What the server said about a sent form (now, or replayed after being offline). */
+function settled(outcome) {
+  const button = /** @type {HTMLButtonElement} */ ($("send"));
+  button.disabled = false;
+  if (outcome.status === "applied" || outcome.status === "conflict") {
+    done(); // a conflict is "sent already": the first submission stands
+    return;
+  }
+  if (outcome.status === "queued") {
+    say("No connection. Your answers are kept: they will be sent when you are back online.");
+    return;
+  }
+  if (opened) { opened.sending = false; keep(); }
+  const error = outcome.error;
+  const fields = error && error.details && error.details.fields;
+  if (error && error.status === 400 && fields && typeof fields === "object") {
+    for (const [key, text] of Object.entries(fields)) if (document.querySelector(`[data-key="${key}"]`)) showError(key, String(text));
+    say("Some answers need another look.");
+  } else {
+    say(refusal(error || {}));
+  }
+}
+
+// A submission queued while offline (maybe before a reload) answers here when replayed.
+client.addEventListener("outcome", (e) => settled(e.detail));
 
 async function submit(event) {
   event.preventDefault();
@@ -226,27 +287,13 @@ async function submit(event) {
   const button = /** @type {HTMLButtonElement} */ ($("send"));
   button.disabled = true;
   say("");
-  try {
-    const { response, body } = await call("/submissions", { answers: sent }, opened.session);
-    if (response.ok || response.status === 409) {
-      sessionStorage.removeItem(stored);
-      $("form").hidden = true;
-      $("done").hidden = false;
-      say("");
-      return;
-    }
-    const fields = body && body.error && body.error.details && body.error.details.fields;
-    if (response.status === 400 && fields && typeof fields === "object") {
-      for (const [key, text] of Object.entries(fields)) if (document.querySelector(`[data-key="${key}"]`)) showError(key, String(text));
-      say("Some answers need another look.");
-    } else {
-      say(refusal(response, body));
-    }
-  } catch {
-    say("No connection. Your answers are still here: press Send again when you are back online.");
-  } finally {
-    button.disabled = false;
-  }
+  opened.sending = true;
+  keep();
+  const outcome = await client.send({
+    path: `${api}/submissions`, body: { answers: sent }, anonymous: true,
+    headers: { "x-form-session": opened.session },
+  });
+  if (outcome.status === "queued") settled(outcome); // the others came as "outcome" events
 }
 
 async function start() {
@@ -272,7 +319,12 @@ async function start() {
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
   form.addEventListener("submit", submit);
+  restore(opened.draft);
   refresh();
+  if (opened.sending) say("No connection. Your answers are kept: they will be sent when you are back online.");
+  client.startAnonymous(); // replays a Send made offline, before a reload, once online
+  // Kept by a service worker: a reload without network still opens the form.
+  keepOffline("/formease/sw.js").then((kept) => { document.body.dataset.offlineReady = String(kept); });
 }
 
 start();

@@ -18,7 +18,7 @@ from apps.qrevent.domain.game import (
     Scoring,
 )
 from apps.qrevent.domain.ids import GameId
-from apps.qrevent.errors import AlreadyAnswered, InvalidTransition, NotInTenant
+from apps.qrevent.errors import AlreadyAnswered, DisplayOnly, InvalidTransition, NotInTenant
 from apps.qrevent.game_commands import ChangeGameStatus, CreateGame, JoinGame, Play
 from apps.qrevent.leaderboard import Entry, Leaderboard, cache_tag, cached_board, rank_of
 from apps.qrevent.projections.directory import EVENTS
@@ -331,6 +331,8 @@ async def leaderboard(
     envelope as bytes, so a cache hit costs no query and no model validation.
     """
     event_id, board = await cached_board(runtime.cache, store, viewer.tenant_id, game_id, limit)
+    if viewer.display_event is not None and event_id != viewer.display_event:
+        raise DisplayOnly("this display shows its own event's leaderboards only")
     if viewer.guest is not None and event_id != viewer.guest.event_id:
         raise NotInTenant("no such game", game_id=game_id)
     if viewer.guest is not None:

@@ -51,6 +51,17 @@ async def door_page(request: Request) -> Response:
     return _page("door", request)
 
 
+@router.get("/sw.js")
+async def service_worker() -> Response:
+    """The pages' service worker, at this path so its scope is ``/qrevent/``: a shim
+    loading the framework's (a door reloaded offline still opens; see ``offline.js``)."""
+    return Response(
+        f'importScripts("{CLIENT_ASSETS.url("offline.js")}");\n',
+        media_type="text/javascript",
+        headers={"cache-control": "no-cache"},
+    )
+
+
 @router.get("/static/{name:path}")
 async def static(request: Request, name: str) -> Response:
     return ASSETS.response(request, name)

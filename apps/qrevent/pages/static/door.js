@@ -2,7 +2,7 @@
 // the session fresh and across reloads). Every scan gets its scan_id here and goes
 // through the client's offline queue, so a scan made without network is kept in
 // IndexedDB and sent, in order, when the network is back; a retry never admits twice.
-const { Client } = await qe.headwater();
+const { Client, keepOffline } = await qe.headwater();
 const eventId = qe.param("event");
 const device = localStorage.getItem("qe.device") || `door-${crypto.randomUUID().slice(0, 8)}`;
 localStorage.setItem("qe.device", device);
@@ -115,6 +115,8 @@ async function open() {
   document.getElementById("door").hidden = false;
   counts().catch(() => {});
   camera();
+  // Kept by a service worker: a reload without network still opens the door.
+  keepOffline("/qrevent/sw.js").then((kept) => { document.body.dataset.offlineReady = String(kept); });
 }
 
 document.getElementById("typed").addEventListener("submit", async (event) => {

@@ -28,6 +28,7 @@ const qe = {
     already_answered: "You already answered this question.",
     invalid_transition: "This game is not open right now.",
     unknown_gate: "This gate is not one of the event's gates.",
+    display_only: "This screen may show its own event's leaderboards only.",
   },
   /** @param {{code?: string, status?: number}} error */
   say(error) {

@@ -1,16 +1,23 @@
 // Headwater's admin dashboard: plain JavaScript, no build step, same-origin only.
 //
-// Signs in with a cookie session (POST /auth/session) and sends its CSRF token in
-// X-CSRF-Token on every unsafe request. Follows the "admin" channel of /realtime/ws:
-// events fill the live feed and reload the panels that asked for them; the
-// "metrics.updated" notices carry the node's latest figures, which move the charts.
+// Signs in, calls the API and follows the "admin" channel through headwater.js (the
+// one browser client): the session is kept in localStorage and refreshed before its
+// access token runs out, so a dashboard left open on a wall outlives any one
+// credential and survives a reload; one WebSocket, resumed from the last position
+// after a drop, reconnecting on one timer. Bearer tokens, not the cookie session: a
+// cookie session ends when its cookie does, with no refresh, and header credentials
+// need no CSRF token. Events fill the live feed and reload the panels that asked for
+// them; the "metrics.updated" notices carry the node's latest figures, which move the
+// charts.
 "use strict";
 
-(() => {
+(async () => {
   const $ = (sel) => document.querySelector(sel);
+  const { Client } = await import(document.querySelector("link[rel=modulepreload]").href);
+  const client = new Client({ storageKey: "headwater.admin", queue: "headwater.admin" });
   const state = {
-    csrf: null, overview: null, socket: null, position: null, retry: 0,
-    charts: {}, points: [], panels: {}, feedCount: 0, reloads: {}, closing: false, liveFrom: 0,
+    overview: null, position: null, unsubscribe: null,
+    charts: {}, points: [], panels: {}, feedCount: 0, reloads: {}, liveFrom: 0,
   };
   const FEED_MAX = 200;
   const HISTORY = 500; // log positions replayed into the feed at sign-in
@@ -27,25 +34,9 @@
 
   // --- HTTP ---------------------------------------------------------------------------
 
-  class ApiError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
-  }
-
-  async function api(method, url, body) {
-    const headers = { accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (method !== "GET" && state.csrf) headers["x-csrf-token"] = state.csrf;
-    const response = await fetch(url, {
-      method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const payload = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = (payload && payload.error) || {};
-      throw new ApiError(response.status, error.code || "http_" + response.status,
-        error.message || response.statusText);
-    }
-    return payload;
+  /** The envelope (data, meta, pagination): panels read all three. */
+  function api(method, url, body) {
+    return client.api(url, { method, body, whole: true });
   }
 
   function notice(text) { $("#notice").textContent = text || ""; }
@@ -85,10 +76,7 @@
     event.preventDefault();
     const form = new FormData(event.target);
     try {
-      const result = await api("POST", "/auth/session", {
-        email: form.get("email"), password: form.get("password"),
-      });
-      state.csrf = result.data.csrf_token;
+      await client.signIn(form.get("email"), form.get("password"));
       event.target.reset();
       await boot();
     } catch (error) {
@@ -97,10 +85,15 @@
   });
 
   $("#signout").addEventListener("click", async () => {
-    try { await api("POST", "/auth/session/logout"); } catch (error) { /* gone already */ }
-    state.csrf = null;
+    await client.signOut();
     showSignIn("Signed out.");
   });
+
+  // A refresh the server refused (signed out elsewhere, revoked): ask, never loop.
+  client.addEventListener("signin-required", (e) => {
+    if (e.detail === "expired" && !$("#dashboard").hidden) showSignIn("Your session ended: sign in again.");
+  });
+  client.addEventListener("status", (e) => setLive(e.detail === "live" && state.unsubscribe !== null));
 
   async function boot() {
     let overview;
@@ -111,7 +104,6 @@
         error.status === 403 ? "This account may not use the dashboard: " + error.message : "");
       return showSignIn(error.message);
     }
-    if (!state.csrf) state.csrf = (await api("GET", "/auth/session/csrf")).data.csrf_token;
     state.overview = overview;
     $("#signin").hidden = true;
     $("#dashboard").hidden = false;
@@ -188,29 +180,15 @@
 
   function openSocket() {
     closeSocket();
-    state.closing = false;
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + "/realtime/ws");
-    state.socket = socket;
-    socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
-    socket.addEventListener("close", (event) => {
-      setLive(false);
-      clearInterval(socket.pinger);
-      if (state.closing || state.socket !== socket) return;
-      if (event.code === 4001) return showSignIn("Your session ended: sign in again.");
-      // Back off, then resume from the last position: nothing is missed meanwhile.
-      const delay = Math.min(1000 * 2 ** state.retry++, 15000);
-      setTimeout(() => { if (!state.closing) openSocket(); }, delay);
-    });
-    socket.pinger = setInterval(() => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-    }, 20000);
+    // First subscription: the feed opens with what happened lately; after a drop,
+    // headwater.js resumes after the last event shown, so nothing is missed or repeated.
+    state.unsubscribe = client.subscribe("admin", onFrame, state.position !== null
+      ? { fromPosition: state.position } : { history: HISTORY });
   }
 
   function closeSocket() {
-    state.closing = true;
-    if (state.socket) { clearInterval(state.socket.pinger); state.socket.close(1000); }
-    state.socket = null;
+    if (state.unsubscribe) state.unsubscribe();
+    state.unsubscribe = null;
     setLive(false);
   }
 
@@ -222,17 +200,7 @@
 
   function onFrame(frame) {
     switch (frame.type) {
-      case "welcome": {
-        const subscribe = { type: "subscribe", channel: "admin" };
-        // First connection: the feed opens with what happened lately; a reconnection
-        // resumes after the last event shown, so nothing is missed or repeated.
-        subscribe.from_position = state.position !== null
-          ? state.position : Math.max(0, frame.position - HISTORY);
-        state.socket.send(JSON.stringify(subscribe));
-        break;
-      }
       case "subscribed":
-        state.retry = 0;
         setLive(true);
         state.liveFrom = frame.position; // events up to here are history, already handled
         if (state.position === null) state.position = frame.position;
@@ -532,5 +500,6 @@
     }, 200);
   });
 
-  boot();
+  if (await client.resume()) await boot();
+  else showSignIn("");
 })();

@@ -29,6 +29,9 @@
  * @property {string} [idempotency_key]    sent as Idempotency-Key; generated if absent
  * @property {number | null} [base_version] the version the command was based on (If-Match)
  * @property {unknown} [label]             anything the page wants back with the outcome
+ * @property {Record<string, string>} [headers] sent as they are (e.g. a respondent's session)
+ * @property {boolean} [anonymous]         sent without a sign-in: the page's own credential
+ *                                         travels in headers (an invitation, a form link)
  */
 
 /**
@@ -140,7 +143,7 @@ export class Client extends EventTarget {
     this.refreshAt = refreshAt;
     this.backoffBase = backoffBase;
     this.backoffMax = backoffMax;
-    /** @type {Map<string, {position: number | null, handler: (frame: any) => void}>} */
+    /** @type {Map<string, {position: number | null, handler: (frame: any) => void, history?: number}>} */
     this.channels = new Map();
     /** @type {WebSocket | null} */
     this.socket = null;
@@ -197,9 +200,27 @@ export class Client extends EventTarget {
     return true;
   }
 
+  /**
+   * For pages whose credential is not a sign-in (a guest's invitation, a form's public
+   * link): the offline queue replays on reconnect and "online", with no session.
+   */
+  startAnonymous() { this._started(); }
+
   /** @param {string} email @param {string} password */
   async signIn(email, password) {
     const data = await this._fetch("/auth/login", { method: "POST", body: { email, password } });
+    this._adopt(data);
+    this._started();
+    return data.account;
+  }
+
+  /**
+   * Signs in at another route that answers as /auth/login does (e.g. a venue screen's
+   * display link); refreshed through /auth/refresh like any session.
+   * @param {string} path @param {unknown} body
+   */
+  async signInWith(path, body) {
+    const data = await this._fetch(path, { method: "POST", body });
     this._adopt(data);
     this._started();
     return data.account;
@@ -285,7 +306,8 @@ export class Client extends EventTarget {
   /**
    * A request with the session's token; a 401 is refreshed once and retried.
    * @param {string} path
-   * @param {{method?: string, body?: unknown, headers?: Record<string, string>, anonymous?: boolean}} [options]
+   * @param {{method?: string, body?: unknown, headers?: Record<string, string>, anonymous?: boolean,
+   *   whole?: boolean}} [options]  whole: the envelope (data, meta, pagination), not only its data
    */
   async api(path, options = {}) {
     if (options.anonymous) return this._fetch(path, options);
@@ -302,8 +324,8 @@ export class Client extends EventTarget {
     }
   }
 
-  /** @param {string} path @param {{method?: string, body?: unknown, headers?: Record<string, string>}} options */
-  async _fetch(path, { method = "GET", body, headers = {} } = {}) {
+  /** @param {string} path @param {{method?: string, body?: unknown, headers?: Record<string, string>, whole?: boolean}} options */
+  async _fetch(path, { method = "GET", body, headers = {}, whole = false } = {}) {
     const all = { ...headers };
     if (body !== undefined) all["content-type"] = "application/json";
     let response;
@@ -317,7 +339,7 @@ export class Client extends EventTarget {
       const e = payload.error || {};
       throw new ApiError(response.status, e.code || "http_error", e.message || response.statusText, e.details);
     }
-    return payload.data;
+    return whole ? payload : payload.data;
   }
 
   // ---- commands: sent now when possible, else kept in IndexedDB and replayed in order
@@ -355,12 +377,13 @@ export class Client extends EventTarget {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     for (const command of await this.queue.all()) {
-      const headers = /** @type {Record<string, string>} */ ({ "idempotency-key": command.idempotency_key });
+      const headers = /** @type {Record<string, string>} */ ({ ...command.headers, "idempotency-key": command.idempotency_key });
       if (command.base_version != null) headers["if-match"] = `"${command.base_version}"`;
       /** @type {Outcome} */
       let outcome;
       try {
-        const data = await this.api(command.path, { method: command.method, body: command.body, headers });
+        const data = await this.api(command.path, { method: command.method, body: command.body, headers,
+          anonymous: command.anonymous });
         outcome = { status: "applied", data, command };
       } catch (error) {
         if (!(error instanceof ApiError) || error.status === 401) break;
@@ -385,11 +408,12 @@ export class Client extends EventTarget {
    * is subscribed again from the last one seen, so nothing is missed or repeated.
    * @param {string} channel
    * @param {(frame: any) => void} handler
-   * @param {{fromPosition?: number}} [options]
+   * @param {{fromPosition?: number, history?: number}} [options]  history: with no
+   *   position yet, start this many log positions before the head (a feed's recent past)
    * @returns {() => void} unsubscribes
    */
-  subscribe(channel, handler, { fromPosition } = {}) {
-    this.channels.set(channel, { position: fromPosition ?? null, handler });
+  subscribe(channel, handler, { fromPosition, history } = {}) {
+    this.channels.set(channel, { position: fromPosition ?? null, handler, history });
     this._send({ type: "subscribe", channel, ...(fromPosition != null ? { from_position: fromPosition } : {}) });
     if (!this.stopped && !this.socket) this._connect();
     return () => {
@@ -458,6 +482,9 @@ export class Client extends EventTarget {
       const every = Math.max(1, (frame.idle_timeout || 30) / 3) * 1000;
       this.pingTimer = setInterval(() => this._send({ type: "ping" }), every);
       for (const [channel, held] of this.channels) {
+        if (held.position == null && held.history && typeof frame.position === "number") {
+          held.position = Math.max(0, frame.position - held.history);
+        }
         this._send({ type: "subscribe", channel, ...(held.position != null ? { from_position: held.position } : {}) });
       }
       this._status("live");
@@ -514,4 +541,42 @@ export class Client extends EventTarget {
 
   /** @param {"signed-out" | "expired"} [reason] */
   _signinRequired(reason = "expired") { this.dispatchEvent(new CustomEvent("signin-required", { detail: reason })); }
+}
+
+/**
+ * Lets this page be reloaded without network: registers the app's service worker
+ * (a shim at the app's path that loads /_headwater/offline.js) and asks it to keep
+ * this page and every script, module and stylesheet it names. Resolves once they are
+ * kept (or at once where service workers are unavailable, e.g. a plain-http host
+ * other than localhost). Commands made offline are not the worker's business: the
+ * offline queue keeps and replays them.
+ * @param {string} workerUrl  e.g. "/qrevent/sw.js"; its folder is the worker's scope
+ * @returns {Promise<boolean>} whether the page is kept
+ */
+export async function keepOffline(workerUrl) {
+  if (!("serviceWorker" in navigator)) return false;
+  try {
+    await navigator.serviceWorker.register(workerUrl);
+    const ready = await navigator.serviceWorker.ready;
+    const urls = [location.pathname + location.search];
+    for (const node of document.querySelectorAll("script[src], link[href]")) {
+      const rel = node.getAttribute("rel");
+      if (node.tagName === "LINK" && !["stylesheet", "modulepreload", "icon"].includes(rel || "")) continue;
+      urls.push(/** @type {HTMLScriptElement | HTMLLinkElement} */ (node).getAttribute(node.tagName === "LINK" ? "href" : "src") || "");
+    }
+    const worker = ready.active;
+    if (!worker) return false;
+    return await new Promise((resolve) => {
+      const channel = (/** @type {MessageEvent} */ e) => {
+        if (e.data && e.data.type === "kept") {
+          navigator.serviceWorker.removeEventListener("message", channel);
+          resolve(true);
+        }
+      };
+      navigator.serviceWorker.addEventListener("message", channel);
+      worker.postMessage({ type: "keep", urls: urls.filter(Boolean) });
+    });
+  } catch {
+    return false;
+  }
 }
