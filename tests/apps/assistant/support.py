@@ -60,3 +60,65 @@ def check_sequence(events: list[dict[str, Any]], after: int = 0) -> str:
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(after + 1, after + 1 + len(seqs))), seqs
     return "".join(e["text"] for e in events if e["kind"] == "chunk")
+
+
+class Follower:
+    """A client following one reply across nodes: it keeps the seq of the last event it
+    got and, on any break (node gone, connection dropped, asked to switch), reconnects
+    to another node with ``after`` set to it. Everything it received is kept, in order,
+    so a test can count gaps and duplicates in what a user would have seen."""
+
+    def __init__(self, bases: list[str], user: dict[str, str], reply_id: str) -> None:
+        self.bases = bases
+        self.user = user
+        self.reply_id = reply_id
+        self.received: list[dict[str, Any]] = []
+        self.node = 0
+        self.reconnects = 0
+
+    @property
+    def last(self) -> int:
+        return int(self.received[-1]["seq"]) if self.received else 0
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.received) and self.received[-1]["kind"] in (
+            "completed",
+            "failed",
+            "cancelled",
+        )
+
+    def read(self, *, max_events: int | None = None, timeout: float = 120) -> None:
+        """Read until the reply ends (or ``max_events`` more arrived), switching nodes
+        whenever a connection breaks."""
+        deadline = time.monotonic() + timeout
+        goal = None if max_events is None else len(self.received) + max_events
+        while not self.ended and (goal is None or len(self.received) < goal):
+            assert time.monotonic() < deadline, f"reply {self.reply_id} did not end"
+            base = self.bases[self.node % len(self.bases)]
+            try:
+                self._read_from(base, goal)
+            except (httpx.HTTPError, OSError):
+                self.switch()
+                time.sleep(0.1)
+
+    def switch(self) -> None:
+        self.node += 1
+        self.reconnects += 1
+
+    def _read_from(self, base: str, goal: int | None) -> None:
+        url = f"{base}/assistant/replies/{self.reply_id}/events"
+        timeout = httpx.Timeout(10.0, read=20.0)
+        with httpx.stream(
+            "GET", url, params={"after": self.last}, headers=self.user, timeout=timeout
+        ) as got:
+            if got.status_code != 200:
+                raise httpx.HTTPError(f"{got.status_code}")
+            buffer = ""
+            for text in got.iter_text():
+                buffer += text
+                while "\n\n" in buffer:
+                    frame, buffer = buffer.split("\n\n", 1)
+                    self.received.extend(parse_sse(frame + "\n\n"))
+                    if self.ended or (goal is not None and len(self.received) >= goal):
+                        return
