@@ -98,8 +98,11 @@ def _writer(store: EventStore, delay_ms: int = 2) -> ReplyJob:
 
 
 async def _until_chunks(store: EventStore, job: Job, count: int) -> None:
-    while sum(e.type == REPLY_CHUNK for e in await _events(store, job)) < count:
+    for _ in range(2000):
+        if sum(e.type == REPLY_CHUNK for e in await _events(store, job)) >= count:
+            return
         await asyncio.sleep(0.005)
+    raise AssertionError(f"fewer than {count} chunks were written")
 
 
 async def test_an_uninterrupted_reply_is_the_answer_coalesced(store: EventStore) -> None:
