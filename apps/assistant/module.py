@@ -23,6 +23,7 @@ from apps.assistant.generator import JOB, ReplyJob
 from apps.assistant.projections import PROJECTIONS
 from apps.assistant.providers.base import Provider
 from apps.assistant.providers.local import DocumentIndex, LocalProvider
+from apps.assistant.providers.openai import OpenAIProvider
 from apps.assistant.service import Assistant
 from headwater import Module, RecordedEvent, Runtime
 from headwater.errors import InvalidInput
@@ -80,6 +81,8 @@ class AssistantModule(Module):
         )
 
     def make_provider(self) -> Provider:
+        if self.config.openai_url:
+            return OpenAIProvider.from_config(self.config)
         return LocalProvider(DocumentIndex.of_docs(), delay_ms=self.config.local_delay_ms)
 
     async def migrate(self, store: EventStore) -> list[str]:
