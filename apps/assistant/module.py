@@ -28,7 +28,7 @@ from apps.assistant.service import Assistant
 from headwater import Module, RecordedEvent, Runtime
 from headwater.errors import InvalidInput
 from headwater.eventstore import EventStore
-from headwater.jobs import JobRegistry, JobsModule, Worker, WorkerOptions
+from headwater.jobs import Backoff, JobRegistry, JobsModule, Worker, WorkerOptions
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.ratelimit import EndpointLimit
 
@@ -37,9 +37,11 @@ ASSISTANT_ENDPOINTS: Final[tuple[EndpointLimit, ...]] = (
     EndpointLimit("POST /assistant/threads/*/messages", 30, burst=10),
     EndpointLimit("POST /assistant/threads", 30, burst=10),
 )
-#: A reply job gets this many runs: each taken-over run continues from the log, so a
-#: few node losses in a row still end in a complete reply.
-REPLY_ATTEMPTS: Final = 8
+#: A reply job gets this many runs: each taken-over run continues from the log, so
+#: node losses and database outages in a row still end in a complete reply.
+REPLY_ATTEMPTS: Final = 20
+#: Someone is waiting for the reply: retry soon, and never wait long between runs.
+REPLY_BACKOFF: Final = Backoff("exponential", base=0.5, max=5.0)
 
 
 def _reply_payload(event: RecordedEvent) -> dict[str, str]:
@@ -77,7 +79,7 @@ class AssistantModule(Module):
             payload=_reply_payload,
             dedupe_key=_reply_key,
             attempts=REPLY_ATTEMPTS,
-            backoff="exponential",
+            backoff=REPLY_BACKOFF,
         )
 
     def make_provider(self) -> Provider:

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
@@ -92,7 +93,7 @@ def lease_owner_pid(url: str, reply_id: str) -> int | None:
         with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
             row = db.execute(query, (pattern,)).fetchone()
     else:
-        base, _, schema = url.partition("?schema=")
+        base, schema = _split(url)
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{schema}"')
             row = conn.execute(
@@ -104,4 +105,23 @@ def lease_owner_pid(url: str, reply_id: str) -> int | None:
     return int(str(row[0]).split(":")[1])
 
 
-__all__ = ["POSTGRES_URL", "Cluster", "cluster", "lease_owner_pid"]
+def _split(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return f"postgresql://{parts.netloc}{parts.path}", query["schema"][-1]
+
+
+def drop_connections(url: str, application: str) -> int:
+    """Terminate the PostgreSQL connections of the nodes started with ``application`` as
+    their ``application_name`` (and only those: the server is shared)."""
+    base, _ = _split(url)
+    with psycopg.connect(base, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE %s AND pid <> pg_backend_pid()",
+            (f"{application}%",),
+        ).fetchall()
+    return len(rows)
+
+
+__all__ = ["POSTGRES_URL", "Cluster", "cluster", "drop_connections", "lease_owner_pid"]

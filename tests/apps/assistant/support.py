@@ -62,31 +62,51 @@ def check_sequence(events: list[dict[str, Any]], after: int = 0) -> str:
     return "".join(e["text"] for e in events if e["kind"] == "chunk")
 
 
+class Dropped(Exception):
+    """The test cut this client's connection (a network drop, a closed laptop)."""
+
+
 class Follower:
-    """A client following one reply across nodes: it keeps the seq of the last event it
-    got and, on any break (node gone, connection dropped, asked to switch), reconnects
-    to another node with ``after`` set to it. Everything it received is kept, in order,
-    so a test can count gaps and duplicates in what a user would have seen."""
+    """A client following one reply across nodes, as a browser tab does.
+
+    It keeps the seq of the last event it got and, on any break (node gone, connection
+    dropped, asked to switch), reconnects to another node with ``after`` set to it. A
+    reload starts over from the thread's transcript (its text so far and seq), as the
+    page does. Every event received since the last reload is kept, in order, so a test
+    can count gaps and duplicates in what the user saw."""
 
     def __init__(self, bases: list[str], user: dict[str, str], reply_id: str) -> None:
         self.bases = bases
         self.user = user
         self.reply_id = reply_id
         self.received: list[dict[str, Any]] = []
+        #: What the last reload showed: the text and seq the transcript gave.
+        self.base_text = ""
+        self.base_seq = 0
+        self.base_status = "requested"
         self.node = 0
         self.reconnects = 0
+        self.reloads = 0
+        #: Set from another thread: cut the connection at the next frame.
+        self.drop = False
 
     @property
     def last(self) -> int:
-        return int(self.received[-1]["seq"]) if self.received else 0
+        return int(self.received[-1]["seq"]) if self.received else self.base_seq
+
+    @property
+    def status(self) -> str:
+        if not self.received:
+            return self.base_status
+        return str(self.received[-1]["kind"])
 
     @property
     def ended(self) -> bool:
-        return bool(self.received) and self.received[-1]["kind"] in (
-            "completed",
-            "failed",
-            "cancelled",
-        )
+        return self.status in ("completed", "failed", "cancelled")
+
+    @property
+    def text(self) -> str:
+        return self.base_text + "".join(e["text"] for e in self.received if e["kind"] == "chunk")
 
     def read(self, *, max_events: int | None = None, timeout: float = 120) -> None:
         """Read until the reply ends (or ``max_events`` more arrived), switching nodes
@@ -98,13 +118,40 @@ class Follower:
             base = self.bases[self.node % len(self.bases)]
             try:
                 self._read_from(base, goal)
-            except (httpx.HTTPError, OSError):
+            except (httpx.HTTPError, OSError, Dropped):
                 self.switch()
-                time.sleep(0.1)
+                time.sleep(0.05)
 
     def switch(self) -> None:
         self.node += 1
         self.reconnects += 1
+
+    def reload(self, thread_id: str) -> None:
+        """What the page does on load: the transcript, then the stream after its seq."""
+        for attempt in range(len(self.bases) * 20):
+            base = self.bases[(self.node + attempt) % len(self.bases)]
+            try:
+                got = httpx.get(
+                    f"{base}/assistant/threads/{thread_id}", headers=self.user, timeout=10
+                )
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            if got.status_code != 200:
+                time.sleep(0.1)
+                continue
+            message = next(
+                m for m in got.json()["data"]["messages"] if m.get("reply_id") == self.reply_id
+            )
+            # The log is at least as far as anything this tab was sent before.
+            assert message["content"].startswith(self.text), (message["content"], self.text)
+            assert message["seq"] >= self.last
+            self.base_text, self.base_seq = message["content"], message["seq"]
+            self.base_status = message["status"]
+            self.received = []
+            self.reloads += 1
+            return
+        raise AssertionError("no node answered the reload")
 
     def _read_from(self, base: str, goal: int | None) -> None:
         url = f"{base}/assistant/replies/{self.reply_id}/events"
@@ -122,3 +169,6 @@ class Follower:
                     self.received.extend(parse_sse(frame + "\n\n"))
                     if self.ended or (goal is not None and len(self.received) >= goal):
                         return
+                    if self.drop:
+                        self.drop = False
+                        raise Dropped
