@@ -15,7 +15,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from apps.assistant.api.routes import pages, replies, threads
+from apps.assistant.api.routes import admin, pages, replies, threads
 from apps.assistant.budgets import Budgets
 from apps.assistant.config import AssistantConfig
 from apps.assistant.domain.threads import REPLY_REQUESTED
@@ -26,6 +26,7 @@ from apps.assistant.providers.local import DocumentIndex, LocalProvider
 from apps.assistant.providers.openai import OpenAIProvider
 from apps.assistant.service import Assistant
 from headwater import Module, RecordedEvent, Runtime
+from headwater.admin import Column, Panel
 from headwater.errors import InvalidInput
 from headwater.eventstore import EventStore
 from headwater.jobs import Backoff, JobRegistry, JobsModule, Worker, WorkerOptions
@@ -36,6 +37,22 @@ from headwater.ratelimit import EndpointLimit
 ASSISTANT_ENDPOINTS: Final[tuple[EndpointLimit, ...]] = (
     EndpointLimit("POST /assistant/threads/*/messages", 30, burst=10),
     EndpointLimit("POST /assistant/threads", 30, burst=10),
+)
+#: Token use on the ``/admin`` dashboard, for the tenant's admins.
+ADMIN_PANELS: Final[tuple[Panel, ...]] = (
+    Panel(
+        "assistant-usage",
+        "Assistant: tokens per user this month",
+        "table",
+        "/assistant/admin/usage?limit=25",
+        columns=(
+            Column("user_id", "User"),
+            Column("tokens", "Tokens"),
+            Column("replies", "Replies"),
+            Column("left", "Left"),
+            Column("resets_at", "Resets"),
+        ),
+    ),
 )
 #: A reply job gets this many runs: each taken-over run continues from the log, so
 #: node losses and database outages in a row still end in a complete reply.
@@ -67,7 +84,10 @@ class AssistantModule(Module):
         self._worker: Worker | None = None
 
     def routers(self) -> Sequence[APIRouter]:
-        return (threads.router, replies.router, pages.router)
+        return (threads.router, replies.router, pages.router, admin.router)
+
+    def admin_panels(self) -> Sequence[Panel]:
+        return ADMIN_PANELS
 
     def endpoint_limits(self) -> Sequence[EndpointLimit]:
         return ASSISTANT_ENDPOINTS
