@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from headwater.errors import Forbidden, NotFound
+from headwater.errors import NotFound
 from headwater.eventstore import RecordedEvent
 
 CATEGORY: Final = "assistantthread"
@@ -23,8 +23,6 @@ MESSAGE_POSTED: Final = "assistant.MessagePosted"
 REPLY_REQUESTED: Final = "assistant.ReplyRequested"
 THREAD_RENAMED: Final = "assistant.ThreadRenamed"
 THREAD_DELETED: Final = "assistant.ThreadDeleted"
-
-ROLES: Final = ("user", "assistant", "system")
 
 
 def thread_stream(thread_id: str) -> str:
@@ -84,8 +82,3 @@ class Thread:
             raise ThreadNotFound(f"no thread {self.thread_id}")
         if self.deleted:
             raise ThreadDeleted(f"thread {self.thread_id} was deleted")
-
-
-def forbid_other_users(owner: str, user_id: str) -> None:
-    if owner != user_id:
-        raise Forbidden("this belongs to another user")
