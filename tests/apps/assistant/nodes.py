@@ -18,6 +18,8 @@ from tests.apps.assistant.conftest import APPS, ENV, ROOT_EMAIL, ROOT_PASSWORD, 
 from tests.apps.assistant.conftest import make_tenant as _make_tenant
 from tests.conftest import POSTGRES_URL
 
+STARTUP_TIMEOUT = 120.0
+
 
 class Cluster:
     def __init__(self, url: str, workdir: Path, env: dict[str, str], size: int) -> None:
@@ -35,7 +37,15 @@ class Cluster:
     def start(self, n: int) -> None:
         stack = ExitStack()
         self.servers[n] = stack.enter_context(
-            serve(self.url, workdir=self.workdir, apps=APPS, env=self.env, port=self.ports[n])
+            serve(
+                self.url,
+                workdir=self.workdir,
+                apps=APPS,
+                env=self.env,
+                port=self.ports[n],
+                # The machine is shared: a node started under heavy load takes a while.
+                startup_timeout=STARTUP_TIMEOUT,
+            )
         )
         self.stacks[n] = stack
 
