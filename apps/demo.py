@@ -44,6 +44,7 @@ APPS = [
     "apps.formease.module:realtime",  # the hub, with FormEase's admin event names
     "apps.qrevent.module:module",
     "apps.formease.module:module",
+    "apps.assistant.module:module",
 ]
 STAFF = "door@mill-weddings.example"  # made by the QR Event seed
 #: Tonight's guests: (family name or None, [(first, last)]). The first family's link
@@ -202,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  public form   : {base}{seeded['survey']}  (no account needed)")
         print(f"  user stats    : {base}/formease/admin/user-stats")
         print(f"  form metrics  : {base}/formease/admin/form-metrics")
+        print("Assistant (offline: answers from the docs, with citations; reload mid-reply):")
+        print(f"  chat page     : {base}/assistant/chat  (sign in as {OWNER} / {PASSWORD})")
         print(f"  API docs      : {base}/docs")
         print(f"  platform admin: {ADMIN} / {PASSWORD}")
         print("Serving; Ctrl-C to stop.", flush=True)

@@ -123,3 +123,16 @@ def _the_printed_links_show_the_whole_flow(base: str, lines: list[str]) -> None:
         reply = {"answers": {"name": "Test", "came": "car", "parking": 5}}
         sent = http.post(f"/formease/public/{link}/submissions", json=reply, headers=session)
         assert sent.status_code == 201, sent.text
+        # The assistant's printed chat page opens; its sign-in asks and gets a whole reply.
+        chat = _printed(lines, "chat page")
+        assert http.get(chat).status_code == 200
+        chat_line = next(text for text in lines if text.strip().startswith("chat page"))
+        email, password = chat_line.split("sign in as ")[1].rstrip(")\n").split(" / ")
+        token = http.post("/auth/login", json={"email": email, "password": password})
+        owner = {"authorization": f"Bearer {token.json()['data']['access_token']}"}
+        ask = {"messages": [{"role": "user", "content": "How do projections rebuild?"}]}
+        made = http.post("/assistant/threads", json=ask, headers=owner)
+        assert made.status_code == 201, made.text
+        events = f"/assistant/replies/{made.json()['data']['reply']['reply_id']}/events"
+        with http.stream("GET", events, headers=owner, timeout=60) as streamed:
+            assert "event: completed" in streamed.read().decode()
