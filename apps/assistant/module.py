@@ -17,6 +17,7 @@ from fastapi import APIRouter
 
 from apps.assistant.api.routes import admin, pages, replies, threads
 from apps.assistant.budgets import Budgets
+from apps.assistant.channels import STREAM_KIND, narrow
 from apps.assistant.config import AssistantConfig
 from apps.assistant.domain.threads import REPLY_REQUESTED
 from apps.assistant.generator import JOB, ReplyJob
@@ -32,6 +33,7 @@ from headwater.eventstore import EventStore
 from headwater.jobs import Backoff, JobRegistry, JobsModule, Worker, WorkerOptions
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.ratelimit import EndpointLimit
+from headwater.realtime import ChannelPolicy
 
 #: Per user (the caller's principal): replies cost tokens and a worker's time.
 ASSISTANT_ENDPOINTS: Final[tuple[EndpointLimit, ...]] = (
@@ -82,6 +84,7 @@ class AssistantModule(Module):
         self.provider: Provider | None = None
         self._handlers: list[InlineHandler] = []
         self._worker: Worker | None = None
+        self._stream_policy: ChannelPolicy | None = None
 
     def routers(self) -> Sequence[APIRouter]:
         return (threads.router, replies.router, pages.router, admin.router)
@@ -117,6 +120,8 @@ class AssistantModule(Module):
             runtime.projections.know(PROJECTIONS)
         budgets = Budgets(user=self.config.user_budget, tenant=self.config.tenant_budget)
         runtime.provide(Assistant(runtime.store, budgets))
+        if runtime.channels is not None:
+            self._stream_policy = narrow(runtime.channels, runtime.store)
         queue = runtime.jobs
         if queue is None:
             raise InvalidInput("the assistant needs the jobs module (a core module) for replies")
@@ -149,6 +154,9 @@ class AssistantModule(Module):
         for handler in self._handlers:
             runtime.store.remove_inline_handler(handler)
         self._handlers = []
+        if runtime.channels is not None and self._stream_policy is not None:
+            runtime.channels.set_policy(STREAM_KIND, self._stream_policy)
+            self._stream_policy = None
         runtime.withdraw(Assistant)
 
 

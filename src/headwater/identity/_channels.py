@@ -189,6 +189,10 @@ class ChannelRegistry:
             raise InvalidChannel(f"{kind!r} is not a channel kind")
         self._policies[kind] = policy
 
+    def policy_of(self, kind: str) -> ChannelPolicy | None:
+        """The policy ``kind`` has now: a module narrowing it wraps this one."""
+        return self._policies.get(kind)
+
     @property
     def kinds(self) -> list[str]:
         return sorted(self._policies)

@@ -56,3 +56,21 @@ def test_a_reply_resumes_over_the_websocket_by_position(world: World) -> None:
     text = "".join(e["data"]["text"] for e in events if e["type"] == "assistant.ReplyChunk")
     # The same reply over SSE: the same text, event for event.
     assert check_sequence(stream(world.http, user, reply_id)) == text
+
+
+def test_only_the_asker_may_follow_a_reply_over_the_websocket(world: World) -> None:
+    """Bob, of the same tenant, who learns Alice's reply id, is refused its channel; the
+    REST and SSE routes already answer him 404."""
+    _, reply_id = ask(world.http, world.a.alice, "What does the realtime hub do with channels?")
+    with connect(f"{world.server.ws_url}/realtime/ws", additional_headers=world.a.bob) as ws:
+        assert orjson.loads(ws.recv(timeout=10))["type"] == "welcome"
+        channel = f"stream:assistantreply-{reply_id}"
+        ws.send(orjson.dumps({"type": "subscribe", "channel": channel}).decode())
+        deadline = time.monotonic() + 10
+        answer = _next(ws, deadline)
+        while answer.get("type") not in ("error", "subscribed"):
+            answer = _next(ws, deadline)
+    assert answer["type"] == "error", answer
+    # Alice still follows it to its end.
+    events = _follow(world, world.a.alice, reply_id, 0, most=None)
+    assert events[-1]["type"] == "assistant.ReplyCompleted"
