@@ -27,6 +27,7 @@ from headwater.http.middleware._error_boundary import ErrorBoundaryMiddleware
 from headwater.http.middleware._etag import ETagMiddleware
 from headwater.http.middleware._json_unicode import JsonUnicodeMiddleware
 from headwater.http.middleware._request_id import RequestIdMiddleware
+from headwater.http.middleware._route_index import install_route_index
 from headwater.http.middleware._security_headers import SecurityHeadersMiddleware
 from headwater.jobs import JobsModule
 from headwater.modules import Module
@@ -152,6 +153,7 @@ def create_app(
         *(r for module in modules for r in module.routers()),
     ]:
         add_routes(app, router)
+    install_route_index(app)
     # Added innermost first: request id wraps everything, so even a 413 carries one;
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate
     # limiter) see the principal.
