@@ -33,59 +33,59 @@ from headwater.resilience._redis import REDIS_DOWN, RedisOptions, connect_redis,
 #: Errors meaning "the shared counters are unreachable": the outage policy applies.
 STORAGE_DOWN: tuple[type[Exception], ...] = (StorageError, *REDIS_DOWN)
 
-# A window is a sorted set of hits scored by the millisecond they stop counting from.
-# KEYS[1]: the window. ARGV: limit, window ms, hits wanted (0: only look), hold ms, a
-# token unique to this reservation. Returns {granted, hits in the window, oldest score}.
-_RESERVE = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local hold = tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
-local used = redis.call('ZCARD', KEYS[1])
-local grant = math.min(tonumber(ARGV[3]), math.max(1, math.floor((limit - used) / 16)))
-grant = math.min(grant, limit - used)
-if grant > 0 then
-  local members = {}
-  for i = 1, grant do
-    members[#members + 1] = now_ms + hold
-    members[#members + 1] = ARGV[5] .. ':' .. i
-  end
-  redis.call('ZADD', KEYS[1], unpack(members))
-  redis.call('PEXPIRE', KEYS[1], window + hold)
-  used = used + grant
-else
-  grant = 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local first = now_ms
-if oldest[2] then first = tonumber(oldest[2]) end
-return {grant, used, first}
-"""
-
-# Lease operations of many requests in one call. KEYS: a lease set per operation. ARGV:
-# four per operation: "a" (acquire) or "r" (release), lease id, limit, lease ms.
-_LEASES = """
+# Every Redis operation of a node's concurrent requests, in one call. KEYS: one per
+# operation. ARGV: six per operation, the first naming it:
+# * "w" (reserve hits in a window, a sorted set of hits scored by the millisecond they
+#   stop counting from): limit, window ms, hits wanted (0: only look), hold ms, a token
+#   unique to the reservation. Gives {granted, hits in the window, oldest score}.
+# * "a" (acquire a concurrency lease): lease id, limit, lease ms. Gives 1 or 0.
+# * "r" (release a lease): lease id. Gives 1.
+# Redis's own clock, so that every node agrees on what has expired.
+_BATCH = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local out = {}
 for i = 1, #KEYS do
-  local op = ARGV[i * 4 - 3]
-  local lease = ARGV[i * 4 - 2]
-  if op == 'r' then
-    redis.call('ZREM', KEYS[i], lease)
-    out[i] = 1
-  else
-    local ms = tonumber(ARGV[i * 4])
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now_ms)
-    if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[i * 4 - 1]) then
+  local base = (i - 1) * 6
+  local op = ARGV[base + 1]
+  local key = KEYS[i]
+  if op == 'w' then
+    local limit = tonumber(ARGV[base + 2])
+    local window = tonumber(ARGV[base + 3])
+    local hold = tonumber(ARGV[base + 5])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - window)
+    local used = redis.call('ZCARD', key)
+    local grant = math.min(tonumber(ARGV[base + 4]), math.max(1, math.floor((limit - used) / 16)))
+    grant = math.min(grant, limit - used)
+    if grant > 0 then
+      local members = {}
+      for n = 1, grant do
+        members[#members + 1] = now_ms + hold
+        members[#members + 1] = ARGV[base + 6] .. ':' .. n
+      end
+      redis.call('ZADD', key, unpack(members))
+      redis.call('PEXPIRE', key, window + hold)
+      used = used + grant
+    else
+      grant = 0
+    end
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local first = now_ms
+    if oldest[2] then first = tonumber(oldest[2]) end
+    out[i] = {grant, used, first}
+  elseif op == 'a' then
+    local ms = tonumber(ARGV[base + 4])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
+    if redis.call('ZCARD', key) >= tonumber(ARGV[base + 3]) then
       out[i] = 0
     else
-      redis.call('ZADD', KEYS[i], now_ms + ms, lease)
-      redis.call('PEXPIRE', KEYS[i], ms)
+      redis.call('ZADD', key, now_ms + ms, ARGV[base + 2])
+      redis.call('PEXPIRE', key, ms)
       out[i] = 1
     end
+  else
+    redis.call('ZREM', key, ARGV[base + 2])
+    out[i] = 1
   end
 end
 return out
@@ -184,8 +184,8 @@ class MemoryLimitStorage:
         return None
 
 
-#: (operation "a"/"r", lease set, lease id, limit, lease milliseconds, the waiting future)
-_LeaseOp = tuple[str, str, str, int, int, "asyncio.Future[int]"]
+#: (key, the six arguments of ``_BATCH``, the future waiting for the result)
+_Op = tuple[str, tuple[str | int, ...], "asyncio.Future[Any]"]
 
 
 class _Allowance:
@@ -211,12 +211,17 @@ class RedisLimitStorage:
       made, so no set of nodes can ever be allowed more than a window's limit. Batches
       shrink as the window fills (a sixteenth of what is left, at most ``batch``), so
       near the limit each node reserves one hit at a time and the window is filled
-      exactly. Unspent hits lapse after ``hold`` seconds (a tenth of the window, at
-      most one second); each reserved hit is stamped ``hold`` seconds ahead, so it
-      stays counted for a full window after the latest moment it could be spent.
+      exactly; a window that is not busy reserves one hit at a time, and a busy one
+      doubles its batch each time it spent the last. Unspent hits lapse after
+      ``hold`` seconds (a tenth of the window, at most one second); each reserved
+      hit is stamped ``hold`` seconds ahead, so it stays counted for a full window
+      after the latest moment it could be spent.
     * Concurrency leases: still checked in Redis for every request (a cap on what is
-      in flight across nodes cannot be spent ahead), but the acquires and releases of
-      all concurrent requests of this node go in one script call per round trip.
+      in flight across nodes cannot be spent ahead).
+    * Every call a node has to make (reservations on any number of keys, acquires,
+      releases) waits for the next script call, one per round trip: with many
+      requests in flight on many keys (each client address its own), a node pays one
+      round trip for all of them instead of one per request and window.
     """
 
     #: Most hits one reservation takes.
@@ -237,13 +242,12 @@ class RedisLimitStorage:
         self.client = connect_redis(url, options)
         self.guard = guard or redis_guard("redis:ratelimit", options)
         self.prefix = prefix
-        self._reserve: Any = self.client.register_script(_RESERVE)
-        self._leases: Any = self.client.register_script(_LEASES)
+        self._script: Any = self.client.register_script(_BATCH)
         self._allowances: dict[str, _Allowance] = {}
         self._reserving: dict[str, asyncio.Future[_Allowance]] = {}
         self._until_sweep = self.SWEEP_EVERY
         self._tokens = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
-        self._pending: list[_LeaseOp] = []
+        self._pending: list[_Op] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
 
@@ -270,7 +274,12 @@ class RedisLimitStorage:
         self._until_sweep -= 1
         if self._until_sweep <= 0:
             self._sweep(now)
-        allowance = await self._reserve_hits(key, item, self.BATCH, now)
+        # A window that spent its whole last batch gets twice as many next time; a cold
+        # one (most keys of spread traffic: one client address each) reserves one hit,
+        # so it costs Redis no more than a plain hit would, and nothing lapses unspent.
+        last = self._allowances.get(key)
+        wanted = 1 if last is None or last.left else min(self.BATCH, 2 * max(1, last.granted))
+        allowance = await self._reserve_hits(key, item, wanted, now)
         if allowance.left <= 0:
             return False
         allowance.left -= 1
@@ -285,17 +294,16 @@ class RedisLimitStorage:
         pending: asyncio.Future[_Allowance] = asyncio.get_running_loop().create_future()
         self._reserving[key] = pending
         try:
-            granted, used, first_ms = await self.guard.call(
-                lambda: self._reserve(
-                    keys=[key], args=[item.amount, expiry_ms, wanted, hold_ms, token]
-                )
+            granted, used, first_ms = await self._submit(
+                key, ("w", item.amount, expiry_ms, wanted, hold_ms, token)
             )
         except BaseException as exc:
             pending.set_exception(exc)
             pending.exception()  # retrieved: nobody may be waiting
             raise
         finally:
-            del self._reserving[key]
+            if self._reserving.get(key) is pending:
+                del self._reserving[key]
         allowance = _Allowance(
             left=int(granted),
             used=int(used),
@@ -317,7 +325,11 @@ class RedisLimitStorage:
         now = time.monotonic()
         found = self._allowances.get(key)
         if found is None or now >= found.until:
-            found = await self._reserve_hits(key, item, 0, now)  # a look, no reservation
+            pending = self._reserving.get(key)
+            if pending is not None:
+                found = await asyncio.shield(pending)
+            else:
+                found = await self._reserve_hits(key, item, 0, now)  # a look, no reservation
         return found.reset_at, max(0, found.limit - found.used + found.left)
 
     def _sweep(self, now: float) -> None:
@@ -329,48 +341,51 @@ class RedisLimitStorage:
     # --- concurrency leases, batched per round trip -----------------------------------------
 
     async def acquire(self, key: str, limit: int, lease: str, seconds: int) -> bool:
-        return bool(await self._lease_op("a", key, lease, limit, seconds * 1000))
+        name = f"{self.prefix}:c:{key}"
+        return bool(await self._submit(name, ("a", lease, limit, seconds * 1000, 0, 0)))
 
     async def release(self, key: str, lease: str) -> None:
-        await self._lease_op("r", key, lease, 0, 0)
+        await self._submit(f"{self.prefix}:c:{key}", ("r", lease, 0, 0, 0, 0))
 
-    async def _lease_op(self, op: str, key: str, lease: str, limit: int, ms: int) -> int:
+    # --- one script call per round trip ---------------------------------------------------
+
+    async def _submit(self, key: str, args: tuple[str | int, ...]) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._pending.append((op, f"{self.prefix}:c:{key}", lease, limit, ms, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((key, args, future))
         if not self._flushing:
-            # Every lease operation of this loop turn (and of the turns a round trip
-            # takes) goes in the next script call.
+            # Every operation of this loop turn (and of the turns a round trip takes)
+            # goes in the next call: with many requests in flight, on many keys, a
+            # node makes one round trip where it made one per request and window.
             self._flushing = True
             self._flusher = loop.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
-        batch: list[_LeaseOp] = []
+        batch: list[_Op] = []
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                keys = [name for _, name, _, _, _, _ in batch]
-                args: list[str | int] = []
-                for op, _, lease, limit, ms, _ in batch:
-                    args += [op, lease, limit, ms]
+                keys = [key for key, _, _ in batch]
+                args = [arg for _, op, _ in batch for arg in op]
                 try:
                     results = await self.guard.call(
-                        lambda keys=keys, args=args: self._leases(keys=keys, args=args)  # type: ignore[misc]
+                        lambda keys=keys, args=args: self._script(keys=keys, args=args)  # type: ignore[misc]
                     )
                 except Exception as exc:
                     for *_, future in batch:
                         if not future.done():
                             future.set_exception(exc)
+                    batch = []
                     continue
-                for (op, name, lease, _, _, future), result in zip(batch, results, strict=True):
+                for (key, op, future), result in zip(batch, results, strict=True):
                     if not future.done():
-                        future.set_result(int(result))
-                    elif op == "a" and int(result):
+                        future.set_result(result)
+                    elif op[0] == "a" and int(result):
                         # The request went away while its lease was being taken: give the
                         # slot back now rather than hold it until it expires.
                         orphan = asyncio.get_running_loop().create_future()
-                        self._pending.append(("r", name, lease, 0, 0, orphan))
+                        self._pending.append((key, ("r", op[1], 0, 0, 0, 0), orphan))
                 batch = []
         finally:
             self._flushing = False
