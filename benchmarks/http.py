@@ -209,7 +209,11 @@ else:
           Headwater's public routes; a bad token is a 401);
         * rate limits: slowapi's middleware, a default limit per client address, with
           its rate-limit headers (its pure-ASGI variant sends the response start twice
-          when a body comes in parts, as the ``@app.middleware`` layers send it);
+          when a body comes in parts, as the ``@app.middleware`` layers send it). Its
+          in-memory storage (``limits``' sync ``MemoryStorage``, slowapi's default)
+          schedules each expiry sweep on a ``threading.Timer`` 10 ms ahead: whenever
+          the last one has run, a hit starts a new thread, and on a loaded machine
+          that is most of this app's cost (profiled: thread starts and lock waits);
         * access log: structlog, one JSON line per request with a request id, method,
           path, status and duration, bound in context vars for the handler's logs;
         * metrics: prometheus-fastapi-instrumentator (request counts, latency and
