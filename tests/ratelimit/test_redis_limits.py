@@ -111,6 +111,9 @@ async def test_redis_stopped_mid_test_each_limit_follows_its_outage_policy(
             assert (await http.get("/hello")).status_code == 200
             assert (await http.post("/api/auth/login")).status_code == 200
             private_redis.stop()
+            # Hits this node reserved while Redis was up are still its own to spend
+            # (they are counted in the shared window already) until they lapse.
+            await asyncio.sleep(RedisLimitStorage.HOLD_SECONDS + 0.05)
 
             assert (await http.get("/hello")).status_code == 200  # fail open
             closed = await http.post("/api/auth/login")  # fail closed
@@ -131,3 +134,57 @@ async def test_redis_stopped_mid_test_each_limit_follows_its_outage_policy(
             assert storage.guard.breaker.state is CircuitState.CLOSED
     finally:
         await limiter.storage.aclose()
+
+
+@pytest.mark.parametrize("two_nodes", [(400, 10_000)], indirect=True, ids=["batched"])
+async def test_hits_reserved_in_batches_never_let_two_nodes_past_the_limit(
+    two_nodes: list[RateLimiter], redis_url: str, redis_namespace: str
+) -> None:
+    # 400 a minute: big enough that each node reserves many hits per round trip.
+    async def one(i: int) -> bool:
+        limiter = two_nodes[i % 2]
+        decision = await limiter.check(ANONYMOUS, "GET", "/x", "10.3.3.3")
+        if decision.lease is not None:
+            await limiter.release(decision.lease)
+        return decision.allowed
+
+    results = await asyncio.gather(*(one(i) for i in range(1200)))
+    allowed = sum(results)
+    assert allowed <= 400
+    # Unspent reservations are the only slack: at most a batch per node.
+    assert allowed >= 400 - 2 * RedisLimitStorage.BATCH
+    assert two_nodes[0].stats.allowed > 0
+    assert two_nodes[1].stats.allowed > 0
+    # What Redis counts (spent and reserved) is never more than the limit either.
+    storage = two_nodes[0].storage
+    assert isinstance(storage, RedisLimitStorage)
+    windows = [key async for key in storage.client.scan_iter(f"{redis_namespace}:w:*")]
+    assert windows
+    for key in windows:
+        assert await storage.client.zcard(key) <= 400
+    # A refused caller is told so in its headers, from the reservation's own figures.
+    refused = await two_nodes[1].check(ANONYMOUS, "GET", "/x", "10.3.3.3")
+    assert not refused.allowed
+    assert refused.limit == 400
+    assert refused.remaining <= 2 * RedisLimitStorage.BATCH
+
+
+@pytest.mark.parametrize("two_nodes", [(100_000, 3)], indirect=True, ids=["leases"])
+async def test_leases_taken_together_in_one_call_still_cap_what_is_in_flight(
+    two_nodes: list[RateLimiter],
+) -> None:
+    # Fifty requests at once on two nodes: their acquires share script calls, and
+    # exactly three get a slot.
+    decisions = await asyncio.gather(
+        *(two_nodes[i % 2].check(ANONYMOUS, "GET", "/x", "10.4.4.4") for i in range(50))
+    )
+    held = [(i, d) for i, d in enumerate(decisions) if d.allowed]
+    assert len(held) == 3
+    assert all(d.reason == "concurrency" for d in decisions if not d.allowed)
+    for i, decision in held:
+        assert decision.lease is not None
+        await two_nodes[i % 2].release(decision.lease)
+    again = await asyncio.gather(
+        *(two_nodes[i % 2].check(ANONYMOUS, "GET", "/x", "10.4.4.4") for i in range(3))
+    )
+    assert all(d.allowed for d in again)

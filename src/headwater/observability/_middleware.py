@@ -103,6 +103,17 @@ class ObservabilityMiddleware:
         self.tracer = tracer or Tracer()
         self.access_log = access_log
         self.skip_paths = skip_paths
+        # Label children by their label values: ``labels()`` validates, joins and locks
+        # on every call (three per request, measurable on a cached GET); the values are
+        # bounded (route templates, methods, statuses, tiers), and so is this.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +130,7 @@ class ObservabilityMiddleware:
         streamed = False
         first_byte: float | None = None
         started = time.perf_counter()
-        in_progress = self.metrics.http_in_progress.labels(method)
+        in_progress = self._child(self.metrics.http_in_progress, method)
         in_progress.inc()
         with self.tracer.server_span(f"HTTP {method}", parent) as span:
             state["trace_id"] = span.context.trace_id
@@ -179,8 +190,10 @@ class ObservabilityMiddleware:
         span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", status)
         if not streamed:
-            self.metrics.http_duration.labels(route, method, str(status), tier).observe(seconds)
-        self.metrics.http_response_bytes.labels(route).inc(sent)
+            self._child(self.metrics.http_duration, route, method, str(status), tier).observe(
+                seconds
+            )
+        self._child(self.metrics.http_response_bytes, route).inc(sent)
         if scope["path"].startswith(self.skip_paths):
             return
         if not streamed:

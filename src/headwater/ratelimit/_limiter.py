@@ -133,7 +133,8 @@ class RateLimiter:
     ) -> Decision:
         caller = self.identity(principal, client)
         matched = self.routes.match(method, path)
-        keys = {limit: self.keyed(limit, path, headers or {}) for limit in matched}
+        given: Mapping[str, str] = {} if headers is None else headers
+        keys = {limit: self.keyed(limit, path, given) for limit in matched}
         # The first credential an endpoint names is the caller for the tier and the cap.
         who = next((k for k in keys.values() if k is not None), caller)
         tier_item, concurrent = self._tiers.get(principal.tier) or self._tiers["anonymous"]

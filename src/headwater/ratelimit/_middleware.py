@@ -11,6 +11,8 @@ client went away), not when the handler returns a response object.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +24,32 @@ _MESSAGES = {
     429: ("rate_limited", "too many requests: slow down and retry after the given seconds"),
     503: ("unavailable", "rate limiting is unavailable and this route fails closed"),
 }
+
+
+class _LazyHeaders(Mapping[str, str]):
+    """The request's headers as text, decoded only if a limit keyed by a header asks:
+    most requests match no such limit, and decoding every header was a measurable
+    part of a limited request."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._decoded is None:
+            self._decoded = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
+        return self._decoded
+
+    def __getitem__(self, key: str) -> str:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 class RateLimitMiddleware:
@@ -38,7 +66,7 @@ class RateLimitMiddleware:
         if not isinstance(principal, Principal):
             principal = ANONYMOUS
         client = scope.get("client")
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _LazyHeaders(scope["headers"])
         decision = await self.limiter.check(
             principal, scope["method"], scope["path"], client[0] if client else None, headers
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 METHODS = frozenset({"GET", "HEAD"})
@@ -52,7 +51,16 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in raw:
+        if key.lower() == name:
+            return value
+    return None
+
+
 class ETagMiddleware:
+    # Raw header scans rather than ``Headers`` objects: this runs for every GET, and
+    # building and rebuilding header views was most of its cost.
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -60,7 +68,8 @@ class ETagMiddleware:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             await self.app(scope, receive, send)
             return
-        condition = Headers(scope=scope).get("if-none-match")
+        given = _header(scope["headers"], b"if-none-match")
+        condition = None if given is None else given.decode("latin-1")
         head = scope["method"] == "HEAD"
         start: Message | None = None
         passthrough = False
@@ -71,12 +80,18 @@ class ETagMiddleware:
                 await send(message)
                 return
             if message["type"] == "http.response.start":
-                headers = Headers(raw=message.get("headers", []))
+                content_type = b""
+                blocked = False
+                for name, value in message.get("headers", []):
+                    lowered = name.lower()
+                    if lowered == b"content-type":
+                        content_type = value
+                    elif lowered in (b"etag", b"content-encoding"):
+                        blocked = True
                 eligible = (
                     message["status"] == 200
-                    and _is_json(headers.get("content-type", ""))
-                    and "etag" not in headers
-                    and "content-encoding" not in headers
+                    and not blocked
+                    and _is_json(content_type.decode("latin-1"))
                 )
                 if not eligible:
                     passthrough = True
@@ -90,27 +105,29 @@ class ETagMiddleware:
             held, start = start, None
             passthrough = True
             body: bytes = message.get("body", b"")
-            length = Headers(raw=held.get("headers", [])).get("content-length")
-            if message.get("more_body", False) or (head and not body and length not in (None, "0")):
+            raw = list(held.get("headers", []))
+            length = _header(raw, b"content-length")
+            if message.get("more_body", False) or (
+                head and not body and length not in (None, b"0")
+            ):
                 # Streamed, or a HEAD whose body was dropped: no whole body to tag.
                 await send(held)
                 await send(message)
                 return
             etag = compute_etag(body)
-            headers = MutableHeaders(raw=list(held.get("headers", [])))
-            headers["etag"] = etag
-            if "cache-control" not in headers:
-                headers["cache-control"] = CACHE_CONTROL
+            raw.append((b"etag", etag.encode("latin-1")))
+            if _header(raw, b"cache-control") is None:
+                raw.append((b"cache-control", CACHE_CONTROL.encode("latin-1")))
             if if_none_match(condition, etag):
                 kept = [
                     (name, value)
-                    for name, value in headers.raw
-                    if name.lower().decode("latin-1") not in ("content-length", "content-type")
+                    for name, value in raw
+                    if name.lower() not in (b"content-length", b"content-type")
                 ]
                 await send({**held, "status": 304, "headers": kept})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            await send({**held, "headers": headers.raw})
+            await send({**held, "headers": raw})
             await send(message)
 
         await self.app(scope, receive, wrapped)
