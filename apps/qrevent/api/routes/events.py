@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
@@ -13,8 +13,19 @@ from apps.qrevent.domain.event import Status
 from apps.qrevent.domain.ids import EventId
 from apps.qrevent.projections.checkin import COUNTS, GATE_COUNTS
 from apps.qrevent.projections.directory import EVENTS
-from apps.qrevent.queries import one, page_rows, rows
-from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Page, Staff, ok, page
+from apps.qrevent.queries import EVENT_SORTS, one, page_rows, rows
+from headwater.http import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    AppRuntime,
+    Envelope,
+    ListQuery,
+    Page,
+    Staff,
+    list_query,
+    ok,
+    page,
+)
 
 router = APIRouter(prefix="/api/events", tags=["qrevent: events"], responses=AUTH_ERRORS)
 
@@ -98,6 +109,7 @@ async def list_events(
     staff: Staff,
     store: Store,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(EVENT_SORTS))],
     status: Status | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -105,10 +117,17 @@ async def list_events(
     where: dict[str, Any] = {"tenant_id": staff.require_tenant()}
     if status is not None:
         where["status"] = status
-    items, next_cursor = await page_rows(
-        store, runtime.cursors, EVENTS, scope="qe-events", where=where, cursor=cursor, limit=limit
+    items, next_cursor, total = await page_rows(
+        store,
+        runtime.cursors,
+        EVENTS,
+        scope="qe-events",
+        query=query,
+        where=where,
+        cursor=cursor,
+        limit=limit,
     )
-    return page([EventView.of(r) for r in items], cursor=next_cursor, limit=limit)
+    return page([EventView.of(r) for r in items], cursor=next_cursor, limit=limit, total=total)
 
 
 @router.get(
