@@ -167,7 +167,13 @@ class FormEaseModule(Module):
         projections = runtime.projections
         if projections is not None:
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
-        service = FormEase(runtime.store, runtime.secret)
+        # Plan limits come from the tenant's settings when the security service runs.
+        security = runtime.security
+        service = FormEase(
+            runtime.store,
+            runtime.secret,
+            tenant_settings=None if security is None else security.tenant_settings,
+        )
         runtime.provide(service)
         runtime.provide(PublicLinks(service, runtime.secret))
         queue = runtime.jobs

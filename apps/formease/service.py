@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -43,12 +43,12 @@ from apps.formease.domain.sessions import (
     SubmissionReceived,
 )
 from apps.formease.domain.users import (
-    PLAN_LIMITS,
     FormUser,
     FormUserId,
     Plan,
     PlanLimitReached,
     UserRole,
+    plan_limits,
 )
 from apps.formease.usage import is_over_plan
 from headwater.domain import (
@@ -69,6 +69,7 @@ from headwater.errors import (
     NotFound,
 )
 from headwater.eventstore import EventStore
+from headwater.security import TenantSettings
 
 R = TypeVar("R")
 NAMESPACE = uuid.UUID("8c5b3f3e-6a0f-4f0e-9b7e-2f1d2c3b4a59")
@@ -98,8 +99,16 @@ class FormRevision:
 
 
 class FormEase:
-    def __init__(self, store: EventStore, secret: str, *, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        secret: str,
+        *,
+        clock: Clock = _utc_now,
+        tenant_settings: Callable[[str], Awaitable[TenantSettings]] | None = None,
+    ) -> None:
         self.store = store
+        self._tenant_settings = tenant_settings
         self.repository = Repository(store)
         self.bus: CommandBus = make_bus(self.repository)
         self._key = hashlib.sha256(f"formease-open:{secret}".encode()).digest()
@@ -134,6 +143,13 @@ class FormEase:
             again = command.model_copy(update={"at": datetime.fromisoformat(prior.data["at"])})
             return await self.bus.send(again, context)
 
+    async def limits(self, tenant_id: str) -> dict[str, int | None]:
+        """The tenant's FormEase limits from its settings (empty: the built-in plans)."""
+        if self._tenant_settings is None:
+            return {}
+        settings = await self._tenant_settings(tenant_id)
+        return {k: v for k, v in settings.limits.items() if k.startswith("formease.")}
+
     async def load_user(self, tenant_id: str, user_id: str) -> FormUser:
         user = await self.repository.load(FormUser, FormUserId(user_id), tenant_id=tenant_id)
         user.require_exists()
@@ -166,9 +182,11 @@ class FormEase:
     async def create_form(self, context: CommandContext, owner_id: str, title: str) -> str:
         form_id = str(uuid.uuid5(NAMESPACE, f"form:{context.command_id}"))
         at = self.clock()
-        created = await self._send(
-            CreateForm(user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at), context
+        limits = await self.limits(str(context.tenant_id))
+        command = CreateForm(
+            user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at, limits=limits
         )
+        created = await self._send(command, context)
         prior = await self.store.read_event(idempotency.event_id(context, 0))
         at = datetime.fromisoformat(prior.data["at"]) if prior is not None else at
         start = StartForm(form_id=FormId(form_id), owner_id=owner_id, title=title, at=at)
@@ -267,7 +285,7 @@ class FormEase:
         now = self.clock()
         assert session.opened_at is not None
         elapsed = max(0, int((now - session.opened_at).total_seconds() * 1000))
-        limit = PLAN_LIMITS[owner.plan][1]
+        limit = plan_limits(owner.plan, await self.limits(tenant_id))[1]
         submission = SubmissionReceived(
             submission_id=str(uuid.uuid5(NAMESPACE, f"submission:{session.id.value}")),
             form_id=session.form_id,

@@ -7,6 +7,7 @@ Email, role and plan are critical: a stale write touching them is parked for rev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -27,12 +28,29 @@ class UserRole(StrEnum):
     OWNER = "owner"
 
 
-#: (forms, submissions per calendar month, UTC); None means unlimited.
+#: (forms, submissions per calendar month, UTC); None means unlimited. The defaults:
+#: a tenant's settings override each one (see :func:`plan_limits`).
 PLAN_LIMITS: Final[dict[Plan, tuple[int | None, int | None]]] = {
     Plan.FREE: (3, 100),
     Plan.PREMIUM: (50, 10_000),
     Plan.ENTERPRISE: (None, None),
 }
+
+
+def limit_keys(plan: Plan) -> tuple[str, str]:
+    """The names of ``plan``'s limits in a tenant's settings (``headwater.security``)."""
+    return f"formease.{plan.value}.forms", f"formease.{plan.value}.submissions"
+
+
+def plan_limits(plan: Plan, overrides: Mapping[str, int | None]) -> tuple[int | None, int | None]:
+    """``plan``'s (forms, submissions a month) with the tenant's settings applied.
+
+    ``overrides`` are the tenant's limits (``TenantSettings.limits``): a key there,
+    even ``null`` (unlimited), wins over the built-in default.
+    """
+    forms, submissions = PLAN_LIMITS[plan]
+    forms_key, submissions_key = limit_keys(plan)
+    return overrides.get(forms_key, forms), overrides.get(submissions_key, submissions)
 
 
 class PlanLimitReached(HeadwaterError):
@@ -99,9 +117,15 @@ class FormUser(
         if changes:
             self.record(UserUpdated(changes=changes))
 
-    def create_form(self, form_id: str, title: str, at: datetime) -> None:
+    def create_form(
+        self,
+        form_id: str,
+        title: str,
+        at: datetime,
+        overrides: Mapping[str, int | None] | None = None,
+    ) -> None:
         self.require_exists()
-        limit = PLAN_LIMITS[self.plan][0]
+        limit = plan_limits(self.plan, overrides or {})[0]
         # Checked against this stream's state and saved with its expected version:
         # two concurrent creations cannot both see the last free slot.
         if limit is not None and self.form_count >= limit:
