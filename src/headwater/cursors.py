@@ -89,10 +89,14 @@ class Sorts:
     default: str
     tiebreak: str
     order: Order = "asc"
+    #: The orders the list can be read in (a log scan, say, reads forwards only).
+    orders: tuple[Order, ...] = ("asc", "desc")
 
     def __post_init__(self) -> None:
         if self.default not in self.columns:
             raise ValueError(f"default sort {self.default!r} is not a declared column")
+        if self.order not in self.orders:
+            raise ValueError(f"default order {self.order!r} is not among {self.orders}")
 
 
 @dataclass(frozen=True, slots=True)

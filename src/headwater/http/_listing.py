@@ -27,11 +27,15 @@ def list_query(sorts: Sorts) -> Callable[..., ListQuery]:
             Query(
                 max_length=64,
                 description=f"Sort by one of: {', '.join(names)} (default {sorts.default})",
-                json_schema_extra={"x-sortable": names},
+                json_schema_extra={"x-sortable": names, "x-default": sorts.default},
             ),
         ] = None,
         order: Annotated[
-            Order | None, Query(description=f"asc or desc (default {sorts.order})")
+            Order | None,
+            Query(
+                description=f"{' or '.join(sorts.orders)} (default {sorts.order})",
+                json_schema_extra={"x-orders": list(sorts.orders), "x-default": sorts.order},
+            ),
         ] = None,
         total: Annotated[
             bool, Query(description="Add pagination.total (and totalExact) to the page")
@@ -45,6 +49,13 @@ def list_query(sorts: Sorts) -> Callable[..., ListQuery]:
                 sort=chosen[:64],
                 allowed=names,
             )
-        return ListQuery(sorts=sorts, sort=chosen, order=order or sorts.order, total=total)
+        chosen_order = order or sorts.order
+        if chosen_order not in sorts.orders:
+            raise UnsupportedSort(
+                f"this list can only be read in {' or '.join(sorts.orders)} order",
+                order=chosen_order,
+                allowed=list(sorts.orders),
+            )
+        return ListQuery(sorts=sorts, sort=chosen, order=chosen_order, total=total)
 
     return dependency
