@@ -69,6 +69,7 @@ from headwater.errors import (
     NotFound,
 )
 from headwater.eventstore import EventStore
+from headwater.realtime import EXCLUDE_AUTHOR
 from headwater.security import TenantSettings
 
 R = TypeVar("R")
@@ -117,14 +118,25 @@ class FormEase:
     # --- plumbing -----------------------------------------------------------------------
 
     @staticmethod
-    def context(tenant_id: str, actor: str | None, key: str | None, scope: str) -> CommandContext:
+    def context(
+        tenant_id: str,
+        actor: str | None,
+        key: str | None,
+        scope: str,
+        *,
+        exclude_author: bool = False,
+    ) -> CommandContext:
+        """``exclude_author``: the events this command records reach every admin's
+        feed but the author's own connections (they made the change; seed 003)."""
+        metadata = {EXCLUDE_AUTHOR: True} if exclude_author else {}
         if key is None:
-            return CommandContext(actor=actor, tenant_id=tenant_id)
+            return CommandContext(actor=actor, tenant_id=tenant_id, metadata=metadata)
         # Scoped so one client key used on two routes names two commands.
         return CommandContext(
             command_id=uuid.uuid5(NAMESPACE, f"{scope}:{tenant_id}:{key}"),
             actor=actor,
             tenant_id=tenant_id,
+            metadata=metadata,
         )
 
     async def send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
@@ -354,4 +366,5 @@ class FormEase:
             correlation_id=context.correlation,
             actor=context.actor,
             tenant_id=context.tenant_id,
+            metadata=context.metadata,
         )

@@ -4,11 +4,12 @@ Stored as ``hw.tenant.settings_changed`` events on the tenant's own stream, each
 carrying the whole new settings and the keys it changed, and projected inline into
 ``hw_tenant_settings``, so a read right after an update sees it.
 
-Settings follow seed 003's ``system.setting`` conflict strategy: only admins write
-them (a platform admin everything, a tenant admin its own features), the last write
-wins (appends take no expected version: a setting is a value, not a decision built
-on what was there), and every write is audited, the event itself recording who
-changed what (``changed``, with the actor in its metadata).
+Settings follow seed 003's ``system.setting`` conflict strategy
+(``headwater.domain.SYSTEM_SETTING``): only admins write them (a platform admin
+everything, a tenant admin its own features), two concurrent writes merge key by
+key with the last write winning a key both changed, and every write is audited, the
+event itself recording who changed what (``changed``, with the actor in its
+metadata).
 
 Apps read limits by their own keys (``formease.free.forms``...) and keep their
 built-in values as defaults for keys a tenant's settings do not name.
@@ -22,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from headwater.errors import InvalidInput
-from headwater.eventstore import EventStore
+from headwater.domain import SYSTEM_SETTING, merge_states
+from headwater.errors import ConcurrencyError, InvalidInput
+from headwater.eventstore import NO_STREAM, EventStore
 from headwater.security import _events as ev
 from headwater.security._schema import fetch_one
 
@@ -118,47 +120,85 @@ class TenantSettingsStore:
         features: Sequence[str] | None = None,
         metadata: Mapping[str, object],
     ) -> TenantSettings:
-        """Merge the given parts into the settings (``limits`` key by key), last write wins.
+        """Apply the given parts (``limits`` key by key) to the settings.
 
-        The caller has checked who may change which part; the tenant must exist.
+        The append is checked against the version read; when another admin wrote
+        meanwhile, the two writes are merged three-way under ``SYSTEM_SETTING`` (keys
+        changed on one side kept, this write winning a key both changed) and written
+        again. The caller has checked who may change which part; the tenant exists.
         """
-        current = await self.get(tenant_id)
-        new_limits = dict(current.limits)
-        changed: list[str] = []
-        if limits is not None:
-            for key, value in check_limits(limits).items():
-                if new_limits.get(key, ...) != value:
-                    new_limits[key] = value
-                    changed.append(f"limits.{key}")
-        new_plan = current.plan
-        if plan is not None:
-            if not _KEY.match(plan):
-                raise InvalidInput(f"{plan[:100]!r} is not a plan name", field="plan")
-            if plan != current.plan:
-                new_plan = plan
-                changed.append("plan")
-        new_features = sorted(current.features)
-        if features is not None:
-            checked = check_features(features)
-            if checked != new_features:
-                new_features = checked
-                changed.append("features")
-        if len(new_limits) > MAX_KEYS or len(new_features) > MAX_KEYS:
-            raise InvalidInput(f"at most {MAX_KEYS} limits and {MAX_KEYS} features")
-        if not changed:
-            return current
-        await self.store.append(
-            ev.tenant_stream(tenant_id),
-            ev.event(
-                ev.TENANT_SETTINGS_CHANGED,
-                {
-                    "plan": new_plan,
-                    "limits": new_limits,
-                    "features": new_features,
-                    "changed": changed,
-                },
-                metadata,
-            ),
-            tenant_id=tenant_id,
-        )
-        return await self.get(tenant_id)
+        stream = ev.tenant_stream(tenant_id)
+        for _ in range(_MAX_ATTEMPTS):
+            current = await self.get(tenant_id)
+            # The row's version is its event's (projected in the same transaction);
+            # before any settings event, the tenant stream's own head.
+            version = current.version or await self.store.stream_version(
+                stream, tenant_id=tenant_id
+            )
+            base = _state(current)
+            mine = _apply(base, plan, limits, features)
+            report = merge_states(base, mine, base, SYSTEM_SETTING)
+            changed = _changed(base, report.merged)
+            if not changed:
+                return current
+            try:
+                await self.store.append(
+                    stream,
+                    ev.event(
+                        ev.TENANT_SETTINGS_CHANGED, {**report.merged, "changed": changed}, metadata
+                    ),
+                    expected_version=NO_STREAM if version is None else version,
+                    tenant_id=tenant_id,
+                )
+            except ConcurrencyError:
+                theirs = _state(await self.get(tenant_id))
+                merged = merge_states(base, mine, theirs, SYSTEM_SETTING).merged
+                plan, features = merged["plan"], merged["features"]
+                limits = merged["limits"]
+                continue
+            return await self.get(tenant_id)
+        raise ConcurrencyError(stream, expected=None, actual=None)
+
+
+#: Each round of concurrent writers lets one through, so this bounds how many admins
+#: may write one tenant's settings at the same instant before one gets a 409.
+_MAX_ATTEMPTS: Final = 32
+
+
+def _state(settings: TenantSettings) -> dict[str, Any]:
+    return {
+        "plan": settings.plan,
+        "limits": dict(settings.limits),
+        "features": sorted(settings.features),
+    }
+
+
+def _apply(
+    base: Mapping[str, Any],
+    plan: str | None,
+    limits: Mapping[str, int | None] | None,
+    features: Sequence[str] | None,
+) -> dict[str, Any]:
+    state = {"plan": base["plan"], "limits": dict(base["limits"]), "features": base["features"]}
+    if plan is not None:
+        if not _KEY.match(plan):
+            raise InvalidInput(f"{plan[:100]!r} is not a plan name", field="plan")
+        state["plan"] = plan
+    if limits is not None:
+        state["limits"].update(check_limits(limits))
+    if features is not None:
+        state["features"] = check_features(features)
+    if len(state["limits"]) > MAX_KEYS or len(state["features"]) > MAX_KEYS:
+        raise InvalidInput(f"at most {MAX_KEYS} limits and {MAX_KEYS} features")
+    return state
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What an audit reader needs: the paths this write changed."""
+    changed = [k for k in ("plan", "features") if before[k] != after[k]]
+    keys = sorted(set(before["limits"]) | set(after["limits"]))
+    gone = object()
+    changed += [
+        f"limits.{k}" for k in keys if before["limits"].get(k, gone) != after["limits"].get(k, gone)
+    ]
+    return changed
