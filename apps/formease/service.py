@@ -308,6 +308,12 @@ class FormEase:
             completion_ms=elapsed,
             at=now,
             limit=limit,
+            form={
+                "form_id": session.form_id,
+                "title": form.title,
+                "version": session.form_version,
+                "owner": owner.summary(),
+            },
         )
         command = SubmitSession(session_id=session.id, submission=submission, visible=visible)
         try:

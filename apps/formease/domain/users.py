@@ -71,9 +71,12 @@ class UserRegistered(Event, type="formease.UserRegistered"):
 
 
 class UserUpdated(Event, type="formease.UserUpdated"):
-    """Carries only the fields that changed."""
+    """Carries the fields that changed, and the user as it is after them."""
 
     changes: dict[str, Any]
+    #: The user after the change (id, email, name, plan, role): what the admin feed's
+    #: ``user.updated`` shows without a second read. Empty in events recorded before.
+    user: dict[str, Any] = {}
 
 
 class UserActive(Event, type="formease.UserActive"):
@@ -88,6 +91,8 @@ class FormCreated(Event, type="formease.FormCreated"):
     form_id: str
     title: str
     at: datetime
+    #: The owner (id, email, name, plan): what the admin feed's ``form.created`` shows.
+    user: dict[str, Any] = {}
 
 
 class FormUser(
@@ -115,7 +120,17 @@ class FormUser(
         self.require_exists()
         changes = {k: v for k, v in fields.items() if v is not None and getattr(self, k) != v}
         if changes:
-            self.record(UserUpdated(changes=changes))
+            self.record(UserUpdated(changes=changes, user={**self.summary(), **changes}))
+
+    def summary(self) -> dict[str, Any]:
+        """Who this user is, for the admin feed's events."""
+        return {
+            "user_id": self.id.value,
+            "email": self.email,
+            "name": self.name,
+            "plan": self.plan.value,
+            "role": self.role.value,
+        }
 
     def create_form(
         self,
@@ -132,7 +147,7 @@ class FormUser(
             raise PlanLimitReached(
                 f"the {self.plan} plan allows {limit} forms", limit=limit, plan=self.plan.value
             )
-        self.record(FormCreated(form_id=form_id, title=title, at=at))
+        self.record(FormCreated(form_id=form_id, title=title, at=at, user=self.summary()))
 
     @when(UserRegistered)
     def _registered(self, event: UserRegistered) -> None:
