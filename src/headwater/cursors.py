@@ -134,18 +134,17 @@ class ListQuery:
         col, tie = self.column, self.sorts.tiebreak
         return f"({col} {op} ? OR ({col} = ? AND {tie} {op} ?))", [key[0], key[0], key[1]]
 
-    def decode(self, codec: Any, base: str, cursor: str | None) -> list[Any] | None:
+    def decode(self, codec: CursorCodec, base: str, cursor: str | None) -> list[Any] | None:
         """The cursor's key, checked to be a (sort value, tiebreak) pair of this sort."""
         if cursor is None:
             return None
-        key: list[Any] = codec.decode(self.scope(base), cursor)
+        key = codec.decode(self.scope(base), cursor)
         if len(key) != 2 or any(isinstance(v, (dict, list)) for v in key):
             raise InvalidCursor("the cursor is not valid")
         return key
 
-    def encode(self, codec: Any, base: str, key: Sequence[Any]) -> str:
-        encoded: str = codec.encode(self.scope(base), list(key))
-        return encoded
+    def encode(self, codec: CursorCodec, base: str, key: Sequence[Any]) -> str:
+        return codec.encode(self.scope(base), list(key))
 
 
 class Rows(Protocol):
