@@ -129,12 +129,12 @@ class TenantSettingsStore:
         """
         stream = ev.tenant_stream(tenant_id)
         for _ in range(_MAX_ATTEMPTS):
+            # The row read between two equal stream versions is the state at that
+            # version (the row commits with its event): the append's expected version.
+            version = await self.store.stream_version(stream, tenant_id=tenant_id)
             current = await self.get(tenant_id)
-            # The row's version is its event's (projected in the same transaction);
-            # before any settings event, the tenant stream's own head.
-            version = current.version or await self.store.stream_version(
-                stream, tenant_id=tenant_id
-            )
+            if await self.store.stream_version(stream, tenant_id=tenant_id) != version:
+                continue
             base = _state(current)
             mine = _apply(base, plan, limits, features)
             report = merge_states(base, mine, base, SYSTEM_SETTING)
