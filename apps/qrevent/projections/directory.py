@@ -69,6 +69,9 @@ GUESTS = Table(
         ("tenant_id", "event_id", "last_name", "position"),
         ("tenant_id", "event_id", "first_name", "position"),
         ("tenant_id", "family_id"),
+        # The door's "who is on this invitation" after each scan: a lookup, not a
+        # scan of the tenant's guests (which the sort indexes made the planner pick).
+        ("tenant_id", "invitation_id"),
     ],
     tenant_column="tenant_id",
 )
