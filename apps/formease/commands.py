@@ -40,6 +40,8 @@ class CreateForm(Command[str], name="formease.CreateForm"):
     form_id: str
     title: str
     at: datetime
+    #: The tenant's FormEase limits from its settings when the command was sent.
+    limits: dict[str, int | None] = {}
 
 
 class StartForm(Command[int], name="formease.StartForm"):
@@ -116,7 +118,7 @@ def _update(command: UpdateUser, user: FormUser) -> int:
 
 
 def _create_form(command: CreateForm, user: FormUser) -> str:
-    user.create_form(command.form_id, command.title, command.at)
+    user.create_form(command.form_id, command.title, command.at, command.limits)
     return command.form_id
 
 

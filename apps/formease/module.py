@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from apps.formease.api.routes import admin, forms, public, responses, submissions, users
 from apps.formease.domain.forms import FormFieldRemoved, FormFieldSet, FormPublished, FormRenamed
 from apps.formease.domain.sessions import SubmissionReceived
-from apps.formease.domain.users import FormCreated, Plan, UserRegistered
+from apps.formease.domain.users import FormCreated, Plan, UserRegistered, UserUpdated
 from apps.formease.projections import PROJECTIONS
 from apps.formease.public_links import PublicLinks
 from apps.formease.service import FormEase
@@ -35,6 +35,7 @@ from headwater.resilience import EgressPolicy
 #: For ``RealtimeModule(admin_events=ADMIN_EVENTS)``: stored type -> admin feed name.
 ADMIN_EVENTS: Final[dict[str, str]] = {
     UserRegistered.event_type: "user.created",
+    UserUpdated.event_type: "user.updated",
     FormCreated.event_type: "form.created",
     FormRenamed.event_type: "form.updated",
     FormFieldSet.event_type: "form.updated",
@@ -45,7 +46,13 @@ ADMIN_EVENTS: Final[dict[str, str]] = {
 
 _METRICS = "/formease/admin/form-metrics"
 _RANGE = (Filter("days", "Range (days)", ("7", "30", "90", "365"), default="30"),)
-_ACTIVITY = ("submission.received", "form.created", "form.updated", "user.created")
+_ACTIVITY = (
+    "submission.received",
+    "form.created",
+    "form.updated",
+    "user.created",
+    "user.updated",
+)
 
 #: The backoffice's screens on Headwater's ``/admin`` dashboard.
 ADMIN_PANELS: Final[tuple[Panel, ...]] = (
@@ -167,7 +174,13 @@ class FormEaseModule(Module):
         projections = runtime.projections
         if projections is not None:
             projections.know(PROJECTIONS)  # status with exact lag; rebuild from the dashboard
-        service = FormEase(runtime.store, runtime.secret)
+        # Plan limits come from the tenant's settings when the security service runs.
+        security = runtime.security
+        service = FormEase(
+            runtime.store,
+            runtime.secret,
+            tenant_settings=None if security is None else security.tenant_settings,
+        )
         runtime.provide(service)
         runtime.provide(PublicLinks(service, runtime.secret))
         queue = runtime.jobs

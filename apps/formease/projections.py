@@ -63,7 +63,14 @@ USERS = Table(
         "last_submission_at": Column(TIMESTAMP, nullable=True),
     },
     primary_key=("tenant_id", "user_id"),
-    indexes=[("tenant_id", "created_at"), ("tenant_id", "plan", "created_at")],
+    # One index per sort the user list declares (apps.formease.queries.USER_SORTS).
+    indexes=[
+        ("tenant_id", "created_at"),
+        ("tenant_id", "plan", "created_at"),
+        ("tenant_id", "email", "user_id"),
+        ("tenant_id", "name", "user_id"),
+        ("tenant_id", "last_active_at", "user_id"),
+    ],
     tenant_column="tenant_id",
 )
 USER_DAYS = Table(
@@ -123,7 +130,13 @@ SUBMISSIONS = Table(
         "log_position": INTEGER,
     },
     primary_key=("tenant_id", "submission_id"),
-    indexes=[("tenant_id", "log_position"), ("tenant_id", "form_id", "log_position")],
+    # One index per sort the submission list declares (queries.SUBMISSION_SORTS).
+    indexes=[
+        ("tenant_id", "log_position"),
+        ("tenant_id", "form_id", "log_position"),
+        ("tenant_id", "submitted_at", "log_position"),
+        ("tenant_id", "completion_ms", "log_position"),
+    ],
     tenant_column="tenant_id",
 )
 FIELD_VIEWS = Table(

@@ -22,7 +22,32 @@ from apps.formease.projections import (
     bucket_midpoint,
 )
 from headwater.eventstore import EventStore
+from headwater.http import ListQuery, Sorts, Total, count_rows
 from headwater.projections import projection_status
+
+#: The user list's sorts (seed 003 ``sortBy``/``sortOrder``), newest first by default;
+#: each has an index after tenant_id (apps.formease.projections.USERS).
+USER_SORTS = Sorts(
+    {
+        "created_at": "created_at",
+        "email": "email",
+        "name": "name",
+        "last_active_at": "last_active_at",
+    },
+    default="created_at",
+    tiebreak="user_id",
+    order="desc",
+)
+#: The submission list's sorts, log order by default (SUBMISSIONS' indexes).
+SUBMISSION_SORTS = Sorts(
+    {
+        "log_position": "log_position",
+        "submitted_at": "submitted_at",
+        "completion_ms": "completion_ms",
+    },
+    default="log_position",
+    tiebreak="log_position",
+)
 
 USER_COLUMNS = (
     "user_id",
@@ -90,10 +115,13 @@ async def user_stats(
     *,
     after: Sequence[Any] | None,
     limit: int,
+    query: ListQuery | None = None,
     recent_days: int = 30,
     now: datetime | None = None,
-) -> tuple[list[dict[str, Any]], list[Any] | None]:
-    """One page of users, newest first; returns the rows and the next page's key."""
+) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
+    """One page of users in ``query``'s order (newest first by default); returns the
+    rows, the next page's key and the total when ``query`` asks for it."""
+    query = query or ListQuery(USER_SORTS, USER_SORTS.default, USER_SORTS.order, False)
     now = now or datetime.now(UTC)
     where, params = ["tenant_id = ?"], [tenant_id]
     if filters.plan is not None:
@@ -105,13 +133,18 @@ async def user_stats(
     if filters.search:
         where.append("(LOWER(email) LIKE ? ESCAPE '\\' OR LOWER(name) LIKE ? ESCAPE '\\')")
         params += [_like(filters.search)] * 2
-    if after is not None:
-        created = USERS.encode("created_at", after[0])
-        where.append("(created_at < ? OR (created_at = ? AND user_id < ?))")
-        params += [created, created, after[1]]
+    total = (
+        await count_rows(store, f"FROM {USERS.ref} WHERE {' AND '.join(where)}", params)
+        if query.total
+        else None
+    )
+    keyset = query.after(after)
+    if keyset is not None:
+        where.append(keyset[0])
+        params += keyset[1]
     sql = (
         f"SELECT {', '.join(USER_COLUMNS)} FROM {USERS.ref} WHERE {' AND '.join(where)} "
-        f"ORDER BY created_at DESC, user_id DESC LIMIT ?"
+        f"ORDER BY {query.order_by()} LIMIT ?"
     )
     rows = await store.fetchall(sql, [*params, limit + 1])
     users = [
@@ -135,8 +168,8 @@ async def user_stats(
     key = None
     if len(rows) > limit:
         last = users[-1]
-        key = [USERS.encode("created_at", last["created_at"]), last["user_id"]]
-    return users, key
+        key = [USERS.encode(query.column, last[query.column]), last["user_id"]]
+    return users, key, total
 
 
 def _percentile(histogram: dict[int, int], fraction: float) -> float | None:
@@ -250,6 +283,42 @@ async def list_submissions(
         {c: SUBMISSIONS.decode(c, v) for c, v in zip(SUBMISSION_COLUMNS, row, strict=False)}
         for row in rows
     ]
+
+
+async def page_submissions(
+    store: EventStore,
+    tenant_id: str,
+    filters: SubmissionFilters,
+    query: ListQuery,
+    *,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
+    """One page of submissions in ``query``'s order, the next page's key, the total."""
+    where, params = _submission_where(tenant_id, filters)
+    total = (
+        await count_rows(store, f"FROM {SUBMISSIONS.ref} WHERE {' AND '.join(where)}", params)
+        if query.total
+        else None
+    )
+    keyset = query.after(after)
+    if keyset is not None:
+        where.append(keyset[0])
+        params += keyset[1]
+    rows = await store.fetchall(
+        f"SELECT {', '.join(SUBMISSION_COLUMNS)} FROM {SUBMISSIONS.ref} "
+        f"WHERE {' AND '.join(where)} ORDER BY {query.order_by()} LIMIT ?",
+        [*params, limit + 1],
+    )
+    items = [
+        {c: SUBMISSIONS.decode(c, v) for c, v in zip(SUBMISSION_COLUMNS, row, strict=False)}
+        for row in rows[:limit]
+    ]
+    key = None
+    if len(rows) > limit:
+        last = items[-1]
+        key = [SUBMISSIONS.encode(query.column, last[query.column]), last["log_position"]]
+    return items, key, total
 
 
 async def iter_submissions(

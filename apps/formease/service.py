@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -43,12 +43,12 @@ from apps.formease.domain.sessions import (
     SubmissionReceived,
 )
 from apps.formease.domain.users import (
-    PLAN_LIMITS,
     FormUser,
     FormUserId,
     Plan,
     PlanLimitReached,
     UserRole,
+    plan_limits,
 )
 from apps.formease.usage import is_over_plan
 from headwater.domain import (
@@ -69,6 +69,8 @@ from headwater.errors import (
     NotFound,
 )
 from headwater.eventstore import EventStore
+from headwater.realtime import EXCLUDE_AUTHOR
+from headwater.security import TenantSettings
 
 R = TypeVar("R")
 NAMESPACE = uuid.UUID("8c5b3f3e-6a0f-4f0e-9b7e-2f1d2c3b4a59")
@@ -98,8 +100,16 @@ class FormRevision:
 
 
 class FormEase:
-    def __init__(self, store: EventStore, secret: str, *, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        secret: str,
+        *,
+        clock: Clock = _utc_now,
+        tenant_settings: Callable[[str], Awaitable[TenantSettings]] | None = None,
+    ) -> None:
         self.store = store
+        self._tenant_settings = tenant_settings
         self.repository = Repository(store)
         self.bus: CommandBus = make_bus(self.repository)
         self._key = hashlib.sha256(f"formease-open:{secret}".encode()).digest()
@@ -108,14 +118,25 @@ class FormEase:
     # --- plumbing -----------------------------------------------------------------------
 
     @staticmethod
-    def context(tenant_id: str, actor: str | None, key: str | None, scope: str) -> CommandContext:
+    def context(
+        tenant_id: str,
+        actor: str | None,
+        key: str | None,
+        scope: str,
+        *,
+        exclude_author: bool = False,
+    ) -> CommandContext:
+        """``exclude_author``: the events this command records reach every admin's
+        feed but the author's own connections (they made the change; seed 003)."""
+        metadata = {EXCLUDE_AUTHOR: True} if exclude_author else {}
         if key is None:
-            return CommandContext(actor=actor, tenant_id=tenant_id)
+            return CommandContext(actor=actor, tenant_id=tenant_id, metadata=metadata)
         # Scoped so one client key used on two routes names two commands.
         return CommandContext(
             command_id=uuid.uuid5(NAMESPACE, f"{scope}:{tenant_id}:{key}"),
             actor=actor,
             tenant_id=tenant_id,
+            metadata=metadata,
         )
 
     async def send(self, command: Command[R], context: CommandContext) -> CommandResult[R]:
@@ -133,6 +154,13 @@ class FormEase:
                 raise
             again = command.model_copy(update={"at": datetime.fromisoformat(prior.data["at"])})
             return await self.bus.send(again, context)
+
+    async def limits(self, tenant_id: str) -> dict[str, int | None]:
+        """The tenant's FormEase limits from its settings (empty: the built-in plans)."""
+        if self._tenant_settings is None:
+            return {}
+        settings = await self._tenant_settings(tenant_id)
+        return {k: v for k, v in settings.limits.items() if k.startswith("formease.")}
 
     async def load_user(self, tenant_id: str, user_id: str) -> FormUser:
         user = await self.repository.load(FormUser, FormUserId(user_id), tenant_id=tenant_id)
@@ -166,9 +194,11 @@ class FormEase:
     async def create_form(self, context: CommandContext, owner_id: str, title: str) -> str:
         form_id = str(uuid.uuid5(NAMESPACE, f"form:{context.command_id}"))
         at = self.clock()
-        created = await self._send(
-            CreateForm(user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at), context
+        limits = await self.limits(str(context.tenant_id))
+        command = CreateForm(
+            user_id=FormUserId(owner_id), form_id=form_id, title=title, at=at, limits=limits
         )
+        created = await self._send(command, context)
         prior = await self.store.read_event(idempotency.event_id(context, 0))
         at = datetime.fromisoformat(prior.data["at"]) if prior is not None else at
         start = StartForm(form_id=FormId(form_id), owner_id=owner_id, title=title, at=at)
@@ -267,7 +297,7 @@ class FormEase:
         now = self.clock()
         assert session.opened_at is not None
         elapsed = max(0, int((now - session.opened_at).total_seconds() * 1000))
-        limit = PLAN_LIMITS[owner.plan][1]
+        limit = plan_limits(owner.plan, await self.limits(tenant_id))[1]
         submission = SubmissionReceived(
             submission_id=str(uuid.uuid5(NAMESPACE, f"submission:{session.id.value}")),
             form_id=session.form_id,
@@ -278,6 +308,12 @@ class FormEase:
             completion_ms=elapsed,
             at=now,
             limit=limit,
+            form={
+                "form_id": session.form_id,
+                "title": form.title,
+                "version": session.form_version,
+                "owner": owner.summary(),
+            },
         )
         command = SubmitSession(session_id=session.id, submission=submission, visible=visible)
         try:
@@ -336,4 +372,5 @@ class FormEase:
             correlation_id=context.correlation,
             actor=context.actor,
             tenant_id=context.tenant_id,
+            metadata=context.metadata,
         )

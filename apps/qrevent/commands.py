@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.qrevent.caching import InvalidatingBus
 from apps.qrevent.delete_commands import register_delete_handlers
 from apps.qrevent.domain.event import LiveEvent, Status
 from apps.qrevent.domain.ids import EventId, FamilyId, GuestId, InvitationId
@@ -16,6 +17,7 @@ from apps.qrevent.domain.invitation import Direction, Invitation, ScanResult
 from apps.qrevent.domain.people import Family, Guest
 from apps.qrevent.errors import NotInTenant
 from apps.qrevent.game_commands import register_game_handlers
+from headwater.cache import Cache
 from headwater.domain import Command, CommandBus, Repository
 
 
@@ -115,8 +117,10 @@ def _existing(aggregate: Any) -> None:
         raise NotInTenant(f"no such {type(aggregate).__name__.lower()}")
 
 
-def build_bus(repository: Repository) -> CommandBus:
-    bus = CommandBus(repository)
+def build_bus(repository: Repository, cache: Cache | None = None) -> CommandBus:
+    # Commands drop the cached reads their events made stale (apps.qrevent.caching).
+    bus = InvalidatingBus(repository)
+    bus.read_cache = cache
 
     @bus.handler(CreateEvent, LiveEvent)
     def create_event(c: CreateEvent, event: LiveEvent) -> str:

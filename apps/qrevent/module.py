@@ -96,7 +96,9 @@ class QrEventModule(Module):
         repository = Repository(runtime.store)
         runtime.provide(
             QrEventServices(
-                bus=build_bus(repository), repository=repository, signer=QrSigner(runtime.secret)
+                bus=build_bus(repository, runtime.cache),
+                repository=repository,
+                signer=QrSigner(runtime.secret),
             )
         )
         hub = runtime.hub

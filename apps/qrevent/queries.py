@@ -1,7 +1,9 @@
 """Read-model queries: plain SQL on the read path (``store.fetchall``), always by tenant.
 
-Lists page by the log position each row was created at (indexed with the tenant),
-so a page costs the same on the first page as on the thousandth.
+Lists are keyset pages in the order the client asked (``sort``/``order`` over the
+columns each list declares, every one indexed after the list's filters, with the
+log position each row was created at as the tiebreak), so a page costs the same on
+the first page as on the thousandth.
 """
 
 from __future__ import annotations
@@ -9,8 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.eventstore import EventStore
-from headwater.http import CursorCodec
+from headwater.http import CursorCodec, ListQuery, Sorts, Total, count_rows
 from headwater.projections import Table
+
+#: Events: by creation (the default), name or start; indexes in projections.directory.
+EVENT_SORTS = Sorts(
+    {"created_at": "position", "name": "name", "starts_at": "starts_at"},
+    default="created_at",
+    tiebreak="position",
+)
+#: Guests of an event: by creation, last or first name.
+GUEST_SORTS = Sorts(
+    {"created_at": "position", "last_name": "last_name", "first_name": "first_name"},
+    default="created_at",
+    tiebreak="position",
+)
+#: Families of an event: by creation or name.
+FAMILY_SORTS = Sorts(
+    {"created_at": "position", "name": "name"}, default="created_at", tiebreak="position"
+)
 
 
 async def page_rows(
@@ -19,31 +38,37 @@ async def page_rows(
     table: Table,
     *,
     scope: str,
+    query: ListQuery,
     where: dict[str, Any],
     cursor: str | None,
     limit: int,
     search: tuple[list[str], str] | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of ``table`` rows matching ``where`` (equality), oldest first."""
+) -> tuple[list[dict[str, Any]], str | None, Total | None]:
+    """One page of ``table`` rows matching ``where`` (equality) in ``query``'s order,
+    the next page's cursor, and the total when the client asked for it."""
     clauses = [f"{col} = ?" for col in where]
     params: list[Any] = list(where.values())
-    if cursor is not None:
-        (after,) = cursors.decode(scope, cursor)
-        clauses.append("position > ?")
-        params.append(int(after))
     if search is not None:
         columns, text = search
         like = f"%{text.lower().replace('%', '').replace('_', '')}%"
         clauses.append("(" + " OR ".join(f"LOWER({c}) LIKE ?" for c in columns) + ")")
         params.extend([like] * len(columns))
+    filtered = f"FROM {table.name} WHERE {' AND '.join(clauses)}"
+    total = await count_rows(store, filtered, params) if query.total else None
+    keyset = query.after(query.decode(cursors, scope, cursor))
+    if keyset is not None:
+        filtered += f" AND {keyset[0]}"
+        params += keyset[1]
     cols = ", ".join(table.columns)
-    sql = f"SELECT {cols} FROM {table.name} WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+    sql = f"SELECT {cols} {filtered} ORDER BY {query.order_by()} LIMIT ?"
     rows = await store.fetchall(sql, [*params, limit + 1])
     items = [table.decode_row(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = cursors.encode(scope, [items[-1]["position"]])
-    return items, next_cursor
+        last = items[-1]
+        key = [last[query.column], last[query.sorts.tiebreak]]
+        next_cursor = query.encode(cursors, scope, key)
+    return items, next_cursor, total
 
 
 async def rows(

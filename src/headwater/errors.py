@@ -11,6 +11,7 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── UnknownBackend
     │   ├── CommandIdReused          (same command id, other command: 422)
     │   ├── InvalidCursor            (a pagination cursor we did not issue, or stale)
+    │   ├── UnsupportedSort          (a list sorted by a column it does not declare)
     │   ├── InvalidChannel           (a malformed channel name: ``bad_channel``)
     │   │   └── UnknownChannelKind   (no policy registered for the kind: ``unknown_channel``)
     │   ├── InvalidReadModel         (a table or projection declaration is wrong)
@@ -155,6 +156,7 @@ __all__ = [
     "UnknownEventType",
     "UnknownProjection",
     "UnknownQuery",
+    "UnsupportedSort",
     "UpgradeRequired",
 ]
 
@@ -552,6 +554,12 @@ class AppendIndeterminate(StoreUnavailable):
 
 class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
+
+
+class UnsupportedSort(InvalidInput):
+    """A list asked to sort by a column it does not declare (``details.allowed``)."""
+
+    code = "unsupported_sort"
 
 
 # --- channels: who may follow what (headwater.identity._channels) ----------------------

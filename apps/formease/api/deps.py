@@ -16,6 +16,7 @@ from headwater import Principal, Runtime
 from headwater.domain import CommandContext
 from headwater.errors import StoreUnavailable
 from headwater.http import SignedInUser, Staff, TenantAdmin, get_runtime, runtime_of
+from headwater.security import Role
 
 
 async def get_formease(request: Request) -> FormEase:
@@ -39,7 +40,9 @@ class Actor:
         self.subject = principal.subject
 
     def context(self, key: str | None, scope: str) -> CommandContext:
-        return FormEase.context(self.tenant_id, self.subject, key, scope)
+        # Backoffice changes skip their author's own feed: the author made them.
+        staff = self.principal.has_role(Role.STAFF)
+        return FormEase.context(self.tenant_id, self.subject, key, scope, exclude_author=staff)
 
 
 async def staff_actor(principal: Staff) -> Actor:

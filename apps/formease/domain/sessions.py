@@ -73,6 +73,9 @@ class SubmissionReceived(Event, type="formease.SubmissionReceived"):
     #: The owner's monthly limit when it was received (None: unlimited); the usage
     #: read model refuses the append that would pass it.
     limit: int | None = None
+    #: The form (id, title, version) and its owner (id, email, name, plan): what the
+    #: admin feed's ``submission.received`` shows. Empty in events recorded before.
+    form: dict[str, Any] = {}
 
 
 class OpenSession(Aggregate[SessionId], type_name="formease.Session"):

@@ -7,6 +7,7 @@ Email, role and plan are critical: a stale write touching them is parked for rev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -27,12 +28,29 @@ class UserRole(StrEnum):
     OWNER = "owner"
 
 
-#: (forms, submissions per calendar month, UTC); None means unlimited.
+#: (forms, submissions per calendar month, UTC); None means unlimited. The defaults:
+#: a tenant's settings override each one (see :func:`plan_limits`).
 PLAN_LIMITS: Final[dict[Plan, tuple[int | None, int | None]]] = {
     Plan.FREE: (3, 100),
     Plan.PREMIUM: (50, 10_000),
     Plan.ENTERPRISE: (None, None),
 }
+
+
+def limit_keys(plan: Plan) -> tuple[str, str]:
+    """The names of ``plan``'s limits in a tenant's settings (``headwater.security``)."""
+    return f"formease.{plan.value}.forms", f"formease.{plan.value}.submissions"
+
+
+def plan_limits(plan: Plan, overrides: Mapping[str, int | None]) -> tuple[int | None, int | None]:
+    """``plan``'s (forms, submissions a month) with the tenant's settings applied.
+
+    ``overrides`` are the tenant's limits (``TenantSettings.limits``): a key there,
+    even ``null`` (unlimited), wins over the built-in default.
+    """
+    forms, submissions = PLAN_LIMITS[plan]
+    forms_key, submissions_key = limit_keys(plan)
+    return overrides.get(forms_key, forms), overrides.get(submissions_key, submissions)
 
 
 class PlanLimitReached(HeadwaterError):
@@ -53,9 +71,12 @@ class UserRegistered(Event, type="formease.UserRegistered"):
 
 
 class UserUpdated(Event, type="formease.UserUpdated"):
-    """Carries only the fields that changed."""
+    """Carries the fields that changed, and the user as it is after them."""
 
     changes: dict[str, Any]
+    #: The user after the change (id, email, name, plan, role): what the admin feed's
+    #: ``user.updated`` shows without a second read. Empty in events recorded before.
+    user: dict[str, Any] = {}
 
 
 class UserActive(Event, type="formease.UserActive"):
@@ -70,6 +91,8 @@ class FormCreated(Event, type="formease.FormCreated"):
     form_id: str
     title: str
     at: datetime
+    #: The owner (id, email, name, plan): what the admin feed's ``form.created`` shows.
+    user: dict[str, Any] = {}
 
 
 class FormUser(
@@ -97,18 +120,34 @@ class FormUser(
         self.require_exists()
         changes = {k: v for k, v in fields.items() if v is not None and getattr(self, k) != v}
         if changes:
-            self.record(UserUpdated(changes=changes))
+            self.record(UserUpdated(changes=changes, user={**self.summary(), **changes}))
 
-    def create_form(self, form_id: str, title: str, at: datetime) -> None:
+    def summary(self) -> dict[str, Any]:
+        """Who this user is, for the admin feed's events."""
+        return {
+            "user_id": self.id.value,
+            "email": self.email,
+            "name": self.name,
+            "plan": self.plan.value,
+            "role": self.role.value,
+        }
+
+    def create_form(
+        self,
+        form_id: str,
+        title: str,
+        at: datetime,
+        overrides: Mapping[str, int | None] | None = None,
+    ) -> None:
         self.require_exists()
-        limit = PLAN_LIMITS[self.plan][0]
+        limit = plan_limits(self.plan, overrides or {})[0]
         # Checked against this stream's state and saved with its expected version:
         # two concurrent creations cannot both see the last free slot.
         if limit is not None and self.form_count >= limit:
             raise PlanLimitReached(
                 f"the {self.plan} plan allows {limit} forms", limit=limit, plan=self.plan.value
             )
-        self.record(FormCreated(form_id=form_id, title=title, at=at))
+        self.record(FormCreated(form_id=form_id, title=title, at=at, user=self.summary()))
 
     @when(UserRegistered)
     def _registered(self, event: UserRegistered) -> None:

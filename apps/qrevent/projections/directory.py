@@ -28,7 +28,12 @@ EVENTS = Table(
         "position": INTEGER,
     },
     primary_key="event_id",
-    indexes=[("tenant_id", "position")],
+    # One index per sort the events list declares (apps.qrevent.queries.EVENT_SORTS).
+    indexes=[
+        ("tenant_id", "position"),
+        ("tenant_id", "name", "position"),
+        ("tenant_id", "starts_at", "position"),
+    ],
     tenant_column="tenant_id",
 )
 FAMILIES = Table(
@@ -41,7 +46,7 @@ FAMILIES = Table(
         "position": INTEGER,
     },
     primary_key="family_id",
-    indexes=[("tenant_id", "event_id", "position")],
+    indexes=[("tenant_id", "event_id", "position"), ("tenant_id", "event_id", "name", "position")],
     tenant_column="tenant_id",
 )
 GUESTS = Table(
@@ -58,7 +63,16 @@ GUESTS = Table(
         "position": INTEGER,
     },
     primary_key="guest_id",
-    indexes=[("tenant_id", "event_id", "position"), ("tenant_id", "family_id")],
+    # One index per sort the guests list declares (apps.qrevent.queries.GUEST_SORTS).
+    indexes=[
+        ("tenant_id", "event_id", "position"),
+        ("tenant_id", "event_id", "last_name", "position"),
+        ("tenant_id", "event_id", "first_name", "position"),
+        ("tenant_id", "family_id"),
+        # The door's "who is on this invitation" after each scan: a lookup, not a
+        # scan of the tenant's guests (which the sort indexes made the planner pick).
+        ("tenant_id", "invitation_id"),
+    ],
     tenant_column="tenant_id",
 )
 INVITATIONS = Table(

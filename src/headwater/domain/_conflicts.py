@@ -144,6 +144,15 @@ class MergeReport:
         return not self.escalated and not self.refused
 
 
+#: Seed 003's ``system.setting`` strategy: a setting is a value an admin sets, not a
+#: decision built on the one before, so concurrent writes merge key by key (``limits``
+#: one level deep) and the later write wins a key both changed. Only admins may
+#: write such settings, and every write is recorded with its author (the caller's
+#: duty: ``headwater.security``'s tenant settings do both); the report's
+#: ``overwritten`` says which of the other writer's values were replaced.
+SYSTEM_SETTING: Final = ConflictPolicy(merge={"limits"}, default=LAST_WRITE_WINS)
+
+
 def same(a: Value, b: Value) -> bool:
     """JSON equality, where ``1``, ``1.0`` and ``true`` are three different values."""
     if type(a) is not type(b):

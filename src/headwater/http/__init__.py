@@ -22,6 +22,10 @@ from headwater import _lazy
 if TYPE_CHECKING:
     from headwater.cursors import (
         CursorCodec,
+        ListQuery,
+        Sorts,
+        Total,
+        count_rows,
     )
     from headwater.http._client import (
         CLIENT_ASSETS,
@@ -51,6 +55,9 @@ if TYPE_CHECKING:
         runtime_of,
         scoped_store,
         tenant_id,
+    )
+    from headwater.http._listing import (
+        list_query,
     )
     from headwater.http._params import (
         MAX_INT64,
@@ -110,6 +117,12 @@ _EXPORTS: Final[dict[str, str]] = {
     "page": "headwater.http._responses",
     # parameters and signed cursors
     "MAX_INT64": "headwater.http._params",
+    # every list's sort, order and total
+    "ListQuery": "headwater.cursors",
+    "Sorts": "headwater.cursors",
+    "Total": "headwater.cursors",
+    "count_rows": "headwater.cursors",
+    "list_query": "headwater.http._listing",
     "CursorCodec": "headwater.cursors",
     # fingerprinted static assets and the pages that name them
     "Asset": "headwater.http._static",
@@ -133,6 +146,7 @@ __all__ = [
     "Envelope",
     "ErrorBody",
     "ErrorDetail",
+    "ListQuery",
     "Meta",
     "Page",
     "PageInfo",
@@ -141,13 +155,17 @@ __all__ = [
     "ScopedStore",
     "SecurityService",
     "SignedInUser",
+    "Sorts",
     "Staff",
     "StaticAssets",
     "TenantAdmin",
     "TenantId",
+    "Total",
+    "count_rows",
     "current_principal",
     "get_runtime",
     "get_security",
+    "list_query",
     "no_store",
     "ok",
     "page",

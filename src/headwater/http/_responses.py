@@ -1,7 +1,8 @@
 """The response envelope every route uses (seed 002, "API Response Patterns").
 
 Success: ``{"success": true, "data": ..., "meta": {"timestamp": ...}}``; lists add
-``"pagination": {"cursor": ..., "hasNext": ..., "limit": ...}``; errors are
+``"pagination": {"cursor": ..., "hasNext": ..., "limit": ...}`` (and ``total``,
+``totalExact`` when asked with ``?total=true``); errors are
 ``{"success": false, "error": {"code", "message", "details"}, "meta": ...}``.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from headwater.cursors import Total
 
 # The error body and ``meta`` live below the web layer (services write them too);
 # routes import the whole envelope from here.
@@ -33,6 +36,10 @@ class PageInfo(BaseModel):
     cursor: str | None = None
     has_next: bool = Field(default=False, serialization_alias="hasNext")
     limit: int
+    #: Present when the client asked ``total=true``: the list's size, and whether it
+    #: is exact or an estimate (``headwater.http._listing.count_rows``).
+    total: int | None = None
+    total_exact: bool | None = Field(default=None, serialization_alias="totalExact")
 
 
 class Page(BaseModel, Generic[T]):
@@ -46,9 +53,17 @@ def ok(data: T, **meta: Any) -> Envelope[T]:
     return Envelope[T](data=data, meta=Meta(**meta))
 
 
-def page(items: list[T], *, cursor: str | None, limit: int, **meta: Any) -> Page[T]:
+def page(
+    items: list[T], *, cursor: str | None, limit: int, total: Total | None = None, **meta: Any
+) -> Page[T]:
     return Page[T](
         data=items,
-        pagination=PageInfo(cursor=cursor, has_next=cursor is not None, limit=limit),
+        pagination=PageInfo(
+            cursor=cursor,
+            has_next=cursor is not None,
+            limit=limit,
+            total=None if total is None else total.count,
+            total_exact=None if total is None else total.exact,
+        ),
         meta=Meta(**meta),
     )

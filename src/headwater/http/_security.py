@@ -34,6 +34,7 @@ from headwater.http.routes import _accounts as accounts
 from headwater.http.routes import _api_keys as api_keys
 from headwater.http.routes import _auth as auth
 from headwater.http.routes import _session as session
+from headwater.http.routes import _tenant_admin as tenant_admin
 from headwater.http.routes import _tenants as tenants
 from headwater.identity._channels import ChannelRegistry
 from headwater.modules import Module
@@ -59,7 +60,14 @@ class SecurityModule(Module):
         self.channels = channels if channels is not None else ChannelRegistry.with_defaults()
 
     def routers(self) -> Sequence[APIRouter]:
-        return (auth.router, session.router, accounts.router, api_keys.router, tenants.router)
+        return (
+            auth.router,
+            session.router,
+            accounts.router,
+            api_keys.router,
+            tenants.router,
+            tenant_admin.router,
+        )
 
     def middleware(self) -> Sequence[Middleware]:
         origins = None if self.config is None else self.config.cors_origins

@@ -12,12 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.cursors import EXACT_TOTAL_CAP, ListQuery, Sorts, Total
 from headwater.errors import InvalidCursor
 from headwater.http._deps import AUTH_ERRORS, AppRuntime, TenantAdmin
+from headwater.http._listing import list_query
 from headwater.http._responses import Envelope, Page, ok, page
 from headwater.privacy._audit import MAX_PAGE, AuditQuery, AuditTrail, to_csv
 from headwater.privacy._erasure import MAX_SUBJECT_LENGTH, Eraser
@@ -33,6 +35,24 @@ class EraseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT_LENGTH)
+
+
+#: The trail is a scan of the log, forwards: one sort, one order (others are a 400).
+AUDIT_SORTS: Final = Sorts(
+    {"position": "position"}, default="position", tiebreak="position", orders=("asc",)
+)
+
+
+async def _count(trail: AuditTrail, tenant: str, query: AuditQuery) -> Total:
+    """Matching entries, counted by scanning: exact up to the cap, a lower bound past it."""
+    counted, after = 0, 0
+    while counted <= EXACT_TOTAL_CAP:
+        found = await trail.page(tenant, query, after=after, limit=MAX_PAGE)
+        counted += len(found.entries)
+        if found.next_after is None:
+            return Total(counted, True)
+        after = found.next_after
+    return Total(counted, False)
 
 
 def _query(
@@ -56,6 +76,7 @@ def privacy_router(eraser: Callable[[], Eraser], trail: Callable[[], AuditTrail]
     async def audit_trail(
         admin: TenantAdmin,
         runtime: AppRuntime,
+        listing: Annotated[ListQuery, Depends(list_query(AUDIT_SORTS))],
         actor: Text = None,
         stream: Text = None,
         type: Text = None,
@@ -67,7 +88,7 @@ def privacy_router(eraser: Callable[[], Eraser], trail: Callable[[], AuditTrail]
         """Who did what in the caller's tenant, oldest first, filtered and paged."""
         tenant = admin.require_tenant()
         query = _query(actor, stream, type, since, until)
-        scope = f"{query.scope()}|{tenant}"
+        scope = listing.scope(f"{query.scope()}|{tenant}")
         after = 0
         if cursor is not None:
             key = runtime.cursors.decode(scope, cursor)
@@ -80,7 +101,10 @@ def privacy_router(eraser: Callable[[], Eraser], trail: Callable[[], AuditTrail]
             if result.next_after is None
             else runtime.cursors.encode(scope, [result.next_after])
         )
-        return page([e.to_json() for e in result.entries], cursor=next_cursor, limit=limit)
+        total = await _count(trail(), tenant, query) if listing.total else None
+        return page(
+            [e.to_json() for e in result.entries], cursor=next_cursor, limit=limit, total=total
+        )
 
     @router.get(AUDIT_CSV_ROUTE, response_class=Response)
     async def audit_export(

@@ -66,12 +66,13 @@ from headwater.errors import (
 from headwater.identity._channels import Channel, ChannelPolicy, ChannelRegistry, requires
 from headwater.realtime._config import RealtimeConfig
 from headwater.realtime._connection import CloseCode, Connection, ConnectionState
-from headwater.realtime._hub import Hub
+from headwater.realtime._hub import EXCLUDE_AUTHOR, Hub, excluded_author
 from headwater.realtime._module import DEFAULT_ADMIN_EVENTS, RealtimeModule
 from headwater.realtime._topics import TopicProvider
 
 __all__ = [
     "DEFAULT_ADMIN_EVENTS",
+    "EXCLUDE_AUTHOR",
     "Channel",
     "ChannelForbidden",
     "ChannelPolicy",
@@ -86,5 +87,6 @@ __all__ = [
     "RealtimeModule",
     "TopicProvider",
     "UnknownChannelKind",
+    "excluded_author",
     "requires",
 ]

@@ -58,6 +58,20 @@ log = logging.getLogger("headwater.realtime")
 
 #: Deliveries between two yields to the event loop while routing a burst.
 _YIELD_EVERY = 512
+
+#: Event metadata that keeps an event from its own author's connections (seed 003's
+#: broadcasts that skip the sender): ``{"exclude_author": true, "actor": subject}``.
+EXCLUDE_AUTHOR = "exclude_author"
+
+
+def excluded_author(event: RecordedEvent) -> str | None:
+    """The subject whose connections this event skips, or None (everyone gets it)."""
+    if event.metadata.get(EXCLUDE_AUTHOR) is not True:
+        return None
+    actor = event.metadata.get("actor")
+    return actor if isinstance(actor, str) else None
+
+
 #: Seconds between retries when the store subscription fails (e.g. database restart).
 #: At most 1 s: every attempt is itself bounded by the store's deadlines (a few
 #: seconds on a dead link), and a healed link should deliver again within seconds.
@@ -204,6 +218,7 @@ class Hub:
         # Security events (accounts, keys: argon2 hashes, digests) never leave the server.
         if index and not is_security_event(event.type):
             tenant = event.tenant_id
+            author = excluded_author(event)
             body: str | None = None
             for name in event_channel_names(event):
                 members = index.get((tenant, name))
@@ -215,7 +230,8 @@ class Hub:
                 subs = members.snapshot()
                 fanout += len(subs)
                 for sub in subs:
-                    sub.offer(frame)
+                    if author is None or sub.sink.principal.subject != author:
+                        sub.offer(frame)
             admin_name = self._admin_events.get(event.type)
             if admin_name is not None:
                 members = index.get((tenant, ADMIN))
@@ -224,7 +240,8 @@ class Hub:
                     subs = members.snapshot()
                     fanout += len(subs)
                     for sub in subs:
-                        sub.offer(frame)
+                        if author is None or sub.sink.principal.subject != author:
+                            sub.offer(frame)
         # Set after fan-out: a subscriber registered from here on starts above it.
         self.position = position
         self._routed.append((position, event.id))
@@ -412,6 +429,8 @@ class Hub:
                 if event.position > target or not sink.is_open:
                     break
                 if event.tenant_id != tenant or is_security_event(event.type):
+                    continue
+                if excluded_author(event) == sink.principal.subject:
                     continue
                 for sub in subs:
                     if sub.channel.matches(event, self._admin_types):

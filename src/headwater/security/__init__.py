@@ -26,6 +26,7 @@ from headwater.identity._principal import ANONYMOUS, Authenticator, Principal, R
 from headwater.security._config import FAST_PASSWORDS, PasswordPolicy, SecurityConfig
 from headwater.security._opaque import equal_text
 from headwater.security._service import Security
+from headwater.security._settings import TenantSettings
 
 __all__ = [
     "ANONYMOUS",
@@ -42,6 +43,7 @@ __all__ = [
     "Role",
     "Security",
     "SecurityConfig",
+    "TenantSettings",
     "TokenExpired",
     "TokenInvalid",
     "TokenRevoked",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, get_args
 
+from headwater.cursors import ListQuery, Sorts, Total, count_rows
 from headwater.errors import (
     ConcurrencyError,
     EmailTaken,
@@ -43,6 +44,12 @@ _FIELDS: Final = (
     "version",
 )
 _COLUMNS: Final = ", ".join(_FIELDS)
+
+#: Each sort has an index after tenant_id: hw_accounts_by_tenant (created_at),
+#: hw_accounts_by_tenant_email (email, unique, so its own tiebreak in practice).
+ACCOUNT_SORTS: Final = Sorts(
+    {"created_at": "created_at", "email": "email"}, default="created_at", tiebreak="account_id"
+)
 
 
 def account_columns(alias: str) -> str:
@@ -133,17 +140,21 @@ class Accounts:
         return None if row is None else AccountRecord.from_row(row)
 
     async def list_in_tenant(
-        self, tenant_id: str, *, after: tuple[int, str] | None, limit: int
+        self, tenant_id: str, query: ListQuery, *, after: Sequence[Any] | None, limit: int
     ) -> list[AccountRecord]:
-        """Keyset page by (created_at, account_id); ``after`` is the last row seen."""
+        """Keyset page in ``query``'s order; ``after`` is the last row's sort key."""
         sql = f"SELECT {_COLUMNS} FROM hw_accounts WHERE tenant_id = ?"
         params: list[Any] = [tenant_id]
-        if after is not None:
-            sql += " AND (created_at > ? OR (created_at = ? AND account_id > ?))"
-            params += [after[0], after[0], after[1]]
-        sql += " ORDER BY created_at, account_id LIMIT ?"
+        clause = query.after(after)
+        if clause is not None:
+            sql += f" AND {clause[0]}"
+            params += clause[1]
+        sql += f" ORDER BY {query.order_by()} LIMIT ?"
         rows = await fetch_all(self.store, sql, [*params, limit])
         return [AccountRecord.from_row(row) for row in rows]
+
+    async def count_in_tenant(self, tenant_id: str) -> Total:
+        return await count_rows(self.store, "FROM hw_accounts WHERE tenant_id = ?", [tenant_id])
 
     # --- commands -----------------------------------------------------------------------
 

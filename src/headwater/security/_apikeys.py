@@ -8,10 +8,11 @@ inline-projected lookup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from headwater.cursors import ListQuery, Sorts, Total, count_rows
 from headwater.errors import InvalidInput, NotFound
 from headwater.eventstore import NO_STREAM, EventStore
 from headwater.identity._principal import Role, Tier
@@ -24,6 +25,12 @@ from headwater.security._schema import fetch_all, fetch_one
 PREFIX: Final = "hwk_"
 _COLUMNS: Final = (
     "key_id, tenant_id, name, role, tier, secret_digest, created_by, created_at, revoked_at"
+)
+
+#: Each sort has an index after tenant_id: hw_api_keys_by_tenant (created_at),
+#: hw_api_keys_by_tenant_name (name).
+API_KEY_SORTS: Final = Sorts(
+    {"created_at": "created_at", "name": "name"}, default="created_at", tiebreak="key_id"
 )
 
 
@@ -117,16 +124,21 @@ class ApiKeys:
         return ApiKeyRecord.from_row(row)
 
     async def list_in_tenant(
-        self, tenant_id: str, *, after: tuple[int, str] | None, limit: int
+        self, tenant_id: str, query: ListQuery, *, after: Sequence[Any] | None, limit: int
     ) -> list[ApiKeyRecord]:
+        """Keyset page in ``query``'s order; ``after`` is the last row's sort key."""
         sql = f"SELECT {_COLUMNS} FROM hw_api_keys WHERE tenant_id = ?"
         params: list[Any] = [tenant_id]
-        if after is not None:
-            sql += " AND (created_at > ? OR (created_at = ? AND key_id > ?))"
-            params += [after[0], after[0], after[1]]
-        sql += " ORDER BY created_at, key_id LIMIT ?"
+        clause = query.after(after)
+        if clause is not None:
+            sql += f" AND {clause[0]}"
+            params += clause[1]
+        sql += f" ORDER BY {query.order_by()} LIMIT ?"
         rows = await fetch_all(self.store, sql, [*params, limit])
         return [ApiKeyRecord.from_row(row) for row in rows]
+
+    async def count_in_tenant(self, tenant_id: str) -> Total:
+        return await count_rows(self.store, "FROM hw_api_keys WHERE tenant_id = ?", [tenant_id])
 
     async def revoke(
         self, key_id: str, tenant_id: str, *, metadata: Mapping[str, object]

@@ -24,6 +24,7 @@ from headwater.identity._principal import ANONYMOUS, Principal, Role
 from headwater.security._apikeys import PREFIX as API_KEY_PREFIX
 from headwater.security._apikeys import split_key
 from headwater.security._cookies import SessionCookies
+from headwater.security._memberships import Memberships
 from headwater.security._opaque import matches
 from headwater.security._revocation import CredentialStates, SessionState
 from headwater.security._tokens import AccessTokens
@@ -37,7 +38,9 @@ class SecurityAuthenticator:
         cookies: SessionCookies,
         states: CredentialStates,
         session_cookie: str,
+        memberships: Memberships,
     ) -> None:
+        self.memberships = memberships
         self.tokens = tokens
         self.cookies = cookies
         self.states = states
@@ -75,6 +78,7 @@ class SecurityAuthenticator:
         state = await self._live(claims.subject, claims.session_id)
         account = state.account
         tenant_id = account.tenant_id
+        roles = account.roles
         if claims.acting_as_admin:
             # Only a platform admin acts for a tenant, and only by the explicit,
             # audited act-as token; never by a client-chosen header.
@@ -82,11 +86,20 @@ class SecurityAuthenticator:
                 raise TokenRevoked("this account may no longer act for a tenant")
             tenant_id = claims.tenant_id
         elif claims.tenant_id != account.tenant_id:
-            raise TokenRevoked("the account's tenant changed: sign in again")
+            # A token switched to another tenant: valid while the membership lasts,
+            # with the roles it holds there (read now, not from the token).
+            member_roles = (
+                None
+                if claims.tenant_id is None
+                else await self.memberships.roles_in(account.account_id, claims.tenant_id)
+            )
+            if member_roles is None:
+                raise TokenRevoked("the account's tenant changed: sign in again")
+            tenant_id, roles = claims.tenant_id, member_roles
         return Principal(
             subject=account.account_id,
             tenant_id=tenant_id,
-            roles=account.roles,
+            roles=roles,
             credential="access_token",
             tier=account.tier,
             acting_as_admin=claims.acting_as_admin,

@@ -21,6 +21,7 @@ from headwater.identity._reserved import API_KEY_CATEGORY as API_KEY_CATEGORY
 from headwater.identity._reserved import TENANT_CATEGORY as TENANT_CATEGORY
 
 TENANT_CREATED: Final = "hw.tenant.created"
+TENANT_SETTINGS_CHANGED: Final = "hw.tenant.settings_changed"
 ACCOUNT_REGISTERED: Final = "hw.account.registered"
 PASSWORD_CHANGED: Final = "hw.account.password_changed"
 ROLES_CHANGED: Final = "hw.account.roles_changed"
@@ -28,6 +29,8 @@ ACCOUNT_DISABLED: Final = "hw.account.disabled"
 ACCOUNT_ENABLED: Final = "hw.account.enabled"
 TOKENS_REVOKED: Final = "hw.account.tokens_revoked"
 ACTED_FOR_TENANT: Final = "hw.account.acted_for_tenant"
+MEMBERSHIP_GRANTED: Final = "hw.account.membership_granted"
+MEMBERSHIP_REVOKED: Final = "hw.account.membership_revoked"
 API_KEY_CREATED: Final = "hw.api_key.created"
 API_KEY_REVOKED: Final = "hw.api_key.revoked"
 

@@ -8,6 +8,7 @@ check (or the UNIQUE email) fails that append and writes nothing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +52,65 @@ def _tenant_created(e: RecordedEvent) -> list[Statement]:
             "INSERT INTO hw_tenants (tenant_id, name, created_at) VALUES (?, ?, ?)",
             (e.tenant_id, e.data["name"], _us(e)),
         )
+    ]
+
+
+def _settings_changed(e: RecordedEvent) -> list[Statement]:
+    # Last write wins (seed 003 ``system.setting``): each event carries the whole
+    # settings, so the row is simply the latest one.
+    d = e.data
+    if e.tenant_id is None or e.stream_id != ev.tenant_stream(e.tenant_id):
+        raise InvalidInput("a tenant's settings live in its own stream, under its own tenant")
+    plan, limits, features = d["plan"], d["limits"], d["features"]
+    if not isinstance(plan, str) or not isinstance(limits, dict) or not isinstance(features, list):
+        raise InvalidInput("tenant settings need a plan, limits and features")
+    actor = e.metadata.get("actor")
+    values = (
+        plan,
+        json.dumps(limits, sort_keys=True),
+        json.dumps(features),
+        actor if isinstance(actor, str) else None,
+        _us(e),
+        e.version,
+    )
+    return [
+        Statement("DELETE FROM hw_tenant_settings WHERE tenant_id = ?", (e.tenant_id,)),
+        Statement(
+            "INSERT INTO hw_tenant_settings (plan, limits, features, updated_by, updated_at, "
+            "version, tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (*values, e.tenant_id),
+        ),
+    ]
+
+
+def _membership_granted(e: RecordedEvent) -> list[Statement]:
+    account_id = ev.id_in(e.stream_id, ev.ACCOUNT_CATEGORY)
+    tenant_id = e.data["tenant_id"]
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise InvalidInput("a membership names its tenant")
+    roles = _check_roles(e.data["roles"], tenant_id)
+    return [
+        *_bump_account_version(e),
+        Statement(
+            "DELETE FROM hw_memberships WHERE account_id = ? AND tenant_id = ?",
+            (account_id, tenant_id),
+        ),
+        Statement(
+            "INSERT INTO hw_memberships (account_id, tenant_id, roles, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (account_id, tenant_id, roles, _us(e)),
+        ),
+    ]
+
+
+def _membership_revoked(e: RecordedEvent) -> list[Statement]:
+    account_id = ev.id_in(e.stream_id, ev.ACCOUNT_CATEGORY)
+    return [
+        *_bump_account_version(e),
+        Statement(
+            "DELETE FROM hw_memberships WHERE account_id = ? AND tenant_id = ?",
+            (account_id, e.data["tenant_id"]),
+        ),
     ]
 
 
@@ -199,6 +259,9 @@ def _api_key_revoked(e: RecordedEvent) -> list[Statement]:
 
 _HANDLERS: dict[str, Callable[[RecordedEvent], list[Statement]]] = {
     ev.TENANT_CREATED: _tenant_created,
+    ev.TENANT_SETTINGS_CHANGED: _settings_changed,
+    ev.MEMBERSHIP_GRANTED: _membership_granted,
+    ev.MEMBERSHIP_REVOKED: _membership_revoked,
     ev.ACCOUNT_REGISTERED: _registered,
     ev.PASSWORD_CHANGED: _password_changed,
     ev.ROLES_CHANGED: _roles_changed,

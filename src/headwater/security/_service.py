@@ -27,9 +27,11 @@ from headwater.security._apikeys import ApiKeyRecord, ApiKeys
 from headwater.security._authenticator import SecurityAuthenticator
 from headwater.security._config import SecurityConfig
 from headwater.security._cookies import SessionCookies
+from headwater.security._memberships import Memberships
 from headwater.security._passwords import Passwords
 from headwater.security._revocation import CredentialStates
 from headwater.security._sessions import Sessions
+from headwater.security._settings import TenantSettings, TenantSettingsStore
 from headwater.security._tenants import Tenants
 from headwater.security._tokens import AccessClaims, AccessTokens
 
@@ -75,6 +77,8 @@ class Security:
         self.accounts = Accounts(store, self.passwords)
         self.tenants = Tenants(store)
         self.api_keys = ApiKeys(store)
+        self.settings = TenantSettingsStore(store)
+        self.memberships = Memberships(store)
         self.sessions = Sessions(
             store,
             refresh_seconds=config.refresh_token_seconds,
@@ -87,6 +91,7 @@ class Security:
             cookies=self.cookies,
             states=self.states,
             session_cookie=config.session_cookie,
+            memberships=self.memberships,
         )
 
     # --- signing in and out -------------------------------------------------------------
@@ -168,6 +173,39 @@ class Security:
             session_id=session_id,
             acting_as_admin=True,
         )
+
+    async def switch_tenant(self, principal: Principal, tenant_id: str) -> tuple[str, AccessClaims]:
+        """An access token with which the caller acts in ``tenant_id`` (seed 004 ``switchTenant``).
+
+        Allowed for the account's home tenant and the tenants it is a member of, with
+        the roles it holds there; anything else is a 403 that says nothing of whether
+        the tenant exists. The token stays tied to the caller's session, so signing
+        out ends it, and the membership is checked again on every request.
+        """
+        session_id = principal.claims.get("sid")
+        if principal.credential != "access_token" or not isinstance(session_id, str):
+            raise Forbidden("switching tenant needs a signed-in access token")
+        account = await self._account(principal.subject)
+        if Role.PLATFORM_ADMIN in account.roles:
+            raise Forbidden("a platform admin acts for a tenant with /auth/act-as")
+        if tenant_id == account.tenant_id:
+            roles = account.roles
+        else:
+            found = await self.memberships.roles_in(account.account_id, tenant_id)
+            if found is None:
+                raise Forbidden("this account is not a member of that tenant")
+            roles = found
+        return self.tokens.issue(
+            subject=account.account_id,
+            tenant_id=tenant_id,
+            roles=roles,
+            tier=account.tier,
+            session_id=session_id,
+        )
+
+    async def tenant_settings(self, tenant_id: str) -> TenantSettings:
+        """The tenant's plan, limits and features (seed 004 ``getTenantConfig``)."""
+        return await self.settings.get(tenant_id)
 
     async def change_own_password(self, principal: Principal, current: str, new: str) -> TokenPair:
         """Change the caller's password, end every session, and sign in afresh."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from headwater.cursors import ListQuery, Sorts, Total, count_rows
 from headwater.errors import InvalidInput, NotFound
 from headwater.eventstore import NO_STREAM, EventStore
 from headwater.security import _events as ev
@@ -13,6 +14,11 @@ from headwater.security._opaque import new_id
 from headwater.security._schema import fetch_all, fetch_one
 
 _COLUMNS: Final = "tenant_id, name, created_at"
+
+#: Each sort has an index: created_at (hw_tenants_by_created), name (hw_tenants_by_name).
+TENANT_SORTS: Final = Sorts(
+    {"created_at": "created_at", "name": "name"}, default="created_at", tiebreak="tenant_id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +57,19 @@ class Tenants:
             raise NotFound("no such tenant", tenant_id=tenant_id)
         return TenantRecord.from_row(row)
 
-    async def list(self, *, after: tuple[int, str] | None, limit: int) -> list[TenantRecord]:
+    async def list(
+        self, query: ListQuery, *, after: Sequence[Any] | None, limit: int
+    ) -> list[TenantRecord]:
+        """Keyset page in ``query``'s order; ``after`` is the last row's sort key."""
         sql = f"SELECT {_COLUMNS} FROM hw_tenants"
         params: list[Any] = []
-        if after is not None:
-            sql += " WHERE created_at > ? OR (created_at = ? AND tenant_id > ?)"
-            params += [after[0], after[0], after[1]]
-        sql += " ORDER BY created_at, tenant_id LIMIT ?"
+        clause = query.after(after)
+        if clause is not None:
+            sql += f" WHERE {clause[0]}"
+            params += clause[1]
+        sql += f" ORDER BY {query.order_by()} LIMIT ?"
         rows = await fetch_all(self.store, sql, [*params, limit])
         return [TenantRecord.from_row(row) for row in rows]
+
+    async def count(self) -> Total:
+        return await count_rows(self.store, "FROM hw_tenants", [])

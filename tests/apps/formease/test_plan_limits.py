@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.apps.formease.conftest import World
+from tests.apps.formease.conftest import ROOT_EMAIL, ROOT_PASSWORD, World, _login
 from tests.apps.formease.support import (
     data,
     error,
@@ -83,3 +83,60 @@ def test_a_session_submits_once(world: World) -> None:
     forged = token[:-4] + "AAAA"
     assert error(submit(http, a, forged, {"name": "Ada"}), 400)["code"] == "validation_failed"
     assert data(http.get(f"/formease/users/{user}", headers=a.staff))["form_count"] == 1
+
+
+def test_the_tenants_settings_set_the_plan_limits(world: World) -> None:
+    """A platform admin changes a tenant's FormEase limits in its settings; the app
+    reads them from there (the built-in plans are only defaults), per tenant."""
+    http, a, b = world.http, world.a, world.b
+    root = _login(http, ROOT_EMAIL, ROOT_PASSWORD)
+    key = "formease.premium.forms"
+    changed = http.patch(
+        f"/admin/tenants/{b.tenant_id}/settings", json={"limits": {key: 2}}, headers=root
+    )
+    try:
+        assert data(changed)["limits"][key] == 2
+        in_b = new_user(http, b, "premium")
+        new_form(http, b, in_b, "one")
+        new_form(http, b, in_b, "two")
+        refused = http.post(f"/formease/users/{in_b}/forms", json={"title": "x"}, headers=b.staff)
+        assert error(refused, 403)["code"] == "plan_limit_reached"
+        assert error(refused, 403)["details"]["limit"] == 2
+        # Tenant A keeps the built-in premium plan (50 forms).
+        in_a = new_user(http, a, "premium")
+        for n in range(3):
+            new_form(http, a, in_a, f"form {n}")
+        # Raised again (null: unlimited), B's user creates the third form.
+        unlimited = http.patch(
+            f"/admin/tenants/{b.tenant_id}/settings", json={"limits": {key: None}}, headers=root
+        )
+        assert data(unlimited)["limits"][key] is None
+        new_form(http, b, in_b, "three")
+    finally:
+        http.patch(
+            f"/admin/tenants/{b.tenant_id}/settings", json={"limits": {key: 50}}, headers=root
+        )
+
+
+def test_the_tenants_settings_set_the_monthly_submission_limit(world: World) -> None:
+    http, b = world.http, world.b
+    root = _login(http, ROOT_EMAIL, ROOT_PASSWORD)
+    key = "formease.enterprise.submissions"
+    data(
+        http.patch(
+            f"/admin/tenants/{b.tenant_id}/settings", json={"limits": {key: 2}}, headers=root
+        )
+    )
+    try:
+        user = new_user(http, b, "enterprise")
+        form = published_form(http, b, user)
+        statuses = [
+            submit(http, b, open_form(http, b, form)["token"], {"name": "Ada", "age": 30})
+            for _ in range(3)
+        ]
+        assert [s.status_code for s in statuses] == [201, 201, 403]
+        assert statuses[2].json()["error"]["code"] == "plan_limit_reached"
+    finally:
+        http.patch(
+            f"/admin/tenants/{b.tenant_id}/settings", json={"limits": {key: None}}, headers=root
+        )

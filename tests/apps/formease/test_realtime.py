@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from websockets.sync.client import ClientConnection, connect
 
-from tests.apps.formease.conftest import World
+from tests.apps.formease.conftest import PASSWORD, Operator, World, _login
 from tests.apps.formease.support import data, new_form, new_user, open_form, submit
 
 FIELD = {"type": "text", "label": "Name", "order": 1}
@@ -56,3 +56,58 @@ def test_admins_see_users_forms_and_submissions_live(world: World) -> None:
         ]
         assert events[-1]["data"]["form_id"] == form
         assert _names(other, 1, within=1.0) == []  # nothing of A's reaches B's admins
+
+
+def test_the_feed_events_carry_what_an_admin_needs(world: World) -> None:
+    """Seed 003: ``user.updated`` is sent; ``form.created`` names the user and
+    ``submission.received`` the form (and its owner), with no second read."""
+    http, a = world.http, world.a
+    with _admin_feed(world, a.admin) as feed:
+        user = new_user(http, a, "premium", email="feed-owner@customer.example", name="Ada")
+        data(http.patch(f"/formease/users/{user}", json={"name": "Ada L."}, headers=a.staff))
+        form = new_form(http, a, user, "Feedback")
+        body = {"set_fields": {"name": FIELD}}
+        data(http.patch(f"/formease/forms/{form}", json=body, headers=a.staff))
+        data(http.post(f"/formease/forms/{form}/publish", headers=a.staff))
+        data(submit(http, a, open_form(http, a, form)["token"], {"name": "Bo"}), 201)
+        events = {e["name"]: e for e in _names(feed, 6)}
+    updated = events["user.updated"]["data"]
+    assert updated["changes"] == {"name": "Ada L."}
+    assert updated["user"] == {
+        "user_id": user,
+        "email": "feed-owner@customer.example",
+        "name": "Ada L.",
+        "plan": "premium",
+        "role": "member",
+    }
+    created = events["form.created"]["data"]
+    assert (created["form_id"], created["title"]) == (form, "Feedback")
+    assert created["user"]["email"] == "feed-owner@customer.example"
+    assert created["user"]["name"] == "Ada L."
+    received = events["submission.received"]["data"]
+    assert received["form"]["title"] == "Feedback"
+    assert received["form"]["form_id"] == form
+    assert received["form"]["owner"]["email"] == "feed-owner@customer.example"
+
+
+def test_a_change_skips_its_authors_feed_but_reaches_the_other_admins(world: World) -> None:
+    http, a = world.http, world.a
+    email = f"second-admin-{time.monotonic_ns()}@alpha.example"
+    made = http.post(
+        "/accounts",
+        json={"email": email, "password": PASSWORD, "roles": ["tenant_admin"]},
+        headers=a.admin,
+    )
+    assert made.status_code == 201, made.text
+    other_admin = _login(http, email)
+    with _admin_feed(world, a.admin) as author, _admin_feed(world, other_admin) as colleague:
+        # The author makes the change (an admin is staff too) ...
+        user = new_user(http, Operator(a.tenant_id, a.admin, a.admin, a.respondent), "free")
+        seen = _names(colleague, 1)
+        assert [e["name"] for e in seen] == ["user.created"]
+        assert seen[0]["stream_id"].endswith(user)
+        # ... and does not get it back; a change by someone else still reaches it.
+        new_user(http, a, "free")
+        echoed = _names(author, 1)
+        assert [e["name"] for e in echoed] == ["user.created"]
+        assert not echoed[0]["stream_id"].endswith(user)

@@ -4,9 +4,9 @@ freshness) and the review queue for parked critical changes."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from apps.formease import queries
 from apps.formease.api.deps import AdminActor, AppRuntime, FormEaseService, StaffActor
@@ -15,7 +15,18 @@ from apps.formease.domain.users import Plan
 from apps.formease.projections import FORM_METRICS_PROJECTIONS, USER_STATS_PROJECTIONS
 from headwater.domain import AcceptReview, RejectReview, ReviewId, open_reviews
 from headwater.errors import InvalidInput
-from headwater.http import AUTH_ERRORS, BAD_REQUEST, CONFLICT, NOT_FOUND, Envelope, Page, ok, page
+from headwater.http import (
+    AUTH_ERRORS,
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    Envelope,
+    ListQuery,
+    Page,
+    list_query,
+    ok,
+    page,
+)
 
 router = APIRouter(prefix="/formease/admin", tags=["formease"], responses=AUTH_ERRORS)
 
@@ -31,6 +42,7 @@ async def user_stats(
     actor: StaffActor,
     service: FormEaseService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(queries.USER_SORTS))],
     plan: Plan | None = None,
     active_days: int | None = Query(default=None, ge=1, le=3650),
     search: str | None = Query(default=None, min_length=1, max_length=100),
@@ -42,13 +54,13 @@ async def user_stats(
     )
     # The cursor is bound to the filters: reusing it on another list is a 400.
     scope = f"fe-users:{actor.tenant_id}:{filters}"
-    after = runtime.cursors.decode(scope, cursor) if cursor else None
-    rows, key = await queries.user_stats(
-        service.store, actor.tenant_id, filters, after=after, limit=limit
+    after = query.decode(runtime.cursors, scope, cursor)
+    rows, key, total = await queries.user_stats(
+        service.store, actor.tenant_id, filters, after=after, limit=limit, query=query
     )
     fresh = await queries.freshness(service.store, USER_STATS_PROJECTIONS)
-    next_cursor = runtime.cursors.encode(scope, key) if key else None
-    return page(rows, cursor=next_cursor, limit=limit, freshness=fresh)
+    next_cursor = query.encode(runtime.cursors, scope, key) if key else None
+    return page(rows, cursor=next_cursor, limit=limit, total=total, freshness=fresh)
 
 
 @router.get(

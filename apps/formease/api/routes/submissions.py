@@ -18,7 +18,16 @@ from apps.formease import exports, queries
 from apps.formease.api.deps import AppRuntime, FormEaseService, StaffActor
 from apps.formease.domain.forms import Form
 from apps.formease.service import FormEase
-from headwater.http import AUTH_ERRORS, BAD_REQUEST, MAX_INT64, NOT_FOUND, Page, page
+from headwater.http import (
+    AUTH_ERRORS,
+    BAD_REQUEST,
+    MAX_INT64,
+    NOT_FOUND,
+    ListQuery,
+    Page,
+    list_query,
+    page,
+)
 
 router = APIRouter(prefix="/formease/submissions", tags=["formease"], responses=AUTH_ERRORS)
 
@@ -72,20 +81,19 @@ async def list_submissions(
     service: FormEaseService,
     runtime: AppRuntime,
     filters: Filters,
+    query: Annotated[ListQuery, Depends(list_query(queries.SUBMISSION_SORTS))],
     cursor: str | None = Query(default=None, max_length=2000),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Page[dict[str, Any]]:
     await _checked(service, actor.tenant_id, filters)
     scope = f"fe-submissions:{actor.tenant_id}:{filters}"
-    after = int(runtime.cursors.decode(scope, cursor)[0]) if cursor else None
-    rows = await queries.list_submissions(
-        service.store, actor.tenant_id, filters, after=after, limit=limit + 1
+    after = query.decode(runtime.cursors, scope, cursor)
+    rows, key, total = await queries.page_submissions(
+        service.store, actor.tenant_id, filters, query, after=after, limit=limit
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = runtime.cursors.encode(scope, [rows[-1]["log_position"]]) if more else None
+    next_cursor = query.encode(runtime.cursors, scope, key) if key else None
     items = [{**r, "submitted_at": r["submitted_at"].isoformat()} for r in rows]
-    return page(items, cursor=next_cursor, limit=limit)
+    return page(items, cursor=next_cursor, limit=limit, total=total)
 
 
 async def json_stream(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

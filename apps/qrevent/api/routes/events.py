@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
+from apps.qrevent.caching import cached
 from apps.qrevent.commands import ChangeEventStatus, CreateEvent, UpdateEvent
 from apps.qrevent.domain.event import Status
 from apps.qrevent.domain.ids import EventId
 from apps.qrevent.projections.checkin import COUNTS, GATE_COUNTS
 from apps.qrevent.projections.directory import EVENTS
-from apps.qrevent.queries import one, page_rows, rows
-from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Page, Staff, ok, page
+from apps.qrevent.queries import EVENT_SORTS, one, page_rows, rows
+from headwater.cache import COMPUTED, FREQUENT
+from headwater.http import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    AppRuntime,
+    Envelope,
+    ListQuery,
+    Page,
+    Staff,
+    Total,
+    list_query,
+    ok,
+    page,
+)
 
 router = APIRouter(prefix="/api/events", tags=["qrevent: events"], responses=AUTH_ERRORS)
 
@@ -98,6 +112,7 @@ async def list_events(
     staff: Staff,
     store: Store,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(EVENT_SORTS))],
     status: Status | None = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -105,17 +120,51 @@ async def list_events(
     where: dict[str, Any] = {"tenant_id": staff.require_tenant()}
     if status is not None:
         where["status"] = status
-    items, next_cursor = await page_rows(
-        store, runtime.cursors, EVENTS, scope="qe-events", where=where, cursor=cursor, limit=limit
+    tenant = where["tenant_id"]
+
+    async def compute() -> dict[str, Any]:
+        items, next_cursor, total = await page_rows(
+            store,
+            runtime.cursors,
+            EVENTS,
+            scope="qe-events",
+            query=query,
+            where=where,
+            cursor=cursor,
+            limit=limit,
+        )
+        counted = None if total is None else [total.count, total.exact]
+        return {"items": items, "cursor": next_cursor, "total": counted}
+
+    # One entry per page asked for (filters, sort, cursor, size, total): all dropped
+    # together by the events table's tag.
+    key = f"qe:events:{status}:{query.sort}:{query.order}:{query.total}:{limit}:{cursor}"
+    found = await cached(runtime.cache, tenant, key, compute, policy=FREQUENT, tables=[EVENTS])
+    total = None if found["total"] is None else Total(*found["total"])
+    return page(
+        [EventView.of(r) for r in found["items"]],
+        cursor=found["cursor"],
+        limit=limit,
+        total=total,
     )
-    return page([EventView.of(r) for r in items], cursor=next_cursor, limit=limit)
 
 
 @router.get(
     "/{event_id}", summary="One event", response_model=Envelope[EventView], responses=NOT_FOUND
 )
-async def get_event(event_id: str, staff: Staff, store: Store) -> Envelope[EventView]:
-    return ok(EventView.of(await load_event(store, staff.require_tenant(), event_id)))
+async def get_event(
+    event_id: str, staff: Staff, store: Store, runtime: AppRuntime
+) -> Envelope[EventView]:
+    tenant = staff.require_tenant()
+    row = await cached(
+        runtime.cache,
+        tenant,
+        f"qe:event:{event_id}",
+        lambda: load_event(store, tenant, event_id),
+        policy=FREQUENT,
+        tables=[EVENTS],
+    )
+    return ok(EventView.of(row))
 
 
 @router.patch(
@@ -158,8 +207,23 @@ async def change_status(
     response_model=Envelope[CountsView],
     responses=NOT_FOUND,
 )
-async def counts(event_id: str, staff: Staff, store: Store) -> Envelope[CountsView]:
+async def counts(
+    event_id: str, staff: Staff, store: Store, runtime: AppRuntime
+) -> Envelope[CountsView]:
     tenant = staff.require_tenant()
+    view = await cached(
+        runtime.cache,
+        tenant,
+        f"qe:counts:{event_id}",
+        lambda: _counts(store, tenant, event_id),
+        policy=COMPUTED,
+        tables=[COUNTS, GATE_COUNTS, EVENTS],
+    )
+    return ok(CountsView.model_validate(view))
+
+
+async def _counts(store: Store, tenant: str, event_id: str) -> dict[str, Any]:
+    """The dashboard's figures for one event (cached as plain JSON)."""
     event = await load_event(store, tenant, event_id)
     key = {"tenant_id": tenant, "event_id": event_id}
     total = await one(store, COUNTS, key) or {"checked_in": 0, "inside": 0, "alerts": 0}
@@ -176,4 +240,4 @@ async def counts(event_id: str, staff: Staff, store: Store) -> Envelope[CountsVi
         capacity=event["capacity"],
         gates=list(gates.values()),
     )
-    return ok(view)
+    return view.model_dump()

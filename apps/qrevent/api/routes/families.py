@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
@@ -13,8 +13,19 @@ from apps.qrevent.commands import CreateFamily, RenameFamily
 from apps.qrevent.domain.ids import FamilyId
 from apps.qrevent.errors import NotInTenant
 from apps.qrevent.projections.directory import FAMILIES, GUESTS
-from apps.qrevent.queries import one, page_rows, rows
-from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Page, Staff, ok, page
+from apps.qrevent.queries import FAMILY_SORTS, one, page_rows, rows
+from headwater.http import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    AppRuntime,
+    Envelope,
+    ListQuery,
+    Page,
+    Staff,
+    list_query,
+    ok,
+    page,
+)
 
 router = APIRouter(prefix="/api", tags=["qrevent: families"], responses=AUTH_ERRORS)
 
@@ -88,17 +99,19 @@ async def list_families(
     staff: Staff,
     store: Store,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(FAMILY_SORTS))],
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[FamilyView]:
     tenant = staff.require_tenant()
     await load_event(store, tenant, event_id)
-    items, next_cursor = await page_rows(
+    items, next_cursor, total = await page_rows(
         store,
         runtime.cursors,
         FAMILIES,
         scope=f"qe-families:{event_id}:{q}",
+        query=query,
         where={"tenant_id": tenant, "event_id": event_id},
         cursor=cursor,
         limit=limit,
@@ -107,7 +120,7 @@ async def list_families(
     views = [
         FamilyView(family_id=r["family_id"], event_id=r["event_id"], name=r["name"]) for r in items
     ]
-    return page(views, cursor=next_cursor, limit=limit)
+    return page(views, cursor=next_cursor, limit=limit, total=total)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
 from apps.qrevent.api.guest_access import Guest, GuestCaller, LeaderboardViewer
+from apps.qrevent.caching import cached
 from apps.qrevent.domain.game import (
     GameStatus,
     Participation,
@@ -24,6 +25,7 @@ from apps.qrevent.leaderboard import Entry, Leaderboard, cache_tag, cached_board
 from apps.qrevent.projections.directory import EVENTS
 from apps.qrevent.projections.games import GAMES
 from apps.qrevent.queries import one, rows
+from headwater.cache import STATIC
 from headwater.domain import CommandContext, CommandIdReused
 from headwater.errors import InvalidInput
 from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Meta, Staff, ok
@@ -156,8 +158,19 @@ async def list_games(event_id: str, staff: Staff, store: Store) -> Envelope[list
     response_model=Envelope[GameView],
     responses=NOT_FOUND,
 )
-async def get_game(game_id: str, staff: Staff, store: Store) -> Envelope[GameView]:
-    return ok(game_view(await load_game(store, staff.require_tenant(), game_id)))
+async def get_game(
+    game_id: str, staff: Staff, store: Store, runtime: AppRuntime
+) -> Envelope[GameView]:
+    tenant = staff.require_tenant()
+    row = await cached(
+        runtime.cache,
+        tenant,
+        f"qe:game:{game_id}",
+        lambda: load_game(store, tenant, game_id),
+        policy=STATIC,
+        tables=[GAMES],
+    )
+    return ok(game_view(row))
 
 
 @router.post(

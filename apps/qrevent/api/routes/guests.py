@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.qrevent.api.deps import IdempotencyKey, Services, Store, context, load_event
@@ -12,8 +12,19 @@ from apps.qrevent.commands import RegisterGuest, UpdateGuest
 from apps.qrevent.domain.ids import GuestId
 from apps.qrevent.errors import NotInTenant
 from apps.qrevent.projections.directory import FAMILIES, GUESTS
-from apps.qrevent.queries import one, page_rows
-from headwater.http import AUTH_ERRORS, NOT_FOUND, AppRuntime, Envelope, Page, Staff, ok, page
+from apps.qrevent.queries import GUEST_SORTS, one, page_rows
+from headwater.http import (
+    AUTH_ERRORS,
+    NOT_FOUND,
+    AppRuntime,
+    Envelope,
+    ListQuery,
+    Page,
+    Staff,
+    list_query,
+    ok,
+    page,
+)
 
 router = APIRouter(prefix="/api", tags=["qrevent: guests"], responses=AUTH_ERRORS)
 
@@ -104,6 +115,7 @@ async def list_guests(
     staff: Staff,
     store: Store,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(GUEST_SORTS))],
     q: Annotated[str | None, Query(max_length=100)] = None,
     family_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -115,17 +127,18 @@ async def list_guests(
     if family_id is not None:
         where["family_id"] = family_id
     search = (["first_name", "last_name", "email"], q) if q else None
-    items, next_cursor = await page_rows(
+    items, next_cursor, total = await page_rows(
         store,
         runtime.cursors,
         GUESTS,
         scope=f"qe-guests:{event_id}:{q}:{family_id}",
+        query=query,
         where=where,
         cursor=cursor,
         limit=limit,
         search=search,
     )
-    return page([GuestView.of(r) for r in items], cursor=next_cursor, limit=limit)
+    return page([GuestView.of(r) for r in items], cursor=next_cursor, limit=limit, total=total)
 
 
 @router.get(

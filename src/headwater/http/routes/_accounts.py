@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.cursors import ListQuery
 from headwater.errors import InvalidInput
 from headwater.http._deps import (
     AUTH_ERRORS,
@@ -21,10 +22,12 @@ from headwater.http._deps import (
     SecurityService,
     TenantAdmin,
 )
+from headwater.http._listing import list_query
 from headwater.http._responses import Envelope, ErrorBody, Page, ok, page
 from headwater.http.routes._paging import Cursor, Limit, keyset_page
 from headwater.http.routes._views import AccountView
 from headwater.identity._principal import Principal, Role
+from headwater.security._accounts import ACCOUNT_SORTS
 
 router = APIRouter(
     prefix="/accounts", tags=["accounts"], responses={**AUTH_ERRORS, **BAD_REQUEST, **CONFLICT}
@@ -60,19 +63,22 @@ async def list_accounts(
     admin: TenantAdmin,
     security: SecurityService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(ACCOUNT_SORTS))],
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[AccountView]:
     tenant = admin.require_tenant()
-    rows, next_cursor = await keyset_page(
+    rows, next_cursor, total = await keyset_page(
         runtime,
         f"accounts:{tenant}",
+        query,
         cursor,
         limit,
-        lambda after, n: security.accounts.list_in_tenant(tenant, after=after, limit=n),
-        lambda record: record.account_id,
+        lambda after, n: security.accounts.list_in_tenant(tenant, query, after=after, limit=n),
+        lambda r: [getattr(r, query.sort), r.account_id],
+        lambda: security.accounts.count_in_tenant(tenant),
     )
-    return page([AccountView.of(r) for r in rows], cursor=next_cursor, limit=limit)
+    return page([AccountView.of(r) for r in rows], cursor=next_cursor, limit=limit, total=total)
 
 
 @router.post(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.cursors import ListQuery
 from headwater.http._deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
@@ -16,10 +17,12 @@ from headwater.http._deps import (
     SecurityService,
     TenantAdmin,
 )
+from headwater.http._listing import list_query
 from headwater.http._responses import Envelope, Page, ok, page
 from headwater.http.routes._paging import Cursor, Limit, keyset_page
 from headwater.http.routes._views import ApiKeyView, NewApiKeyView
 from headwater.identity._principal import Role
+from headwater.security._apikeys import API_KEY_SORTS
 
 router = APIRouter(
     prefix="/api-keys",
@@ -43,19 +46,22 @@ async def list_keys(
     admin: TenantAdmin,
     security: SecurityService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(API_KEY_SORTS))],
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ApiKeyView]:
     tenant = admin.require_tenant()
-    rows, next_cursor = await keyset_page(
+    rows, next_cursor, total = await keyset_page(
         runtime,
         f"api-keys:{tenant}",
+        query,
         cursor,
         limit,
-        lambda after, n: security.api_keys.list_in_tenant(tenant, after=after, limit=n),
-        lambda record: record.key_id,
+        lambda after, n: security.api_keys.list_in_tenant(tenant, query, after=after, limit=n),
+        lambda r: [getattr(r, query.sort), r.key_id],
+        lambda: security.api_keys.count_in_tenant(tenant),
     )
-    return page([ApiKeyView.of(r) for r in rows], cursor=next_cursor, limit=limit)
+    return page([ApiKeyView.of(r) for r in rows], cursor=next_cursor, limit=limit, total=total)
 
 
 @router.post(

@@ -24,6 +24,7 @@ from headwater.http._responses import Envelope, ErrorBody, ok
 from headwater.http.routes._views import (
     AccessTokenView,
     Done,
+    MembershipView,
     PrincipalView,
     TokenView,
 )
@@ -164,6 +165,46 @@ async def act_as(
             expires_in=claims.expires_at - claims.issued_at,
             tenant_id=claims.tenant_id,
         )
+    )
+
+
+@router.post(
+    "/switch-tenant",
+    response_model=Envelope[AccessTokenView],
+    responses=AUTH_ERRORS,
+    summary="An access token to act in another tenant the account is a member of",
+)
+async def switch_tenant(
+    body: ActAsRequest, principal: RequirePrincipal, security: SecurityService
+) -> Envelope[AccessTokenView]:
+    token, claims = await security.switch_tenant(principal, body.tenant_id)
+    return ok(
+        AccessTokenView(
+            access_token=token,
+            expires_in=claims.expires_at - claims.issued_at,
+            tenant_id=claims.tenant_id,
+        )
+    )
+
+
+@router.get(
+    "/tenants",
+    response_model=Envelope[list[MembershipView]],
+    responses=AUTH_ERRORS,
+    summary="The tenants the signed-in account may act in, with its roles in each",
+)
+async def my_tenants(
+    principal: RequirePrincipal, security: SecurityService
+) -> Envelope[list[MembershipView]]:
+    account = await _own_account(principal, security)
+    found = [] if account.tenant_id is None else [(account.tenant_id, account.roles, "home")]
+    for tenant_id, roles in await security.memberships.of_account(account.account_id):
+        found.append((tenant_id, roles, "member"))
+    return ok(
+        [
+            MembershipView(tenant_id=t, roles=sorted(r), kind=k, current=t == principal.tenant_id)
+            for t, r, k in found
+        ]
     )
 
 

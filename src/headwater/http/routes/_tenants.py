@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.cursors import ListQuery
 from headwater.http._deps import (
     AUTH_ERRORS,
     BAD_REQUEST,
@@ -17,9 +18,11 @@ from headwater.http._deps import (
     SecurityService,
     TenantId,
 )
+from headwater.http._listing import list_query
 from headwater.http._responses import Envelope, Page, ok, page
 from headwater.http.routes._paging import Cursor, Limit, keyset_page
 from headwater.http.routes._views import TenantView
+from headwater.security._tenants import TENANT_SORTS
 
 router = APIRouter(
     tags=["tenants"], responses={**AUTH_ERRORS, **BAD_REQUEST}, dependencies=[NO_STORE]
@@ -45,18 +48,21 @@ async def list_tenants(
     _: PlatformAdmin,
     security: SecurityService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(TENANT_SORTS))],
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[TenantView]:
-    rows, next_cursor = await keyset_page(
+    rows, next_cursor, total = await keyset_page(
         runtime,
         "tenants",
+        query,
         cursor,
         limit,
-        lambda after, n: security.tenants.list(after=after, limit=n),
-        lambda record: record.tenant_id,
+        lambda after, n: security.tenants.list(query, after=after, limit=n),
+        lambda r: [getattr(r, query.sort), r.tenant_id],
+        security.tenants.count,
     )
-    return page([TenantView.of(r) for r in rows], cursor=next_cursor, limit=limit)
+    return page([TenantView.of(r) for r in rows], cursor=next_cursor, limit=limit, total=total)
 
 
 @router.post(

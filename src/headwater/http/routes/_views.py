@@ -71,6 +71,13 @@ class AccessTokenView(BaseModel):
     tenant_id: str | None
 
 
+class MembershipView(BaseModel):
+    tenant_id: str
+    roles: list[Role]
+    kind: str = Field(description="home: the account's own tenant; member: another one")
+    current: bool = Field(description="Whether the calling credential acts in this tenant")
+
+
 class PrincipalView(BaseModel):
     subject: str
     tenant_id: str | None

@@ -1,0 +1,86 @@
+"""QR Event's cached reads (seed 002's policies) and the bus that invalidates them.
+
+=====================  ==========  ===========================================
+read                   policy      invalidated by the tags of
+=====================  ==========  ===========================================
+event lists, details   FREQUENT    ``qe_events``
+game configurations    STATIC      ``qe_games``
+event counts           COMPUTED    ``qe_counts``, ``qe_gate_counts``, ``qe_events``
+leaderboards           REALTIME    the game's own tag (``apps.qrevent.leaderboard``)
+=====================  ==========  ===========================================
+
+Every cached value is tagged with its read-model tables, narrowed to the tenant
+(``tenant_tag(tenant, read_model_tag(table))``). The projections are inline, so a
+command's rows are committed when the bus returns: :class:`InvalidatingBus` then
+drops the tags of the tables whose projections handle the events it recorded, on
+this node at once and, through the cache's channel, on every other. A read that
+follows its own write therefore never sees the cached value from before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from apps.qrevent.projections import PROJECTIONS
+from headwater.cache import Cache, CachePolicy, read_model_tag, tenant_tag
+from headwater.domain import Command, CommandBus, CommandContext, CommandResult
+from headwater.projections import Table
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def tags(tenant: str, tables: Iterable[Table | str]) -> list[str]:
+    names = sorted({t if isinstance(t, str) else t.name for t in tables})
+    return [tenant_tag(tenant, read_model_tag(name)) for name in names]
+
+
+def tables_of(event_types: Iterable[str]) -> set[str]:
+    """The QR Event tables written by projecting events of ``event_types``."""
+    return {
+        table.name
+        for projection in PROJECTIONS
+        for type_name in event_types
+        if projection.handles(type_name)
+        for table in projection.tables
+    }
+
+
+async def cached(
+    cache: Cache | None,
+    tenant: str,
+    key: str,
+    compute: Callable[[], Awaitable[T]],
+    *,
+    policy: CachePolicy,
+    tables: Iterable[Table],
+) -> T:
+    """``compute()`` through the cache (straight through when the node has none)."""
+    if cache is None:
+        return await compute()
+    return await cache.get_or_compute(
+        key, compute, policy=policy, tags=tags(tenant, tables), tenant=tenant
+    )
+
+
+class InvalidatingBus(CommandBus):
+    """A command bus that drops the cached reads its commands' events made stale."""
+
+    #: The node's cache (``runtime.cache``); not ``cache``, the bus's aggregate cache.
+    read_cache: Cache | None = None
+
+    async def send(
+        self, command: Command[R], context: CommandContext | None = None
+    ) -> CommandResult[R]:
+        result = await super().send(command, context)
+        read_cache = self.read_cache
+        if read_cache is not None and result.event_ids and not result.replayed:
+            recorded: list[Any] = [await self.store.read_event(i) for i in result.event_ids]
+            by_tenant: dict[str, set[str]] = {}
+            for event in recorded:
+                if event is not None and event.tenant_id is not None:
+                    by_tenant.setdefault(event.tenant_id, set()).add(event.type)
+            for tenant, types in by_tenant.items():
+                await read_cache.invalidate_tags(*tags(tenant, tables_of(types)))
+        return result
