@@ -44,7 +44,12 @@ THREADS = Table(
         "log_position": INTEGER,
     },
     primary_key=("tenant_id", "thread_id"),
-    indexes=[("tenant_id", "user_id", "log_position")],
+    # One index per sortable column of the thread list (service.THREAD_SORTS).
+    indexes=[
+        ("tenant_id", "user_id", "log_position"),
+        ("tenant_id", "user_id", "created_at", "thread_id"),
+        ("tenant_id", "user_id", "title", "thread_id"),
+    ],
     tenant_column="tenant_id",
 )
 MESSAGES = Table(

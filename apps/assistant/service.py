@@ -29,9 +29,22 @@ from apps.assistant.generator import ReplyEnded, ReplyWriter, load_reply, load_t
 from apps.assistant.projections import MESSAGES, REPLIES, THREADS
 from headwater.errors import ConcurrencyError, NotFound
 from headwater.eventstore import NO_STREAM, EventStore, NewEvent
+from headwater.http import ListQuery, Sorts, Total, count_rows
 
 THREAD_COLUMNS = ("thread_id", "title", "created_at", "updated_at", "messages", "log_position")
 MESSAGE_COLUMNS = ("message_id", "thread_id", "role", "content", "at", "log_position")
+#: The thread list's sorts: last active first by default (a thread's row moves to the
+#: log position of its latest event), each indexed after (tenant_id, user_id).
+THREAD_SORTS = Sorts(
+    {"updated": "log_position", "created_at": "created_at", "title": "title"},
+    default="updated",
+    tiebreak="thread_id",
+    order="desc",
+)
+#: History reads in log order only: newest first by default, or oldest first.
+HISTORY_SORTS = Sorts(
+    {"position": "log_position"}, default="position", tiebreak="log_position", order="desc"
+)
 
 
 class ReplyNotFound(NotFound):
@@ -135,38 +148,76 @@ class Assistant:
     # --- reads --------------------------------------------------------------------------
 
     async def threads(
-        self, tenant_id: str, user_id: str, *, before: int | None, limit: int
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """A user's threads, newest first; the rows and the next page's key."""
-        where = ["tenant_id = ?", "user_id = ?", "deleted = ?"]
-        params: list[Any] = [tenant_id, user_id, False]
-        if before is not None:
-            where.append("log_position < ?")
-            params.append(before)
-        rows = await self.store.fetchall(
-            f"SELECT {', '.join(THREAD_COLUMNS)} FROM {THREADS.ref} WHERE {' AND '.join(where)} "
-            "ORDER BY log_position DESC LIMIT ?",
-            [*params, limit + 1],
+        self,
+        tenant_id: str,
+        user_id: str,
+        query: ListQuery,
+        *,
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
+        """A user's threads in ``query``'s order (last active first by default): the
+        rows, the next page's key and the total when asked."""
+        return await self._page(
+            THREADS.ref,
+            THREAD_COLUMNS,
+            ["tenant_id = ?", "user_id = ?", "deleted = ?"],
+            [tenant_id, user_id, False],
+            query,
+            after=after,
+            limit=limit,
         )
-        found = [dict(zip(THREAD_COLUMNS, row, strict=True)) for row in rows[:limit]]
-        return found, (found[-1]["log_position"] if len(rows) > limit else None)
 
     async def history(
-        self, tenant_id: str, user_id: str, *, before: int | None, limit: int
-    ) -> tuple[list[dict[str, Any]], int | None]:
+        self,
+        tenant_id: str,
+        user_id: str,
+        query: ListQuery,
+        *,
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
         """The user's messages and finished replies across threads, newest first."""
-        where = ["tenant_id = ?", "user_id = ?"]
-        params: list[Any] = [tenant_id, user_id]
-        if before is not None:
-            where.append("log_position < ?")
-            params.append(before)
+        return await self._page(
+            MESSAGES.ref,
+            MESSAGE_COLUMNS,
+            ["tenant_id = ?", "user_id = ?"],
+            [tenant_id, user_id],
+            query,
+            after=after,
+            limit=limit,
+        )
+
+    async def _page(
+        self,
+        table: str,
+        columns: Sequence[str],
+        where: list[str],
+        params: list[Any],
+        query: ListQuery,
+        *,
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
+        total = (
+            await count_rows(self.store, f"FROM {table} WHERE {' AND '.join(where)}", params)
+            if query.total
+            else None
+        )
+        keyset = query.after(after)
+        if keyset is not None:
+            where, params = [*where, keyset[0]], [*params, *keyset[1]]
         rows = await self.store.fetchall(
-            f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM {MESSAGES.ref} WHERE {' AND '.join(where)} "
-            "ORDER BY log_position DESC LIMIT ?",
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(where)} "
+            f"ORDER BY {query.order_by()} LIMIT ?",
             [*params, limit + 1],
         )
-        found = [dict(zip(MESSAGE_COLUMNS, row, strict=True)) for row in rows[:limit]]
-        return found, (found[-1]["log_position"] if len(rows) > limit else None)
+        found = [dict(zip(columns, row, strict=True)) for row in rows[:limit]]
+        key = None
+        if len(rows) > limit:
+            last = found[-1]
+            key = [last[query.column], last[query.sorts.tiebreak]]
+        return found, key, total
 
     async def transcript(self, tenant_id: str, user_id: str, thread_id: str) -> dict[str, Any]:
         """The thread in order, each reply with its text so far and where it stands."""

@@ -6,12 +6,13 @@ allows (``x-orders``), the test reads every page two rows at a time and checks t
 the pages neither skip nor repeat a row, that ``pagination.total`` counts them, that
 the rows come in the column's order (and ``desc`` is exactly ``asc`` reversed), that
 a cursor is bound to its sort, and that an undeclared column is a 400
-``unsupported_sort``. Runs on every backend over both apps and the framework's lists.
+``unsupported_sort``. Runs on every backend over the apps and the framework's lists.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from apps.assistant.config import AssistantConfig
+from apps.assistant.module import AssistantModule
 from apps.formease.module import module as formease
 from apps.qrevent.module import QrEventModule
 from headwater.admin._module import AdminModule
@@ -97,13 +100,32 @@ class Walk:
             sent = client.post("/formease/submissions", json=body, headers=respondent)
             assert sent.status_code == 201, sent.text
 
+        # Assistant threads, each asked one question; the walk starts once every reply
+        # has ended, so no list moves under it.
+        replies = []
+        askers = (staff, admin, staff)  # two users, so the usage list has two rows
+        for title, asker in zip(("Zebra plans", "apple notes", "Middle"), askers, strict=True):
+            body = {"title": title, "messages": [{"role": "user", "content": f"What is {title}?"}]}
+            made = client.post("/assistant/threads", json=body, headers=asker)
+            assert made.status_code == 201, made.text
+            replies.append(made.json()["data"]["reply"]["reply_id"])
+        deadline = time.monotonic() + 60
+        for reply_id, asker in zip(replies, askers, strict=True):
+            while True:
+                got = client.get(f"/assistant/replies/{reply_id}", headers=asker)
+                assert got.status_code == 200, got.text
+                if got.json()["data"]["status"] in ("completed", "failed", "cancelled"):
+                    break
+                assert time.monotonic() < deadline, got.text
+                time.sleep(0.05)
+
         self.ids = {"event_id": event, "tenant_id": tenant.id}
         self.root, self.admin, self.staff = root, admin, staff
 
     def headers_for(self, path: str) -> dict[str, str]:
         if path.startswith("/admin/tenants"):
             return self.root
-        if path.startswith(("/accounts", "/api-keys", "/tenant/", "/admin/")):
+        if path.startswith(("/accounts", "/api-keys", "/tenant/", "/admin/", "/assistant/admin/")):
             return self.admin
         return self.staff
 
@@ -114,7 +136,12 @@ def walk(store_url: str, tmp_path: Path) -> Iterator[tuple[Walk, dict[str, Any]]
     app = create_app(
         app_settings(store_url, tmp_path),
         plugins=[SecurityModule(security_config()), AdminModule([privacy], interval=3600)],
-        apps=[QrEventModule(), formease, privacy],
+        apps=[
+            QrEventModule(),
+            formease,
+            privacy,
+            AssistantModule(AssistantConfig(local_delay_ms=0)),
+        ],
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Walk(client), app.openapi()

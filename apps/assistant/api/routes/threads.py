@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from apps.assistant.api.deps import AssistantService, User
 from apps.assistant.api.models import Chat, NewThread, Rename
+from apps.assistant.service import HISTORY_SORTS, THREAD_SORTS
 from headwater.http import (
     AUTH_ERRORS,
     BAD_REQUEST,
     NOT_FOUND,
     AppRuntime,
     Envelope,
+    ListQuery,
     Page,
+    list_query,
     ok,
     page,
 )
@@ -55,21 +58,26 @@ async def create_thread(
 
 
 @router.get(
-    "/threads", summary="The caller's threads, newest first (cursor pages)", responses=BAD_REQUEST
+    "/threads",
+    summary="The caller's threads, last active first (cursor pages, sortable)",
+    responses=BAD_REQUEST,
 )
 async def list_threads(
     user: User,
     service: AssistantService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(THREAD_SORTS))],
     cursor: str | None = Query(default=None, max_length=2000),
     limit: int = Query(default=PAGE_SIZE, ge=1, le=PAGE_SIZE),
 ) -> Page[dict[str, Any]]:
-    # The cursor is bound to the caller: another user's cursor is a 400.
+    # The cursor is bound to the caller and the sort: another's is a 400.
     scope = f"assistant-threads:{user.tenant_id}:{user.user_id}"
-    before = int(runtime.cursors.decode(scope, cursor)[0]) if cursor else None
-    rows, key = await service.threads(user.tenant_id, user.user_id, before=before, limit=limit)
-    next_cursor = runtime.cursors.encode(scope, [key]) if key is not None else None
-    return page(rows, cursor=next_cursor, limit=limit)
+    after = query.decode(runtime.cursors, scope, cursor)
+    rows, key, total = await service.threads(
+        user.tenant_id, user.user_id, query, after=after, limit=limit
+    )
+    next_cursor = query.encode(runtime.cursors, scope, key) if key is not None else None
+    return page(rows, cursor=next_cursor, limit=limit, total=total)
 
 
 @router.get(
@@ -81,14 +89,17 @@ async def history(
     user: User,
     service: AssistantService,
     runtime: AppRuntime,
+    query: Annotated[ListQuery, Depends(list_query(HISTORY_SORTS))],
     cursor: str | None = Query(default=None, max_length=2000),
     limit: int = Query(default=PAGE_SIZE, ge=1, le=PAGE_SIZE),
 ) -> Page[dict[str, Any]]:
     scope = f"assistant-history:{user.tenant_id}:{user.user_id}"
-    before = int(runtime.cursors.decode(scope, cursor)[0]) if cursor else None
-    rows, key = await service.history(user.tenant_id, user.user_id, before=before, limit=limit)
-    next_cursor = runtime.cursors.encode(scope, [key]) if key is not None else None
-    return page(rows, cursor=next_cursor, limit=limit)
+    after = query.decode(runtime.cursors, scope, cursor)
+    rows, key, total = await service.history(
+        user.tenant_id, user.user_id, query, after=after, limit=limit
+    )
+    next_cursor = query.encode(runtime.cursors, scope, key) if key is not None else None
+    return page(rows, cursor=next_cursor, limit=limit, total=total)
 
 
 @router.get(
