@@ -16,7 +16,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError
-from headwater.http._error_handlers import headwater_error_response
+from headwater.http._error_handlers import (
+    WS_INTERNAL_ERROR,
+    headwater_error_response,
+    websocket_close_for,
+)
 from headwater.http._responses import utc_timestamp
 
 logger = logging.getLogger("headwater.http")
@@ -27,6 +31,9 @@ class ErrorBoundaryMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -74,3 +81,28 @@ class ErrorBoundaryMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An error on a WebSocket ends it with a close frame (1013, 1008, 1011), never
+        with an HTTP response, which the server would refuse as a protocol error.
+
+        ``send`` is passed through unwrapped: every fan-out frame goes through it, and
+        a tracking layer would cost a coroutine per frame per socket. The server
+        refuses (raises on) an accept or close out of order, so both are simply tried.
+        """
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            code, reason = websocket_close_for(exc)
+            if code == WS_INTERNAL_ERROR:
+                logger.exception("unhandled error on websocket %s", scope.get("path"))
+            # Accept first (refused if already accepted): a close before the handshake
+            # is an HTTP 403 that carries no code.
+            for message in (
+                {"type": "websocket.accept"},
+                {"type": "websocket.close", "code": code, "reason": reason},
+            ):
+                try:
+                    await send(message)
+                except Exception:  # out of order, or the client is gone
+                    logger.debug("websocket %s: %s refused", scope.get("path"), message["type"])
