@@ -36,7 +36,10 @@ log = logging.getLogger("headwater.realtime")
 
 #: Young collections after this many net allocations (CPython's default is 700): fewer
 #: collections during a fan-out burst, each still a few milliseconds at most.
-YOUNG_THRESHOLD: Final = 20_000
+YOUNG_THRESHOLD: Final = 5_000
+#: Young collections between two of the middle generation (CPython's default is 10):
+#: the middle generation then holds at most ~25,000 objects, a few milliseconds' walk.
+MIDDLE_THRESHOLD: Final = 5
 #: A third threshold no counter reaches: full collections only when the keeper says.
 NO_AUTOMATIC_FULL: Final = 1_000_000_000
 
@@ -73,7 +76,7 @@ class GcKeeper:
         self._thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
-        gc.set_threshold(YOUNG_THRESHOLD, 10, NO_AUTOMATIC_FULL)
+        gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, NO_AUTOMATIC_FULL)
         gc.callbacks.append(self._measure)
         self.stats["frozen"] = gc.get_freeze_count()
         self._task = asyncio.create_task(self._run(), name="headwater-realtime-gc")

@@ -10,6 +10,7 @@ a route; anything else is a server bug, a 500 logged with the request id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 import orjson
 from starlette.requests import Request
@@ -84,25 +85,33 @@ class ErrorBoundaryMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An error on a WebSocket ends it with a close frame (1013, 1008, 1011), never
-        with an HTTP response, which the server would refuse as a protocol error.
+        with an HTTP response, which the server would refuse as a protocol error."""
+        # [accepted, closed]. The tracking send is a plain function returning the inner
+        # send's awaitable: every fan-out frame passes here, and a coroutine layer per
+        # frame per socket would cost more than the check.
+        state = [False, False]
 
-        ``send`` is passed through unwrapped: every fan-out frame goes through it, and
-        a tracking layer would cost a coroutine per frame per socket. The server
-        refuses (raises on) an accept or close out of order, so both are simply tried.
-        """
+        def tracking_send(message: Message) -> Awaitable[None]:
+            kind = message["type"]
+            if kind != "websocket.send":
+                if kind == "websocket.accept":
+                    state[0] = True
+                elif kind == "websocket.close" or kind.startswith("websocket.http."):
+                    state[1] = True
+            return send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracking_send)
         except Exception as exc:
             code, reason = websocket_close_for(exc)
             if code == WS_INTERNAL_ERROR:
                 logger.exception("unhandled error on websocket %s", scope.get("path"))
-            # Accept first (refused if already accepted): a close before the handshake
-            # is an HTTP 403 that carries no code.
-            for message in (
-                {"type": "websocket.accept"},
-                {"type": "websocket.close", "code": code, "reason": reason},
-            ):
-                try:
-                    await send(message)
-                except Exception:  # out of order, or the client is gone
-                    logger.debug("websocket %s: %s refused", scope.get("path"), message["type"])
+            if state[1]:
+                return  # closed already: nothing more may be sent
+            try:
+                if not state[0]:
+                    # A close before the handshake is an HTTP 403 that carries no code.
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+            except Exception:  # the client is gone: nothing left to tell it
+                logger.debug("websocket %s: the close after an error failed", scope.get("path"))
