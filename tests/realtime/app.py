@@ -54,3 +54,10 @@ appender = AppendModule(authenticator)
 #: can close a client that stopped reading.
 STALLING = RealtimeConfig(max_queue=1_000_000, send_timeout=2.0, sweep_interval=0.2)
 stalling = realtime_module(STALLING)
+
+#: For the store-outage test: clients are closed with 1013 one second into an outage.
+OUTAGE = RealtimeConfig(outage_close_after=1.0, sweep_interval=0.2, idle_timeout=60.0)
+outage = realtime_module(OUTAGE)
+
+#: For the subscribe-storm test: the defaults, as a node would run them.
+storm = realtime_module(RealtimeConfig())

@@ -46,6 +46,9 @@ class Recorder:
     def resync(self, position: int) -> None:
         self.resynced_from = position
 
+    def unavailable(self, reason: str) -> None:
+        self.closed_because = reason
+
     resynced_from: int | None = None
 
     def positions(self) -> list[int]:

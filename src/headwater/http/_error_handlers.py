@@ -8,9 +8,10 @@ and only a genuine server fault is a 500 (logged with the request id).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import orjson
@@ -18,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketState
 
 from headwater import errors
 from headwater.http._responses import ErrorBody, ErrorDetail, Meta
@@ -223,10 +225,67 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+#: WebSocket close codes (RFC 6455): the store (or another backend) cannot be reached
+#: and the client should come back later; the server's policy refuses; a server bug.
+WS_TRY_AGAIN_LATER: Final = 1013
+WS_POLICY_VIOLATION: Final = 1008
+WS_INTERNAL_ERROR: Final = 1011
+
+
+def websocket_close_for(exc: BaseException) -> tuple[int, str]:
+    """The close frame (code, reason) that ends a WebSocket on which ``exc`` was raised.
+
+    A WebSocket scope has no HTTP response to send once it is past the handshake, so
+    every error maps to a close code instead of a status: 1013 when a backend is
+    unavailable or the caller is rate limited, 1008 for any other refusal (4xx), 1011
+    for a bug. The reason is at most 123 bytes of UTF-8, as RFC 6455 allows.
+    """
+    if isinstance(exc, errors.StoreUnavailable | errors.RateLimited):
+        code = WS_TRY_AGAIN_LATER
+    elif isinstance(exc, RequestValidationError | StarletteHTTPException) or (
+        isinstance(exc, errors.HeadwaterError) and status_for(exc) < 500
+    ):
+        code = WS_POLICY_VIOLATION
+    elif isinstance(exc, errors.HeadwaterError):
+        code = WS_INTERNAL_ERROR
+    else:
+        return WS_INTERNAL_ERROR, "internal error"
+    message = exc.message if isinstance(exc, errors.HeadwaterError) else str(exc)
+    return code, _text(message).encode()[:123].decode(errors="ignore")
+
+
+async def close_websocket(websocket: WebSocket, exc: BaseException) -> None:
+    """End a WebSocket on which ``exc`` was raised with its close code, never an HTTP
+    response (uvicorn refuses ``http.response.start`` on a WebSocket scope)."""
+    code, reason = websocket_close_for(exc)
+    if code == WS_INTERNAL_ERROR:
+        logger.error("websocket error on %s", websocket.scope.get("path"), exc_info=exc)
+    with contextlib.suppress(Exception):  # the client may be gone already
+        if websocket.client_state is WebSocketState.CONNECTING:
+            # Accept first: a close before the handshake is an HTTP 403 without a code.
+            await websocket.accept()
+        await websocket.close(code, reason)
+
+
+def _on_any_scope(
+    handler: Callable[[Request, Exception], Awaitable[Response]],
+) -> Callable[[Any, Exception], Awaitable[Any]]:
+    """``handler`` for HTTP requests; a close frame for a WebSocket (Starlette hands
+    exception handlers the ``WebSocket`` then, and would send their response on it)."""
+
+    async def handle(conn: Any, exc: Exception) -> Response | None:
+        if isinstance(conn, WebSocket):
+            await close_websocket(conn, exc)
+            return None
+        return await handler(conn, exc)
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(errors.HeadwaterError, headwater_error_response)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(errors.HeadwaterError, _on_any_scope(headwater_error_response))
+    app.add_exception_handler(RequestValidationError, _on_any_scope(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _on_any_scope(_http_error))
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -35,6 +35,19 @@ class RealtimeConfig:
     sse_max_channels: int = 20
     #: Seconds between ``metrics.updated`` notices on followed admin feeds (0: never).
     metrics_interval: float = 5.0
+    #: Deliveries written between two yields to the event loop while one event goes
+    #: out to many sockets: one event to 20,000 never holds the loop for long.
+    fanout_slice: int = 2000
+    #: Store reads for subscribing clients (history, head checks) at once, node-wide:
+    #: a subscribe storm takes at most this share of the store's connection pool.
+    subscribe_store_reads: int = 4
+    #: Seconds the store may stay unreachable before every client is closed with 1013
+    #: (come back later, resuming from your position) and new ones are refused.
+    outage_close_after: float = 5.0
+    #: Freeze what start-up allocated out of the collector's reach and raise its
+    #: thresholds (``gc.freeze``, ``gc.set_threshold``), so a node holding thousands
+    #: of idle sockets is not paused for seconds by full collections.
+    tune_gc: bool = True
     #: Origins (``https://host[:port]``) allowed to use a cookie session besides the
     #: server's own; a cookie-authenticated socket from elsewhere is refused (CSWSH).
     allowed_origins: frozenset[str] = frozenset()

@@ -51,6 +51,11 @@ _OPEN: Final = frozenset({ConnectionState.CONNECTING, ConnectionState.AUTHENTICA
 class CloseCode(enum.IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
+    #: A command the server's policy refuses outright (a forbidden operation).
+    POLICY_VIOLATION = 1008
+    #: A bug on the server: the client may reconnect, the error is logged.
+    INTERNAL_ERROR = 1011
+    #: The event store (or another backend) cannot be reached: come back later.
     TRY_AGAIN_LATER = 1013
     IDLE_TIMEOUT = 4000
     UNAUTHORIZED = 4001
@@ -264,6 +269,9 @@ class Connection:
             self.close(CloseCode.TOO_SLOW)
         elif self.close_code is not None and not self._close_sent:
             self.close_code = CloseCode.TOO_SLOW  # a close still waiting for its send
+
+    def unavailable(self, reason: str) -> None:
+        self.close(CloseCode.TRY_AGAIN_LATER, reason)
 
     def close(self, code: int, reason: str = "") -> None:
         """Queue the close frame behind the send in flight; drop everything else.

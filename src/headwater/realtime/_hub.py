@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
@@ -48,16 +49,14 @@ from headwater.identity._principal import Principal
 from headwater.identity._reserved import is_security_event
 from headwater.realtime._config import RealtimeConfig
 from headwater.realtime._connection import CloseCode, Connection
-from headwater.realtime._frames import event_body, event_frame, message, notice_frame
+from headwater.realtime._frames import Frame, event_body, event_frame, message, notice_frame
+from headwater.realtime._gc import GcKeeper
 from headwater.realtime._presence import Roster
 from headwater.realtime._subscription import Cursor, Sink, Subscription
 from headwater.realtime._sweeper import Sweeper
 from headwater.realtime._topics import TopicKey, TopicProvider, TopicScheduler
 
 log = logging.getLogger("headwater.realtime")
-
-#: Deliveries between two yields to the event loop while routing a burst.
-_YIELD_EVERY = 512
 
 #: Event metadata that keeps an event from its own author's connections (seed 003's
 #: broadcasts that skip the sender): ``{"exclude_author": true, "actor": subject}``.
@@ -149,6 +148,18 @@ class Hub:
         for provider in topics:
             self.add_topic(provider)
         self.sweeper = Sweeper(self, config)
+        #: Short collector pauses with thousands of sockets (see ``_gc``); None when off.
+        self.gc = GcKeeper(lambda: len(self.connections)) if config.tune_gc else None
+        #: Deliveries between two yields to the event loop during a fan-out.
+        self._slice = max(1, config.fanout_slice)
+        #: True once the store has been unreachable for ``outage_close_after``: clients
+        #: are closed with 1013 and new ones refused until it answers again.
+        self.store_down = False
+        self._outage_since: float | None = None
+        #: Store reads on behalf of subscribing clients (history, head checks) share
+        #: this: a subscribe storm takes at most this many pool connections, and
+        #: HTTP requests keep the rest.
+        self.store_reads = asyncio.Semaphore(max(1, config.subscribe_store_reads))
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
 
@@ -159,9 +170,13 @@ class Hub:
         self.position = await self.store.head_position()
         self._task = asyncio.create_task(self._follow(), name="headwater-realtime-hub")
         self.sweeper.start()
+        if self.gc is not None:
+            self.gc.start()
 
     async def stop(self) -> None:
         self.sweeper.stop()
+        if self.gc is not None:
+            self.gc.stop()
         self.topics.close()
         task, self._task = self._task, None
         if task is not None:
@@ -176,21 +191,18 @@ class Hub:
         while True:
             try:
                 await self._check_identity()
-                unyielded = 0
                 # With the id of the last event routed, a subscription restarted after
                 # an outage still notices that a failover gave its position away.
                 last_id = self._routed[-1][1] if self._routed else None
                 if last_id is not None and self._routed[-1][0] != self.position:
                     last_id = None
                 events = self.store.subscribe(after=self.position, after_event_id=last_id)
+                self._store_back()
                 async for event in events:
                     failures = 0
-                    unyielded += self._route(event)
-                    if unyielded >= _YIELD_EVERY:
-                        # A page of events to thousands of sockets would hold the loop
-                        # for seconds: let transports flush and clients be read meanwhile.
-                        unyielded = 0
-                        await asyncio.sleep(0)
+                    work = self._route(event)
+                    if work:
+                        await self._fan_out(work)
             except LogRewound as rewound:
                 try:
                     await self._rewound(rewound)
@@ -201,20 +213,52 @@ class Hub:
             except StoreUnavailable as exc:
                 delay = _RETRY_DELAYS[min(failures, len(_RETRY_DELAYS) - 1)]
                 failures += 1
+                self._store_lost(exc)
                 log.warning("realtime hub: store unavailable (%s); retrying in %ss", exc, delay)
                 await asyncio.sleep(delay)
             except Exception:
                 log.exception("realtime hub: routing failed; resuming from %s", self.position)
                 await asyncio.sleep(_RETRY_DELAYS[-1])
 
+    # --- store outages ---------------------------------------------------------------
+
+    def _store_lost(self, exc: StoreUnavailable) -> None:
+        """After ``outage_close_after`` seconds without the store, close every client
+        with 1013: it would get no events, and it resumes from its position later."""
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+        if self.store_down or now - self._outage_since < self.config.outage_close_after:
+            return
+        self.store_down = True
+        reason = "the event store is unavailable"
+        log.warning("realtime hub: %s (%s): closing every client with 1013", reason, exc)
+        sinks: dict[int, Sink] = {id(conn): conn for conn in self.connections}
+        for members in self._index.values():
+            for sub in members.snapshot():
+                sinks.setdefault(id(sub.sink), sub.sink)
+        for sink in sinks.values():
+            sink.unavailable(reason)
+
+    def _store_back(self) -> None:
+        if self._outage_since is not None:
+            log.info("realtime hub: the event store answers again")
+        self._outage_since = None
+        self.store_down = False
+
     # --- routing (the hot path) -------------------------------------------------------
 
-    def _route(self, event: RecordedEvent) -> int:
-        """Offer the event to every subscriber of its channels; how many there were."""
+    def _route(self, event: RecordedEvent) -> list[tuple[Frame, tuple[Subscription, ...]]]:
+        """Who gets ``event``: one encoded frame per channel and its subscribers.
+
+        Synchronous, so the snapshots and the hub's position move together: a client
+        subscribing while a large fan-out is still being written (it yields) starts
+        above this event, and one resuming reads it from the store.
+        """
         position = event.position
         self.events_routed += 1
         index = self._index
-        fanout = 0
+        work: list[tuple[Frame, tuple[Subscription, ...]]] = []
         # Security events (accounts, keys: argon2 hashes, digests) never leave the server.
         if index and not is_security_event(event.type):
             tenant = event.tenant_id
@@ -226,28 +270,53 @@ class Hub:
                     continue
                 if body is None:
                     body = event_body(event)
-                frame = event_frame(name, position, body)
                 subs = members.snapshot()
-                fanout += len(subs)
-                for sub in subs:
-                    if author is None or sub.sink.principal.subject != author:
-                        sub.offer(frame)
+                if author is not None:
+                    subs = tuple(sub for sub in subs if sub.sink.principal.subject != author)
+                work.append((event_frame(name, position, body), subs))
             admin_name = self._admin_events.get(event.type)
             if admin_name is not None:
                 members = index.get((tenant, ADMIN))
                 if members is not None:
                     frame = event_frame(ADMIN, position, event_body(event, admin_name))
                     subs = members.snapshot()
-                    fanout += len(subs)
-                    for sub in subs:
-                        if author is None or sub.sink.principal.subject != author:
-                            sub.offer(frame)
-        # Set after fan-out: a subscriber registered from here on starts above it.
+                    if author is not None:
+                        subs = tuple(sub for sub in subs if sub.sink.principal.subject != author)
+                    work.append((frame, subs))
         self.position = position
         self._routed.append((position, event.id))
         if not is_security_event(event.type):
             self.topics.on_event(event)
-        return fanout
+        return work
+
+    async def _fan_out(self, work: list[tuple[Frame, tuple[Subscription, ...]]]) -> None:
+        """Hand each frame to its subscribers, yielding to the loop every slice.
+
+        A frame is encoded once and offered to every subscriber; each offer writes to
+        its socket's transport without awaiting it. Slices keep one event to 20,000
+        sockets from holding the loop for most of a second: heartbeats, pings and HTTP
+        requests are served in between. The next event waits until this one is out, so
+        every socket still gets events in order.
+        """
+        budget = self._slice
+        for frame, subs in work:
+            count = len(subs)
+            if count <= budget:
+                budget -= count
+                for sub in subs:
+                    sub.offer(frame)
+                continue
+            start = 0
+            while start < count:
+                end = start + budget
+                for sub in subs[start:end]:
+                    sub.offer(frame)
+                start = end
+                if start < count:
+                    await asyncio.sleep(0)
+                    budget = self._slice
+                else:
+                    budget = end - count
 
     # --- rewinds ----------------------------------------------------------------------
 
@@ -404,7 +473,8 @@ class Hub:
         sink = subs[0].sink
         ordered = [s for s in subs if s.ordered]
         while True:
-            await self._send_history(sink, cursor, ordered, target)
+            async with self.store_reads:
+                await self._send_history(sink, cursor, ordered, target)
             if not cursor.overflowed or not sink.is_open:
                 break
             # The live buffer overflowed and was dropped: read history further instead.

@@ -159,6 +159,8 @@ class RealtimeModule(Module):
             hub = module.hub
             if hub is None:
                 raise StoreUnavailable("the realtime hub is not running")
+            if hub.store_down:
+                raise StoreUnavailable("the event store is unavailable")
             if len(channel) > module.config.sse_max_channels:
                 raise InvalidInput(f"at most {module.config.sse_max_channels} channels")
             headers = request_headers(request.scope)

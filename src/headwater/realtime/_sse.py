@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Final
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from headwater.errors import HeadwaterError
 from headwater.identity._channels import Channel
 from headwater.identity._principal import Principal
 from headwater.realtime._frames import SSE_RETRY_MS, Frame, dumps, message
 from headwater.realtime._hub import Hub
 from headwater.realtime._subscription import Subscription
+
+log = logging.getLogger("headwater.realtime")
 
 #: Frames written per body chunk: one write for a burst instead of one per event.
 _BATCH: Final = 256
@@ -52,6 +56,8 @@ class SseStream:
         self._open = True
         self.delivered = 0
         self.resync_from: int | None = None
+        #: (code, message) of the error that ended the stream, sent as ``event: error``.
+        self.error: tuple[str, str] | None = None
 
     @property
     def principal(self) -> Principal:
@@ -81,6 +87,15 @@ class SseStream:
         """End the stream with ``event: resync``: the log was rewound above ``position``."""
         ceiling = min(self.delivered, position)
         self.resync_from = ceiling if self.resync_from is None else min(self.resync_from, ceiling)
+        self.close()
+
+    def unavailable(self, reason: str) -> None:
+        self.fail("unavailable", reason)
+
+    def fail(self, code: str, text: str) -> None:
+        """End the stream with ``event: error`` (the response has started: no status)."""
+        if self._open and self.error is None:
+            self.error = (code, text)
         self.close()
 
     def close(self) -> None:
@@ -142,11 +157,11 @@ class SseResponse(Response):
             stream.push(message("subscribed", channel=sub.name, position=hub.position), sub)
         tasks = [asyncio.create_task(_watch_disconnect(receive, stream))]
         if target is not None:
-            tasks.append(asyncio.create_task(hub.catch_up(subs, target)))
+            tasks.append(asyncio.create_task(_guarded(stream, hub.catch_up(subs, target))))
         for sub in subs:
             provider = hub.topic(sub.channel.kind)
             if provider is not None:
-                tasks.append(asyncio.create_task(hub.topics.prime(provider, sub)))
+                tasks.append(asyncio.create_task(_guarded(stream, hub.topics.prime(provider, sub))))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await send(_body(f"retry: {SSE_RETRY_MS}\n\n".encode()))
@@ -177,6 +192,10 @@ class SseResponse(Response):
                         sub.delivered = frame.position
         if stream.resync_from is not None:
             await send(_body(_resync_event(stream.resync_from)))
+        elif stream.error is not None:
+            code, text = stream.error
+            data = dumps({"code": code, "message": text})
+            await send(_body(f"event: error\ndata: {data}\n\n".encode()))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -185,6 +204,18 @@ def _resync_event(position: int) -> bytes:
     # an EventSource that reconnects by itself resumes there, not past a rewind.
     data = dumps({"resync_from": position})
     return f"id: {position}\nevent: resync\ndata: {data}\n\n".encode()
+
+
+async def _guarded(stream: SseStream, work: Awaitable[None]) -> None:
+    """Run a stream's history read or topic priming; an error ends the stream with an
+    ``error`` event instead of vanishing in its task (the response has started)."""
+    try:
+        await work
+    except HeadwaterError as exc:
+        stream.fail(exc.code, exc.message)
+    except Exception:
+        log.exception("realtime: an SSE stream failed")
+        stream.fail("internal_error", "the stream failed on the server")
 
 
 def _body(chunk: bytes) -> Message:

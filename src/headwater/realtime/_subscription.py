@@ -34,6 +34,10 @@ class Sink(Protocol):
         """Close, telling the client to resume from ``position`` (or from the last
         position it was handed, if lower): the log was rewound above it."""
 
+    def unavailable(self, reason: str) -> None:
+        """Close, telling the client to come back later: the event store is unavailable
+        (a WebSocket closes with 1013, an SSE stream ends with an ``error`` event)."""
+
 
 class Cursor:
     """The position a subscription (WebSocket) or a whole stream (SSE) has reached."""

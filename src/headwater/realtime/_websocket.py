@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from headwater.errors import HeadwaterError, InvalidChannel, Unauthorized
+from headwater.errors import (
+    HeadwaterError,
+    InvalidChannel,
+    RateLimited,
+    StoreUnavailable,
+    Unauthorized,
+)
 from headwater.identity._principal import Principal
 from headwater.realtime._connection import CloseCode, Connection
 from headwater.realtime._frames import error_frame, message
@@ -45,6 +51,26 @@ def close_reason(text: str) -> str:
     return text.encode()[:123].decode(errors="ignore")
 
 
+def close_for(exc: BaseException) -> tuple[int, str]:
+    """The close frame that ends a socket on which ``exc`` was raised: 1013 when the
+    store (or another backend) is unavailable, 1008 when Headwater refuses what the
+    client asked, 1011 for a bug (logged by the caller)."""
+    if isinstance(exc, StoreUnavailable | RateLimited):
+        return CloseCode.TRY_AGAIN_LATER, close_reason(exc.message)
+    if isinstance(exc, HeadwaterError):
+        return CloseCode.POLICY_VIOLATION, close_reason(exc.message)
+    return CloseCode.INTERNAL_ERROR, "internal error"
+
+
+def close_on_error(conn: Connection, exc: BaseException) -> None:
+    code, reason = close_for(exc)
+    if code == CloseCode.INTERNAL_ERROR:
+        log.error("realtime: connection %s failed", conn.id, exc_info=exc)
+    else:
+        log.info("realtime: closing %s with %s: %s", conn.id, code, reason)
+    conn.close(code, reason)
+
+
 def expiry_of(principal: Principal) -> float | None:
     exp = principal.claims.get("exp")
     return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
@@ -69,22 +95,35 @@ class WebSocketEndpoint:
             return
         hub = self._module.hub
         await send({"type": "websocket.accept"})
-        if hub is None:
-            await send({"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER})
+        if hub is None or hub.store_down:
+            reason = "the event store is unavailable" if hub else "the realtime hub is not running"
+            await send(
+                {"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER, "reason": reason}
+            )
             return
         conn = Connection(send, connection_id=uuid.uuid4().hex, max_queue=hub.config.max_queue)
         session = Session(self._module, conn, request_headers(scope))
         hub.connections.add(conn)
         try:
-            await session.authenticate_from_request()
+            # Every error ends in a close frame: nothing escapes to the HTTP handlers,
+            # which have no response to give on a WebSocket scope.
+            try:
+                await session.authenticate_from_request()
+            except Exception as exc:
+                close_on_error(conn, exc)
             while True:
                 received = await receive()
                 if received["type"] == "websocket.disconnect":
                     break
-                await session.handle(received)
+                try:
+                    await session.handle(received)
+                except Exception as exc:
+                    close_on_error(conn, exc)
         finally:
             session.end()
             hub.connections.discard(conn)
+            if hub.gc is not None:
+                hub.gc.closed_since_full += 1
 
 
 class Session:
@@ -206,6 +245,10 @@ class Session:
         except InvalidChannel as exc:
             self.error(exc.code, exc.message, channel=name)
             return
+        if self.hub.store_down:
+            # Live frames would not come: say so now; the client resumes from its position.
+            self.conn.close(CloseCode.TRY_AGAIN_LATER, "the event store is unavailable")
+            return
         principal = self.conn.principal
         if not await self.hub.authorize(principal, channel):
             self.error("forbidden", f"you may not follow channel {channel.name!r}", channel=name)
@@ -216,7 +259,8 @@ class Session:
             self.conn.resync(resync)
             return
         if from_position is not None and from_position > self.hub.position:
-            head = await self.hub.store.head_position()
+            async with self.hub.store_reads:
+                head = await self.hub.store.head_position()
             if from_position > head:
                 self.error("bad_position", f"the log ends at {head}", channel=name)
                 return
@@ -256,7 +300,9 @@ class Session:
                 # drop it and say so; the client subscribes again from its position.
                 self.conn.tasks.pop(name, None)
                 self._drop(name)
-                if isinstance(exc, HeadwaterError):
+                if isinstance(exc, StoreUnavailable):
+                    close_on_error(self.conn, exc)  # 1013: come back with the position
+                elif isinstance(exc, HeadwaterError):
                     self.error(exc.code, exc.message, channel=name)
                 else:
                     log.exception("realtime: loading channel %s failed", name)

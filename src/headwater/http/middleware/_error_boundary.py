@@ -10,13 +10,18 @@ a route; anything else is a server bug, a 500 logged with the request id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headwater.errors import HeadwaterError
-from headwater.http._error_handlers import headwater_error_response
+from headwater.http._error_handlers import (
+    WS_INTERNAL_ERROR,
+    headwater_error_response,
+    websocket_close_for,
+)
 from headwater.http._responses import utc_timestamp
 
 logger = logging.getLogger("headwater.http")
@@ -27,6 +32,9 @@ class ErrorBoundaryMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -74,3 +82,36 @@ class ErrorBoundaryMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An error on a WebSocket ends it with a close frame (1013, 1008, 1011), never
+        with an HTTP response, which the server would refuse as a protocol error."""
+        # [accepted, closed]. The tracking send is a plain function returning the inner
+        # send's awaitable: every fan-out frame passes here, and a coroutine layer per
+        # frame per socket would cost more than the check.
+        state = [False, False]
+
+        def tracking_send(message: Message) -> Awaitable[None]:
+            kind = message["type"]
+            if kind != "websocket.send":
+                if kind == "websocket.accept":
+                    state[0] = True
+                elif kind == "websocket.close" or kind.startswith("websocket.http."):
+                    state[1] = True
+            return send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            code, reason = websocket_close_for(exc)
+            if code == WS_INTERNAL_ERROR:
+                logger.exception("unhandled error on websocket %s", scope.get("path"))
+            if state[1]:
+                return  # closed already: nothing more may be sent
+            try:
+                if not state[0]:
+                    # A close before the handshake is an HTTP 403 that carries no code.
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+            except Exception:  # the client is gone: nothing left to tell it
+                logger.debug("websocket %s: the close after an error failed", scope.get("path"))
