@@ -210,6 +210,8 @@ class ObservabilityModule(Module):
         await self.book.refresh()
         self.evaluator.set_rules(self.book.rules())
         runtime.provide(self.book)
+        # The admin routes reach the rules, their states and the history through it.
+        runtime.provide(self)
         enabled = settings.metric_history if self.history_enabled is None else self.history_enabled
         if enabled:
             self.history = await self._open_history(runtime)
