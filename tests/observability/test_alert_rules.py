@@ -88,7 +88,7 @@ def test_rules_come_from_a_file(tmp_path: Path) -> None:
     path.write_bytes(orjson.dumps({"rules": [{"name": "q", "metric": "x", "threshold": 5}]}))
     assert [r.name for r in rules_from_file(path)] == ["q"]
     path.write_bytes(b"{not json")
-    with pytest.raises(InvalidAlertRule, match="rules.json"):
+    with pytest.raises(InvalidAlertRule, match=r"rules\.json"):
         rules_from_file(path)
 
 

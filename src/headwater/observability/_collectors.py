@@ -118,6 +118,9 @@ class RuntimeCollector(Collector):
         if runtime is None:
             self.snapshot = snap
             return snap
+        # First: the pool as it is now, before the reads below queue for connections
+        # of their own (with the pool exhausted, each waits its full timeout).
+        await self._figures(runtime, snap.figures, snap)
         try:
             snap.head_position = await runtime.store.head_position()
         except Exception:
@@ -136,7 +139,6 @@ class RuntimeCollector(Collector):
                 snap.job_depth = {str(k): int(v) for k, v in (await jobs.depth()).items()}
             except Exception:
                 self._failed(snap, "jobs")
-        await self._figures(runtime, snap.figures, snap)
         self.snapshot = snap
         return snap
 

@@ -58,7 +58,7 @@ class CpuMeter:
 
     def read(self) -> float | None:
         now = self._clock()
-        if now - self._last_at < MIN_INTERVAL:
+        if now - self._last_at < MIN_INTERVAL and self.value is not None:
             return self.value
         current = _cpu_times()
         if current is not None and self._last is not None and current[1] > self._last[1]:
