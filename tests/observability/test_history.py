@@ -68,6 +68,4 @@ async def test_each_tier_keeps_its_own_span_and_each_node_its_own_rows(store: Ev
     assert oldest[10] >= T0 + 700 - 60 - 200
     assert oldest[60] >= T0 + 700 - 600 - 200
     assert (await other.read(seconds=60, resolution=10))["series"] == {}
-    assert (await other.read(seconds=10_000, resolution=10))["series"] == {
-        "cpu": [[int(T0), 99.0]]
-    }
+    assert (await other.read(seconds=10_000, resolution=10))["series"] == {"cpu": [[int(T0), 99.0]]}
