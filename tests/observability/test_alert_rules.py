@@ -27,6 +27,8 @@ from headwater.observability import (
     send_alert,
 )
 from headwater.observability._alerts import labelled
+from headwater.observability._metrics import Metrics
+from headwater.observability._route_figures import RouteFigures
 from headwater.observability._rulebook import rules_from_file
 from tests.http.support import make_settings
 from tests.observability.support import portal, quiet_module
@@ -224,3 +226,38 @@ async def _statuses(store: object) -> list[tuple[str, str | None]]:
         (e.data["status"], e.data["route"])
         async for e in store.read_stream(ALERT_STREAM)  # type: ignore[attr-defined]
     ]
+
+
+def test_route_error_rates_come_from_the_latency_histogram() -> None:
+    metrics = Metrics()
+    figures = RouteFigures(metrics)
+    for status in ["200"] * 6 + ["500"] * 4:
+        metrics.http_duration.labels("/pay", "POST", status, "anonymous").observe(0.02)
+    for _ in range(3):  # too few requests to say anything
+        metrics.http_duration.labels("/quiet", "GET", "500", "anonymous").observe(0.02)
+    read = figures.read()
+    assert read[labelled("http_route_error_rate", "/pay")] == 0.4
+    assert read[labelled("http_route_p95_seconds", "/pay")] == 0.025
+    assert labelled("http_route_error_rate", "/quiet") not in read
+    assert figures.read() == {}  # nothing new since
+
+
+def test_the_rules_file_from_settings_is_loaded_at_start_and_a_broken_one_stops_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(
+        orjson.dumps([{"name": "high_cpu", "metric": "system_cpu_percent", "threshold": 95}])
+    )
+    module = quiet_module()
+    app = create_app(make_settings(tmp_path, alert_rules_file=str(path)), plugins=[module])
+    with TestClient(app):
+        rules = {rule.name: rule for rule in module.evaluator.rules}
+    assert rules["high_cpu"].threshold == 95.0  # replaced the built-in
+    assert "dead_jobs" in rules
+    path.write_bytes(orjson.dumps([{"name": "x", "metric": "y", "threshold": 1, "clear": 2}]))
+    broken = create_app(
+        make_settings(tmp_path, alert_rules_file=str(path)), plugins=[quiet_module()]
+    )
+    with pytest.raises(InvalidAlertRule, match="flap"), TestClient(broken):
+        pass
