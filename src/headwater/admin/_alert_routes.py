@@ -30,6 +30,7 @@ RuleBody = Annotated[dict[str, Any], Body()]
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_ERRORS, **BAD_REQUEST, **NOT_FOUND}
 
 
+#: The row buttons' URL: the page fills ``{name}`` from each row.
 _RULE = "/admin/api/alerts/rules/{name}"
 #: The dashboard's alert-rules panel: every rule, its state, and mute/unmute/delete.
 RULES_PANEL = Panel(
@@ -133,40 +134,46 @@ def add_alert_routes(router: APIRouter, admin: AdminModule) -> None:
         return ok(_view(module, rule))
 
     @router.patch(
-        "/api/alerts/rules/{name}", responses=_WRITE_ERRORS, summary="Change an alert rule"
+        "/api/alerts/rules/{rule_name}", responses=_WRITE_ERRORS, summary="Change an alert rule"
     )
     async def update_rule(
-        name: str, body: RuleBody, principal: Principal = platform
+        rule_name: str, body: RuleBody, principal: Principal = platform
     ) -> Envelope[dict[str, Any]]:
         module = _observability(admin)
         assert module.book is not None
-        rule = await module.book.update(name, body, principal.subject)
+        rule = await module.book.update(rule_name, body, principal.subject)
         module.rules_changed()
         return ok(_view(module, rule))
 
     @router.post(
-        "/api/alerts/rules/{name}/mute", responses=_WRITE_ERRORS, summary="Mute an alert rule"
+        "/api/alerts/rules/{rule_name}/mute", responses=_WRITE_ERRORS, summary="Mute an alert rule"
     )
-    async def mute_rule(name: str, principal: Principal = platform) -> Envelope[dict[str, Any]]:
-        return ok(await _set_muted(admin, name, True, principal.subject))
+    async def mute_rule(
+        rule_name: str, principal: Principal = platform
+    ) -> Envelope[dict[str, Any]]:
+        return ok(await _set_muted(admin, rule_name, True, principal.subject))
 
     @router.post(
-        "/api/alerts/rules/{name}/unmute",
+        "/api/alerts/rules/{rule_name}/unmute",
         responses=_WRITE_ERRORS,
         summary="Unmute an alert rule",
     )
-    async def unmute_rule(name: str, principal: Principal = platform) -> Envelope[dict[str, Any]]:
-        return ok(await _set_muted(admin, name, False, principal.subject))
+    async def unmute_rule(
+        rule_name: str, principal: Principal = platform
+    ) -> Envelope[dict[str, Any]]:
+        return ok(await _set_muted(admin, rule_name, False, principal.subject))
 
     @router.delete(
-        "/api/alerts/rules/{name}", responses=_WRITE_ERRORS, summary="Delete an alert rule"
+        "/api/alerts/rules/{rule_name}", responses=_WRITE_ERRORS, summary="Delete an alert rule"
     )
-    async def delete_rule(name: str, principal: Principal = platform) -> Envelope[dict[str, Any]]:
+    async def delete_rule(
+        rule_name: str, principal: Principal = platform
+    ) -> Envelope[dict[str, Any]]:
         module = _observability(admin)
         assert module.book is not None
-        await module.book.delete(name, principal.subject)
+        await module.book.delete(rule_name, principal.subject)
         module.rules_changed()
-        return ok({"name": name, "deleted": True})
+        return ok({"name": rule_name, "deleted": True})
 
     @router.get(
         "/api/metrics/history",
