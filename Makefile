@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean docs docs-serve
+.PHONY: install demo test lint bench clean docs docs-serve dist smoke-wheel
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
+# The artefacts a deployment installs: the wheel and the sdist in dist/, built offline
+# by this venv's hatchling (no build isolation, no index). The Dockerfile installs the wheel.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/hatchling build -t wheel -t sdist -d dist
+
+# The built wheel in a fresh venv, served once (what CI checks after make dist).
+smoke-wheel:
+	PYTHON=$(PYTHON) scripts/smoke-wheel dist
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/eventstore.py --quick
 	$(BIN)/python benchmarks/jobs.py --quick
@@ -46,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/qrevent.py --quick
 
 clean:
-	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site dist .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,9 @@ enqueue each delivery once. A worker on any node then posts it: a refusal or a
 network error fails the attempt and the queue retries with exponential backoff;
 after the last attempt the job is dead, and an operator retries it from ``/admin``.
 
+Each delivery carries ``traceparent`` (W3C): the trace of the request that submitted
+the answers, continued by the job that posts it.
+
 Each delivery carries ``Idempotency-Key: <event id>``: retries may reach the
 receiver more than once, and the key lets it keep exactly one. The job holds only
 ids; the body is read from the log when it is sent, so answers are stored once.
@@ -35,6 +38,7 @@ from apps.formease.service import FormEase
 from headwater.errors import OutboundFailed
 from headwater.eventstore import EventStore, RecordedEvent
 from headwater.jobs import Backoff, Job, JobQueue
+from headwater.observability import inject
 from headwater.resilience import (
     EgressPolicy,
     OutboundPolicy,
@@ -131,6 +135,9 @@ class WebhookDispatcher:
             tenant_id=event.tenant_id,
             attempts=ATTEMPTS,
             backoff=BACKOFF,
+            # The submission's trace (from the request that sent it): the delivery
+            # continues it, so the receiver's logs can be joined to ours.
+            traceparent=event.metadata.get("traceparent"),
         )
 
 
@@ -162,6 +169,7 @@ class WebhookSender:
             "x-formease-event": "submission.received",
             "x-formease-signature": sign(form.webhook["secret"], int(time.time()), body),
         }
+        inject(headers)  # traceparent: the worker runs this job inside the submission's trace
         try:
             response = await self.client.post(form.webhook["url"], content=body, headers=headers)
         except Exception as exc:

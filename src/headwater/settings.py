@@ -6,13 +6,29 @@ No other module reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PROFILE_ALIASES = {
+    "dev": "development",
+    "stage": "staging",
+    "prod": "production",
+    "live": "production",
+}
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEADWATER_", frozen=True, extra="forbid")
+
+    #: The profile: ``development``, ``staging`` or ``production``. ``headwater config
+    #: check`` holds staging and production to the rules of a shared deployment, and
+    #: ``headwater serve`` refuses to start production with an unsafe configuration.
+    env: Literal["development", "staging", "production"] = "development"
+    #: Nodes that serve this configuration together (for ``config check``: several need
+    #: PostgreSQL and Redis, not a SQLite file and per-process limits).
+    nodes: int = Field(default=1, ge=1, le=10_000)
 
     #: ``sqlite:///path.db``, ``sqlite:///:memory:`` or ``postgresql://...``
     database_url: str = "sqlite:///var/headwater.db"
@@ -67,6 +83,14 @@ class Settings(BaseSettings):
     database_tcp_user_timeout: float = 5.0
     #: Pooled connections are replaced after this long.
     database_pool_max_lifetime: float = 1800.0
+    #: Most pooled connections per node (each node's share of the server's
+    #: ``max_connections``; the LISTEN connection and the writer's are apart from it).
+    database_pool_max_size: int = Field(default=20, ge=1, le=1000)
+    #: Connections the pool keeps open even when idle.
+    database_pool_min_size: int = Field(default=1, ge=0, le=1000)
+    #: Seconds a pooled connection may sit idle before it is closed (down to the
+    #: minimum size).
+    database_pool_idle_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
 
     # --- security (None: the defaults in ``headwater.security._config``) ---------------
     access_token_seconds: int | None = None
@@ -120,6 +144,21 @@ class Settings(BaseSettings):
     # --- rate limits -------------------------------------------------------------------
     #: Enforce the tier and endpoint limits. Off only for tests that are not about them.
     rate_limits: bool = True
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _profile_alias(cls, value: object) -> object:
+        # The short names operators type (and ``headwater dev`` has always refused).
+        if isinstance(value, str):
+            text = value.strip().lower()
+            return _PROFILE_ALIASES.get(text, text)
+        return value
+
+    @model_validator(mode="after")
+    def _pool_sizes_agree(self) -> Self:
+        if self.database_pool_min_size > self.database_pool_max_size:
+            raise ValueError("database_pool_min_size must not exceed database_pool_max_size")
+        return self
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -132,3 +132,101 @@ def test_traceparent_round_trips() -> None:
     assert TraceContext.parse(PARENT.replace("-01", "-00")) == TraceContext(
         TRACE_ID, "00f067aa0ba902b7", sampled=False
     )
+
+
+# --- error lines keep their stack ----------------------------------------------------
+
+
+def _traceback_of(stream: io.StringIO, event: str) -> str:
+    (line,) = [line for line in lines(stream) if line["event"] == event]
+    assert line["level"] == "error"
+    text: str = line["exception"]
+    assert text.startswith("Traceback (most recent call last):")
+    return text
+
+
+def test_exception_on_the_structured_logger_keeps_the_stack(log_stream: io.StringIO) -> None:
+    def fails_deep_inside() -> None:
+        raise ZeroDivisionError("the cause")
+
+    try:
+        fails_deep_inside()
+    except ZeroDivisionError:
+        get_logger("headwater.tests").exception("work.failed", item=3)
+    text = _traceback_of(log_stream, "work.failed")
+    assert "fails_deep_inside" in text
+    assert text.endswith("ZeroDivisionError: the cause")
+
+
+@pytest.mark.anyio
+async def test_a_failing_alert_sink_is_logged_with_its_stack(log_stream: io.StringIO) -> None:
+    from headwater.observability import AlertEvaluator, AlertRule
+
+    class Broken:
+        async def emit(self, alert: object) -> None:
+            raise ConnectionError("receiver down")
+
+    rule = AlertRule("slow", "p95", 0.5, resolve_below=0.3, for_samples=1)
+    await AlertEvaluator([rule], [Broken()]).evaluate({"p95": 1.0})
+    text = _traceback_of(log_stream, "alert.sink_failed")
+    assert "ConnectionError: receiver down" in text
+    assert "in emit" in text
+
+
+def test_a_failing_alert_evaluation_is_logged_with_its_stack(
+    tmp_path: Path, log_stream: io.StringIO
+) -> None:
+    import time
+
+    module = quiet_module(alert_interval=0.02)
+
+    async def broken_sample() -> dict[str, float]:
+        raise ValueError("sampler broke")
+
+    module.sampler.sample = broken_sample  # type: ignore[method-assign]
+    with TestClient(make_app(tmp_path, module)):
+        deadline = time.monotonic() + 5
+        while "alerts.evaluation_failed" not in log_stream.getvalue():
+            assert time.monotonic() < deadline, "the loop never logged its failure"
+            time.sleep(0.02)
+    failures = [line for line in lines(log_stream) if line["event"] == "alerts.evaluation_failed"]
+    assert "ValueError: sampler broke" in failures[0]["exception"]
+    assert "broken_sample" in failures[0]["exception"]
+
+
+def test_a_failing_plugin_handler_is_logged_with_its_stack(
+    tmp_path: Path, log_stream: io.StringIO
+) -> None:
+    import time
+    from collections.abc import Mapping, Sequence
+
+    from headwater.app import create_app
+    from headwater.eventstore import NewEvent, RecordedEvent
+    from headwater.plugins import EventHandler, InstalledPlugins, Plugin
+    from headwater.runtime import Runtime
+    from tests.http.support import make_settings
+
+    class Faulty(Plugin):
+        name = "faulty"
+        version = "1.0.0"
+
+        def event_handlers(self) -> Mapping[str, Sequence[EventHandler]]:
+            async def on_arrival(event: RecordedEvent, runtime: Runtime) -> None:
+                raise KeyError("missing field")
+
+            return {"guest.arrived": [on_arrival]}
+
+    # The quiet observability module leaves the test's log configuration in place.
+    plugins = [quiet_module(), InstalledPlugins([Faulty()])]
+    app = create_app(make_settings(tmp_path), plugins=plugins)
+    with TestClient(app) as client:
+        store = app.state.runtime.store
+        assert client.portal is not None
+        client.portal.call(store.append, "guest-1", NewEvent("guest.arrived", {}))
+        deadline = time.monotonic() + 5
+        while "plugin.handler_failed" not in log_stream.getvalue():
+            assert time.monotonic() < deadline, "the handler's failure was never logged"
+            time.sleep(0.02)
+    text = _traceback_of(log_stream, "plugin.handler_failed")
+    assert "in on_arrival" in text
+    assert "KeyError: 'missing field'" in text

@@ -62,7 +62,18 @@ def postgres_timeouts(settings: Settings) -> PostgresTimeouts:
         listen_heartbeat=settings.database_listen_heartbeat,
         tcp_user_timeout=settings.database_tcp_user_timeout,
         pool_max_lifetime=settings.database_pool_max_lifetime,
+        pool_max_idle=settings.database_pool_idle_timeout,
     )
+
+
+def postgres_pool(settings: Settings) -> dict[str, int]:
+    """The pool's sizes for ``create_event_store`` (PostgreSQL only; SQLite has none)."""
+    if settings.database_url.startswith("sqlite"):
+        return {}
+    return {
+        "pool_size": settings.database_pool_max_size,
+        "pool_min_size": settings.database_pool_min_size,
+    }
 
 
 def add_routes(app: FastAPI, router: APIRouter) -> None:
@@ -119,6 +130,7 @@ def create_app(
             settings.database_url,
             migrate=settings.auto_migrate,
             postgres_timeouts=postgres_timeouts(settings),
+            **postgres_pool(settings),
         )
         runtime = Runtime(
             settings=settings, store=store, cursors=CursorCodec(secret), secret=secret

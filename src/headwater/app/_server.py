@@ -7,6 +7,7 @@ import importlib
 from fastapi import FastAPI
 
 from headwater.app import create_app
+from headwater.app._profiles import describe, refuses_to_start
 from headwater.errors import InvalidInput
 from headwater.modules import Module
 from headwater.settings import Settings
@@ -30,6 +31,13 @@ def build_from_env() -> FastAPI:
     from headwater.plugins import InstalledPlugins
 
     settings = Settings.from_env()
+    refused = refuses_to_start(settings)
+    if refused:
+        # Also here, not only in the command: uvicorn may be pointed at this factory.
+        raise InvalidInput(
+            "refusing to start production with an unsafe configuration:\n"
+            + describe(refused, settings)
+        )
     plugins: list[Module] = (
         [InstalledPlugins(only=settings.plugins)] if settings.discover_plugins else []
     )

@@ -13,6 +13,7 @@ from rich.console import Console
 from headwater.cli import _demo as demo_module
 from headwater.cli import _jobs as jobs_cli
 from headwater.cli._backup import app as backup_app
+from headwater.cli._config import app as config_app
 from headwater.cli._dev import dev
 from headwater.cli._new import new
 from headwater.cli._privacy import erase
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(projections_app, name="projections", help="Projection status and rebuilds.")
 app.add_typer(jobs_cli.app, name="jobs", help="List, retry and count jobs.")
 app.add_typer(backup_app, name="backup", help="Back up, restore, verify and drill the log.")
+app.add_typer(config_app, name="config", help="Check the configuration for its profile.")
 app.command("worker")(jobs_cli.worker)
 app.command("erase")(erase)
 app.command("new")(new)
@@ -147,6 +149,7 @@ def serve(
 
     import uvicorn
 
+    from headwater.app._profiles import describe, refuses_to_start
     from headwater.http._heads import HeadLimits, bounded_protocol
 
     # Settings are read once, from the environment, by the app factory in each worker;
@@ -156,6 +159,14 @@ def serve(
     if app_path:
         os.environ["HEADWATER_APPS"] = json.dumps(app_path)
     settings = Settings.from_env()
+    refused = refuses_to_start(settings)
+    if refused:
+        typer.echo(
+            "headwater serve refuses to start production with an unsafe configuration "
+            "(see `headwater config check`):\n" + describe(refused, settings),
+            err=True,
+        )
+        raise typer.Exit(2)
     limits = HeadLimits(
         max_head_bytes=settings.max_head_bytes,
         max_headers=settings.max_headers,

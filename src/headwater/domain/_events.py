@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from headwater.domain._personal import SEALED_KEY, strip_sealed
 from headwater.errors import EventTypeConflict, MissingUpcaster, UnknownEventType
 from headwater.eventstore import NewEvent, RecordedEvent
+from headwater.identity._trace import stamp
 
 JsonObject: TypeAlias = dict[str, Any]
 Upcaster: TypeAlias = Callable[[JsonObject], JsonObject]
@@ -160,7 +161,9 @@ class EventRegistry:
         cls = type(event)
         if self._classes.get(cls.event_type) is not cls:
             raise UnknownEventType(cls.event_type, cls.event_version, "not in this registry")
-        meta = dict(metadata or {})
+        # The trace of the work in progress (a request, a job), so an event can be
+        # followed back to what caused it and on to the jobs and deliveries it causes.
+        meta = stamp(dict(metadata or {}))
         meta[SCHEMA_VERSION_KEY] = cls.event_version
         data = event.model_dump(mode="json")
         if id is None:

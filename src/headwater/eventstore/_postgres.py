@@ -182,7 +182,8 @@ class PostgresEventStore(EventStore):
         conninfo: str,
         *,
         schema: str = "public",
-        pool_size: int = 10,
+        pool_size: int = 20,
+        pool_min_size: int = 1,
         timeouts: PostgresTimeouts | None = None,
         append_timeout: float | None = None,
     ) -> None:
@@ -191,6 +192,12 @@ class PostgresEventStore(EventStore):
             raise InvalidInput(f"schema must be a plain SQL identifier, not {schema!r}")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise InvalidInput(f"pool_size must be a positive integer, not {pool_size!r}")
+        if (
+            isinstance(pool_min_size, bool)
+            or not isinstance(pool_min_size, int)
+            or not 0 <= pool_min_size <= pool_size
+        ):
+            raise InvalidInput(f"pool_min_size must be from 0 to pool_size, not {pool_min_size!r}")
         self.schema = schema
         timeouts = timeouts or PostgresTimeouts()
         if append_timeout is not None:
@@ -215,6 +222,7 @@ class PostgresEventStore(EventStore):
             conninfo,
             self._kwargs,
             size=pool_size,
+            min_size=pool_min_size,
             timeouts=self.timeouts,
             name=f"headwater-{schema}",
             configure=self._configure,
@@ -240,7 +248,8 @@ class PostgresEventStore(EventStore):
         *,
         schema: str = "public",
         migrate: bool = False,
-        pool_size: int = 10,
+        pool_size: int = 20,
+        pool_min_size: int = 1,
         timeouts: PostgresTimeouts | None = None,
         append_timeout: float | None = None,
     ) -> PostgresEventStore:
@@ -249,6 +258,7 @@ class PostgresEventStore(EventStore):
             conninfo,
             schema=schema,
             pool_size=pool_size,
+            pool_min_size=pool_min_size,
             timeouts=timeouts,
             append_timeout=append_timeout,
         )

@@ -62,9 +62,10 @@ class AppendRequest:
     #: This append as one element of hw_append_batch's JSON array, encoded by the
     #: caller's task so the writer only concatenates.
     payload: str = ""
-    #: The inline handlers' statements as JSON for hw_run_statements, or None: they
-    #: cannot be prepared ahead, and this append takes the slow path.
-    statements: str | None = "[]"
+    #: The inline handlers' statements, prepared ahead (see postgres_handlers), or
+    #: None: they cannot be, and this append takes the slow path. Encoded as JSON for
+    #: hw_run_statements only if the group is sent to hw_append_handled.
+    prepared: list[Any] | None = field(default_factory=list)
     #: What they were prepared with: the handlers, and the epoch the writer had seen.
     handlers: tuple[InlineHandler, ...] = ()
     epoch: int = -1
@@ -100,13 +101,25 @@ class AppendRequest:
 
     def document(self) -> str:
         """This append with its statements, as hw_append_handled takes it."""
-        return f'{self.payload[:-1]},"h":{self.epoch},"q":{self.statements or "[]"}}}'
+        statements = to_json(self.prepared) if self.prepared else "[]"
+        return f'{self.payload[:-1]},"h":{self.epoch},"q":{statements}}}'
+
+    def bare_document(self) -> str:
+        """This append without its statements, as hw_append_merged takes it."""
+        return f'{self.payload[:-1]},"h":{self.epoch}}}'
 
     def decoded(self) -> list[tuple[Any, Any]]:
         """Each event's (data, metadata) as a reader will decode them: from the
         payload, which is what PostgreSQL stores (one decode, not an encode and a
         decode per event)."""
         return [(event["data"], event["m"]) for event in orjson.loads(self.payload)["ev"]]
+
+    def exact_first_version(self) -> int | None:
+        """The version of this append's first event if it is 'ok', when known ahead."""
+        expected = self.expected
+        if isinstance(expected, int):
+            return expected + 1
+        return 1 if expected is NO_STREAM else None
 
     def first_version_guess(self) -> int:
         expected = self.expected

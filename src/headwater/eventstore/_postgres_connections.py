@@ -93,6 +93,7 @@ class ConnectionPool:
         kwargs: dict[str, Any],
         *,
         size: int,
+        min_size: int = 1,
         timeouts: PostgresTimeouts,
         name: str,
         configure: Callable[[Connection], Awaitable[None]],
@@ -107,8 +108,9 @@ class ConnectionPool:
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             conninfo,
             kwargs=kwargs,
-            min_size=1,
+            min_size=min_size,
             max_size=size,
+            max_idle=timeouts.pool_max_idle,
             open=False,
             configure=configure,
             check=self._check,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -134,17 +134,30 @@ class _StandIn(RecordedEvent):
     A handler is a pure function of its events (``InlineHandler``): one that read
     none of those fields gives the same statements whatever the server assigns, so
     it need not be run on the second stand-ins. Every way of reading a field (the
-    attribute, ``dataclasses.asdict``, ``repr``, comparison) goes through here."""
+    attribute, ``dataclasses.asdict``, ``repr``, comparison) goes through the
+    attribute, which for those three fields is a property here; the other fields
+    keep their plain slots, so reading them costs nothing extra."""
 
     __slots__ = ("_reads",)
 
-    def __getattribute__(self, name: str) -> Any:
-        if name in _FROM_LOG:
-            with contextlib.suppress(AttributeError):  # e.g. a dataclasses.replace() copy
-                object.__getattribute__(self, "_reads")[0] = True
-        return object.__getattribute__(self, name)
+
+def _noting_read(name: str) -> property:
+    slot = RecordedEvent.__dict__[name]
+
+    def read(self: RecordedEvent) -> Any:
+        with contextlib.suppress(AttributeError):  # e.g. a dataclasses.replace() copy
+            _get_reads(self)[0] = True
+        return slot.__get__(self, RecordedEvent)
+
+    def write(self: RecordedEvent, value: Any) -> None:  # a dataclasses.replace() copy
+        slot.__set__(self, value)
+
+    return property(read, write)
 
 
+_get_reads: Final = _StandIn.__dict__["_reads"].__get__
+for _name in _FROM_LOG:
+    setattr(_StandIn, _name, _noting_read(_name))
 _new_stand_in: Final = object.__new__
 _set_reads: Final = _StandIn.__dict__["_reads"].__set__
 
@@ -246,7 +259,8 @@ class _Runs:
         decoded: Sequence[tuple[Any, Any]],
     ) -> None:
         # Shared by the runs: handlers must not change the events they are given.
-        self.guess, self.other = guess, guess.shifted()
+        self.guess = guess
+        self._other: StandIns | None = None  # the shifted ones, made when first needed
         self.count = len(events)
         self._handlers: list[InlineHandler] = []
         reads = [False]
@@ -269,17 +283,24 @@ class _Runs:
                     self.second.extend(self.first[start:])
                     continue
                 if second_events is None:
-                    second_events = self.other.events(
+                    second_events = self.other().events(
                         stream_id, events, tenant_id, decoded, [False]
                     )
                 _flatten(handler(second_events), self.second)
-        if not _same_shape(self.first, self.second):
+        #: Whether any handler ran twice: if none did, the runs are the same entries.
+        self.reran = second_events is not None
+        if self.reran and not _same_shape(self.first, self.second):
             raise NotPreparable("the handlers' statements depend on the log in shape")
         self._slots: tuple[dict[str, list[tuple[str, int]]], ...] | None = None
 
+    def other(self) -> StandIns:
+        if self._other is None:
+            self._other = self.guess.shifted()
+        return self._other
+
     def slots(self) -> tuple[dict[str, list[tuple[str, int]]], ...]:
         if self._slots is None:
-            self._slots = (self.guess.literals(self.count), self.other.literals(self.count))
+            self._slots = (self.guess.literals(self.count), self.other().literals(self.count))
         return self._slots
 
     def third(self) -> Flat:
@@ -321,6 +342,9 @@ def _parts(runs: _Runs, index: int) -> Prepared:
     if len(texts) != len(params) + 1:
         raise NotPreparable(f"{len(params)} parameters for {len(texts) - 1} placeholders")
     literal = _literal
+    if runs.second[index] is runs.first[index]:
+        # From a handler that read no server-assigned field: every value is plain.
+        return (_mergeable(texts), texts, [literal(value) for value in params])
     arguments: list[Argument] = []
     for position, (value, shifted) in enumerate(zip(params, others, strict=True)):
         if value is shifted or (type(value) is type(shifted) and value == shifted):
@@ -365,3 +389,73 @@ def _mergeable(texts: tuple[str, ...]) -> int:
 
 def guess_now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- a whole group's statements, merged before they are sent ---------------------------
+
+#: The 'u' slot as an expression of the group's recorded_at ($2): exactly the
+#: security lookup's int(recorded_at.timestamp() * 1_000_000), as 0003 renders it.
+_MICROS_OF_RECORDED_AT: Final = (
+    "trunc(((extract(epoch FROM $2::timestamptz) * 1000000)::BIGINT::FLOAT8 / 1000000)"
+    " * 1000000)::BIGINT"
+)
+
+
+def merge_group(
+    appends: Sequence[tuple[Sequence[Prepared], int, int | None]],
+    unmergeable: Container[tuple[str, ...]] = (),
+) -> list[str] | None:
+    """A group's statements as ``hw_append_merged`` runs them when every append of the
+    group is 'ok': one SQL text per run of consecutive mergeable statements with the
+    same texts (one multi-row INSERT), and one per other statement, in order.
+
+    ``appends`` holds each append's statements, its event count, and its first version
+    if the append states it exactly (else None). Every append being 'ok', positions are
+    known relative to the group's first one, which the server passes as ``$1``, with
+    the group's ``recorded_at`` as ``$2``; versions are known when the append states its
+    expected version. Returns None if a statement needs a version that is not known:
+    the server then renders the slots itself (0003's way).
+    """
+    merged: list[str] = []
+    run_texts: tuple[str, ...] | None = None
+    run_rows: list[str] = []
+    offset = 0
+    for prepared, count, first_version in appends:
+        for mergeable, texts, arguments in prepared:
+            if mergeable and texts in unmergeable:
+                mergeable = 0
+            parts: list[str] = []
+            for index, argument in enumerate(arguments):
+                if index:
+                    parts.append(texts[index])
+                if isinstance(argument, str):
+                    parts.append(argument)
+                    continue
+                kind, k = argument
+                if kind == "p":
+                    parts.append(f"($1::BIGINT + {offset + int(k)})")
+                elif kind == "v" and first_version is not None:
+                    parts.append(str(first_version + int(k)))
+                elif kind == "t":
+                    parts.append("$2::timestamptz")
+                elif kind == "u":
+                    parts.append(_MICROS_OF_RECORDED_AT)
+                else:
+                    return None
+            row = "".join(parts)
+            if mergeable and texts == run_texts:
+                run_rows.append(row)
+                continue
+            if run_texts is not None:
+                merged.append(run_texts[0] + "), (".join(run_rows) + run_texts[-1])
+                run_texts = None
+            if mergeable:
+                run_texts, run_rows = texts, [row]
+            elif len(texts) > 1:
+                merged.append(texts[0] + row + texts[-1])
+            else:
+                merged.append(texts[0])
+        offset += count
+    if run_texts is not None:
+        merged.append(run_texts[0] + "), (".join(run_rows) + run_texts[-1])
+    return merged

@@ -10,9 +10,14 @@ trip: a slow or silent connection delays its own node's appends, nobody else's.
 
 Inline handlers run before the lock, in the appending task: their statements travel
 with the batch, completed by the server with each append's position, version and
-time (``postgres_handlers``). An append whose statements cannot be prepared that way
-runs the slow way: its own transaction, each append under a savepoint, handlers on
-the real events, one round trip after another under the lock. The slow path is also
+time (``postgres_handlers``). In the common case (every append of the group 'ok', its
+versions known ahead) the writer merges the group's statements itself and
+``hw_append_merged`` (0004) runs them as sent; if the server refuses that shortcut,
+nothing was written and the group goes to ``hw_append_handled``, which renders the
+statements and isolates a failing one (two round trips, the first one's transaction
+ended). An append whose statements cannot be prepared ahead at all runs the slow
+way: its own transaction, each append under a savepoint, handlers on the real
+events, one round trip after another under the lock. The slow path is also
 the fallback when the one-statement batch fails as a whole, for example because one
 append's data is something PostgreSQL refuses to store: the batch is redone append by
 append so that only the culprit fails.
@@ -53,6 +58,7 @@ from headwater.eventstore._postgres_handlers import (
     NotPreparable,
     StandIns,
     guess_now,
+    merge_group,
     prepare_statements,
 )
 from headwater.eventstore._protocol import InlineHandler, collecting_after_commit
@@ -80,6 +86,11 @@ DEADLINE_PER_EVENT: Final = 0.01
 
 _APPEND_BATCH: Final = "SELECT * FROM hw_append_batch(%s::jsonb, %s)"
 _APPEND_HANDLED: Final = "SELECT * FROM hw_append_handled(%s::jsonb, %s)"
+_APPEND_MERGED: Final = "SELECT * FROM hw_append_merged(%s::jsonb, %s, %s::jsonb)"
+#: hw_append_merged's refusals (0004): a stale append in the group, one not 'ok'.
+_MERGED_REFUSED: Final = frozenset({"HW001", "HW002"})
+#: "ON CONFLICT DO UPDATE command cannot affect row a second time".
+_CARDINALITY_VIOLATION: Final = "21000"
 _READ_EPOCH: Final = "SELECT handlers_epoch FROM hw_head"
 
 
@@ -132,6 +143,8 @@ class GroupCommitWriter:
         #: the newest position, which only seeds the handlers' stand-in events.
         self._epoch = -1
         self._head = 0
+        #: Statement texts not to merge into multi-row statements (see _send_merged).
+        self._unmergeable: set[tuple[str, ...]] = set()
         self._task = asyncio.create_task(self._run(), name="headwater-postgres-writer")
 
     def submit(self, request: AppendRequest) -> None:
@@ -173,7 +186,7 @@ class GroupCommitWriter:
         request.epoch = self._epoch
         handlers = request.handlers = tuple(self._inline_handlers)
         if not handlers:
-            request.statements = "[]"
+            request.prepared = []
             return
         guess = StandIns(self._head + 1, request.first_version_guess(), guess_now())
         request.after_commit = []
@@ -189,9 +202,9 @@ class GroupCommitWriter:
                 )
         except NotPreparable as exc:
             log.debug("append to %r takes the slow path: %s", request.stream_id, exc)
-            request.statements = None
+            request.prepared = None
             return
-        request.statements = to_json(prepared)
+        request.prepared = prepared
 
     def _is_current(self, request: AppendRequest) -> bool:
         return request.epoch == self._epoch and request.handlers == tuple(self._inline_handlers)
@@ -352,8 +365,8 @@ class GroupCommitWriter:
             for request in todo:
                 if not self._is_current(request):
                     self._prepare(request)
-            fast = [r for r in todo if r.statements is not None]
-            slow = [r for r in todo if r.statements is None]
+            fast = [r for r in todo if r.prepared is not None]
+            slow = [r for r in todo if r.prepared is None]
             todo = []
             if fast:
                 try:
@@ -383,11 +396,13 @@ class GroupCommitWriter:
         self, conn: Connection, batch: list[AppendRequest], outcomes: dict[int, Outcome]
     ) -> list[AppendRequest]:
         """One statement for the whole group; returns the appends answered "stale"."""
-        document = "[" + ",".join(request.document() for request in batch) + "]"
-        # Autocommit: this single statement is its whole transaction, and execute()
-        # returns once PostgreSQL has committed it (WAL flushed).
-        cursor = await conn.execute(_APPEND_HANDLED, (document, self._channel))
-        rows = await cursor.fetchall()
+        rows = await self._send_merged(conn, batch)
+        if rows is None:
+            document = "[" + ",".join(request.document() for request in batch) + "]"
+            # Autocommit: this single statement is its whole transaction, and execute()
+            # returns once PostgreSQL has committed it (WAL flushed).
+            cursor = await conn.execute(_APPEND_HANDLED, (document, self._channel))
+            rows = await cursor.fetchall()
         stale: list[AppendRequest] = []
         for request, row in zip(batch, rows, strict=True):
             # The server's word, even if lower (a restored or failed-over database).
@@ -403,6 +418,41 @@ class GroupCommitWriter:
                     self._head = max(self._head, outcome.positions[-1])
                     request.wrote = True
         return stale
+
+    async def _send_merged(
+        self, conn: Connection, batch: list[AppendRequest]
+    ) -> list[TupleRow] | None:
+        """The common case in one statement that renders nothing: the group's handler
+        statements merged here (see 0004), run as they are if every append is 'ok'.
+
+        None if the group has no statements, or they need a value known only to the
+        server, or the server refused the shortcut (an append not 'ok', a stale one,
+        a statement that failed): nothing was written then, and hw_append_handled
+        takes the group."""
+        if not any(request.prepared for request in batch):
+            return None
+        merged = merge_group(
+            [(r.prepared or [], len(r.events), r.exact_first_version()) for r in batch],
+            self._unmergeable,
+        )
+        if merged is None:
+            return None
+        document = "[" + ",".join(request.bare_document() for request in batch) + "]"
+        try:
+            cursor = await conn.execute(_APPEND_MERGED, (document, self._channel, to_json(merged)))
+            return await cursor.fetchall()
+        except psycopg.Error as exc:
+            # psycopg knows no class "HW": it would take 0004's refusals for a failed link.
+            if exc.sqlstate not in _MERGED_REFUSED and is_disconnect(exc, conn):
+                raise
+            if exc.sqlstate == _CARDINALITY_VIOLATION:
+                # A multi-row upsert reached one row twice: that statement's text is
+                # not merged again by this writer (the server ran it row by row now).
+                self._unmergeable.update(
+                    texts for r in batch for mergeable, texts, _ in r.prepared or () if mergeable
+                )
+            log.debug("the merged group commit was refused (%s); sending it unmerged", exc)
+            return None
 
     async def _write_one_by_one(
         self, conn: Connection, batch: list[AppendRequest]

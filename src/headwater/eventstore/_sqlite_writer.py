@@ -122,6 +122,26 @@ def decode_row(row: Sequence[Any]) -> RecordedEvent:
     )
 
 
+def recorded_events(job: AppendJob, rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
+    """The rows just inserted for ``job``, as a reader will decode them: decode_row's
+    result, from the ids and time the writer holds already (no parsing them back)."""
+    recorded_at = codec.micros_to_datetime(rows[0][8])
+    return [
+        make_recorded_event(
+            event.id,
+            job.stream_id,
+            row[3],
+            row[0],
+            event.type,
+            codec.loads(event.data),
+            codec.loads_metadata(event.metadata),
+            job.tenant_id,
+            recorded_at,
+        )
+        for event, row in zip(job.events, rows, strict=True)
+    ]
+
+
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
@@ -304,15 +324,14 @@ class Writer:
             for i, e in enumerate(job.events, start=1)
         ]
         if self._inline_handlers and savepoints:
-            self._insert_with_handlers(conn, rows, job.after_commit)
+            self._insert_with_handlers(conn, job, rows)
         elif self._inline_handlers:
             try:
                 conn.executemany(INSERT_EVENT, rows)
-                recorded = [decode_row(row) for row in rows]
-                for handler in self._inline_handlers:
-                    with collecting_after_commit(job.after_commit):
-                        statements = handler(recorded)
-                    execute_statements(conn, statements)
+                recorded = recorded_events(job, rows)
+                with collecting_after_commit(job.after_commit):
+                    for handler in self._inline_handlers:
+                        execute_statements(conn, handler(recorded))
             except Exception as exc:
                 raise _RedoWithSavepoints from exc
         else:
@@ -327,20 +346,16 @@ class Writer:
         return AppendResult(job.stream_id, base + len(rows), positions), head + len(rows), True
 
     def _insert_with_handlers(
-        self,
-        conn: sqlite3.Connection,
-        rows: list[tuple[Any, ...]],
-        after_commit: list[Callable[[], None]],
+        self, conn: sqlite3.Connection, job: AppendJob, rows: list[tuple[Any, ...]]
     ) -> None:
         """Insert and run inline handlers under a savepoint: a handler may fail alone."""
         conn.execute("SAVEPOINT hw_append")
         try:
             conn.executemany(INSERT_EVENT, rows)
-            recorded = [decode_row(row) for row in rows]
-            for handler in self._inline_handlers:
-                with collecting_after_commit(after_commit):
-                    statements = handler(recorded)
-                execute_statements(conn, statements)
+            recorded = recorded_events(job, rows)
+            with collecting_after_commit(job.after_commit):
+                for handler in self._inline_handlers:
+                    execute_statements(conn, handler(recorded))
         except BaseException as exc:
             conn.execute("ROLLBACK TO hw_append")
             conn.execute("RELEASE hw_append")

@@ -40,6 +40,9 @@ class PostgresTimeouts:
     #: Pooled connections are replaced after this long (spreads reconnects, follows
     #: a moved address or a failover without waiting for an error).
     pool_max_lifetime: float = 1800.0
+    #: Pooled connections idle this long are closed (down to the pool's minimum size):
+    #: a burst's extra connections do not stay open on the server for ever.
+    pool_max_idle: float = 30.0
     #: A pooled connection idle for longer than this is checked before it is lent.
     pool_check_after_idle: float = 2.0
     #: Closing the store: queued appends get this long to finish on shutdown.

@@ -32,6 +32,7 @@ import orjson
 
 from headwater.errors import IllegalJobTransition, InvalidEventData, InvalidJob
 from headwater.eventstore._records import check_json_object
+from headwater.identity._trace import TraceContext, current_trace
 
 
 class JobState(enum.StrEnum):
@@ -189,6 +190,8 @@ class Job:
     finished_at: datetime | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    #: The W3C ``traceparent`` of the work that enqueued it; its runs continue that trace.
+    traceparent: str | None = None
 
     @property
     def attempts_left(self) -> int:
@@ -209,6 +212,7 @@ class NewJob:
     dedupe_key: str | None
     tenant_id: str | None
     created_at: int
+    traceparent: str | None = None
 
     @property
     def state(self) -> JobState:
@@ -228,8 +232,13 @@ def new_job(
     dedupe_key: str | None = None,
     tenant_id: str | None = None,
     job_id: str | uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> NewJob:
-    """Check every enqueue argument before any I/O; ``now`` is epoch microseconds."""
+    """Check every enqueue argument before any I/O; ``now`` is epoch microseconds.
+
+    ``traceparent``: the trace the job continues; by default the current one (the
+    request's, the command's, the running job's), if any.
+    """
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidJob(f"job name must be 1-200 of [A-Za-z0-9_.:-/], not {name!r}")
     payload = {} if payload is None else payload
@@ -270,7 +279,17 @@ def new_job(
         dedupe_key=dedupe_key,
         tenant_id=tenant_id,
         created_at=now,
+        traceparent=_traceparent(traceparent),
     )
+
+
+def _traceparent(given: str | None) -> str | None:
+    if given is None:
+        ctx = current_trace()
+        return None if ctx is None else ctx.header()
+    # A malformed header from an event's metadata starts no trace rather than failing.
+    parsed = TraceContext.parse(given)
+    return None if parsed is None else parsed.header()
 
 
 def _plain_dict(value: object) -> object:

@@ -21,7 +21,7 @@ from headwater.jobs._periodic import Periodic, Scheduler
 from headwater.jobs._queue import KeyFn, PayloadFn
 from headwater.jobs._registry import HandlerFn, JobRegistry
 from headwater.jobs._sqlqueue import SqlJobQueue
-from headwater.jobs._worker import Worker, WorkerOptions
+from headwater.jobs._worker import SpanFactory, Worker, WorkerOptions
 from headwater.modules import Module
 from headwater.runtime import Runtime
 
@@ -63,6 +63,8 @@ class JobsModule(Module):
         self._workers: list[Worker] = []
         self._scheduler: Scheduler | None = None
         self._pruner: asyncio.Task[None] | None = None
+        #: Makes each run's span; set from the observability module's at start.
+        self.tracer: SpanFactory | None = None
 
     # --- declaring ------------------------------------------------------------------
 
@@ -117,6 +119,10 @@ class JobsModule(Module):
     async def start(self, runtime: Runtime) -> None:
         queue = await self.open(runtime.store, auto_migrate=runtime.settings.auto_migrate)
         runtime.jobs = queue
+        if runtime.metrics is not None:
+            # Observability runs: finished runs become metrics, runs become spans.
+            queue.listeners.append(runtime.metrics.observe_job)
+            self.tracer = runtime.metrics.timings.tracer
         await self.start_workers()
 
     async def start_workers(self, workers: int | None = None) -> None:
@@ -125,7 +131,7 @@ class JobsModule(Module):
         count = self.workers if workers is None else workers
         if count and len(self.registry):
             for _ in range(count):
-                worker = Worker(queue, self.registry, self.options)
+                worker = Worker(queue, self.registry, self.options, tracer=self.tracer)
                 await worker.start()
                 self._workers.append(worker)
         elif count:

@@ -21,6 +21,7 @@ from headwater.eventstore._notifier import Notifier
 from headwater.eventstore._protocol import EventStore
 from headwater.eventstore._records import RecordedEvent
 from headwater.eventstore._sql import Statement
+from headwater.identity._trace import TRACEPARENT_KEY
 from headwater.jobs._job import Backoff, Job, JobState, NewJob, new_job
 from headwater.jobs._metrics import JobEvent, Listener, emit
 
@@ -56,6 +57,12 @@ class Settlement:
 #: Namespace of the job ids that triggers derive from event ids: an event replayed
 #: (same id) yields the same job id, and a job per trigger per event at most.
 _TRIGGER_NAMESPACE: Final = uuid.UUID("6f1c2d9e-5a43-4bd1-9b8e-0c7a3e2f4d11")
+
+
+def _event_traceparent(event: RecordedEvent) -> str | None:
+    found = event.metadata.get(TRACEPARENT_KEY)
+    return found if isinstance(found, str) else None
+
 
 PayloadFn = Callable[[RecordedEvent], Mapping[str, Any] | None]
 KeyFn = Callable[[RecordedEvent], str | None]
@@ -104,6 +111,7 @@ class JobQueue(abc.ABC):
         dedupe_key: str | None = None,
         tenant_id: str | None = None,
         job_id: str | uuid.UUID | None = None,
+        traceparent: str | None = None,
     ) -> str:
         """Store a job; return its id.
 
@@ -111,6 +119,8 @@ class JobQueue(abc.ABC):
         ``delay`` or ``run_at``: not before then. While a job with the same
         ``dedupe_key`` is unfinished, that job's id is returned and nothing is added;
         the same ``job_id`` twice stores one job, so a retried request is harmless.
+        ``traceparent``: the trace the job's runs continue (default: the current one;
+        pass an event's ``metadata["traceparent"]`` when enqueuing for that event).
         """
         job = new_job(
             name,
@@ -124,6 +134,7 @@ class JobQueue(abc.ABC):
             dedupe_key=dedupe_key,
             tenant_id=tenant_id,
             job_id=job_id,
+            traceparent=traceparent,
         )
         stored_id, inserted = await self._insert(job)
         if inserted:
@@ -216,6 +227,9 @@ class JobQueue(abc.ABC):
                     dedupe_key=None if trigger.dedupe_key is None else trigger.dedupe_key(event),
                     tenant_id=event.tenant_id,
                     job_id=uuid.uuid5(_TRIGGER_NAMESPACE, f"{event.id}/{trigger.name}"),
+                    # The event's trace, not the appender's current one: the same here,
+                    # but an event appended outside a request may still carry one.
+                    traceparent=_event_traceparent(event),
                     **trigger.options,
                 )
                 statements.append(self._insert_statement(job))
@@ -297,6 +311,11 @@ class JobQueue(abc.ABC):
     @abc.abstractmethod
     async def depth(self) -> dict[str, int]:
         """How many jobs are in each state, across every node."""
+
+    @abc.abstractmethod
+    async def ready(self) -> dict[str, tuple[int, float]]:
+        """Per job name, the jobs due and waiting now, across every node, and the
+        seconds the longest-waiting of them has been due: ``{name: (count, age)}``."""
 
     @abc.abstractmethod
     async def prune(self, older_than: timedelta) -> int:

@@ -31,7 +31,7 @@ from headwater.jobs._job import UNFINISHED, WAITING, JobState, check_transition,
 COLUMNS: Final = (
     "id, name, payload, state, priority, run_at, attempts, max_attempts, backoff, "
     "dedupe_key, tenant_id, last_error, created_at, updated_at, started_at, finished_at, "
-    "lease_owner, lease_expires_at"
+    "lease_owner, lease_expires_at, traceparent"
 )
 
 
@@ -52,8 +52,8 @@ UNFINISHED_SQL: Final = in_list(UNFINISHED)
 # key of an unfinished job. Either way the job that stands is found by EXISTING.
 INSERT: Final = (
     "INSERT INTO hw_jobs (id, name, payload, state, priority, run_at, attempts, "
-    "max_attempts, backoff, dedupe_key, tenant_id, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "max_attempts, backoff, dedupe_key, tenant_id, created_at, updated_at, traceparent) "
+    "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
 FIND_UNFINISHED_BY_KEY: Final = (
@@ -182,6 +182,13 @@ CLAIM_PERIOD: Final = (
 
 PRUNE: Final = "DELETE FROM hw_jobs WHERE state = 'succeeded' AND finished_at < ?"
 DEPTH: Final = "SELECT state, COUNT(*) FROM hw_jobs GROUP BY state"
+
+#: Per name, jobs due and waiting, and the earliest due time among them (the
+#: ``hw_jobs_due`` index covers the scan). Parameter: now.
+READY: Final = (
+    f"SELECT name, COUNT(*), MIN(run_at) FROM hw_jobs WHERE state IN {WAITING_SQL} "
+    "AND run_at <= ? GROUP BY name"
+)
 
 
 def select(where: str = "", suffix: str = "") -> str:

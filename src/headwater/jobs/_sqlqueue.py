@@ -62,6 +62,7 @@ def decode(row: Sequence[Any]) -> Job:
         finished_at=None if row[15] is None else from_micros(int(row[15])),
         lease_owner=row[16],
         lease_expires_at=None if row[17] is None else from_micros(int(row[17])),
+        traceparent=row[18],
     )
 
 
@@ -79,6 +80,7 @@ def _insert_params(job: NewJob) -> tuple[Any, ...]:
         job.tenant_id,
         job.created_at,
         job.created_at,
+        job.traceparent,
     )
 
 
@@ -221,6 +223,17 @@ class SqlJobQueue(JobQueue):
         counts = {state.value: 0 for state in JobState}
         counts.update({str(state): int(count) for state, count in await self._transact(work)})
         return counts
+
+    async def ready(self) -> dict[str, tuple[int, float]]:
+        now = self.now()
+
+        async def work(tx: Transaction) -> list[tuple[Any, ...]]:
+            return await tx.fetchall(sql.READY, (now,))
+
+        return {
+            str(name): (int(count), max(0.0, (now - int(oldest)) / 1_000_000))
+            for name, count, oldest in await self._transact(work)
+        }
 
     async def prune(self, older_than: timedelta) -> int:
         cutoff = self.now() - int(older_than.total_seconds() * 1_000_000)

@@ -25,11 +25,13 @@ import os
 import socket
 import traceback
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Protocol, Self
 
 from headwater.errors import InvalidJob, OutboundFailed, PermanentJobError
+from headwater.identity._trace import TraceContext, continue_trace, use_trace
 from headwater.jobs._acks import OutcomeWriter
 from headwater.jobs._job import Job, JobState
 from headwater.jobs._metrics import JobEvent, JobEventKind, emit
@@ -37,6 +39,15 @@ from headwater.jobs._queue import JobQueue, Settlement
 from headwater.jobs._registry import Handler, JobRegistry
 
 log = logging.getLogger(__name__)
+
+
+class SpanFactory(Protocol):
+    """What a worker needs of a tracer (``headwater.observability.Tracer`` is one)."""
+
+    def server_span(
+        self, name: str, parent: TraceContext | None, attributes: Mapping[str, Any]
+    ) -> contextlib.AbstractContextManager[object]: ...
+
 
 MAX_ERROR_CHARS: Final = 8000
 _OUTAGE_DELAYS: Final = (0.1, 5.0)  # first and longest pause after a failed claim
@@ -124,7 +135,11 @@ class Worker:
         options: WorkerOptions | None = None,
         *,
         name: str | None = None,
+        tracer: SpanFactory | None = None,
     ) -> None:
+        """``tracer``: makes each run's span (the observability module's ``Tracer``, for
+        OpenTelemetry spans); without one a run still continues its job's trace ids."""
+        self.tracer = tracer
         self.queue = queue
         self.registry = registry
         self.options = options or WorkerOptions()
@@ -310,7 +325,8 @@ class Worker:
                 async with scope:
                     run.scope = scope
                     async with limit:
-                        await handler.fn(job)
+                        with self._trace(job):
+                            await handler.fn(job)
             finally:
                 run.scope = None  # exited: the heartbeat must not reschedule it any more
                 run.in_handler = False
@@ -344,6 +360,16 @@ class Worker:
             del self._runs[job.id]
             # Wake the claim loop: a slot is free, or the worker may be idle now.
             self.queue.wake()
+
+    def _trace(self, job: Job) -> contextlib.AbstractContextManager[object]:
+        """The run continues the trace of whatever enqueued the job, so its logs, the
+        events it appends and the jobs and webhooks it sends carry that trace id."""
+        if self.tracer is None:
+            return use_trace(continue_trace(job.traceparent))
+        attributes = {"job.name": job.name, "job.id": job.id, "job.attempt": job.attempts}
+        return self.tracer.server_span(
+            f"job {job.name}", TraceContext.parse(job.traceparent), attributes
+        )
 
     async def _record(
         self,

@@ -1,5 +1,5 @@
-"""Observability: JSON logs, Prometheus metrics, W3C tracing, alert rules with hysteresis,
-rules as data (``AlertRuleBook``), notification channels and a durable metric history.
+"""Observability: JSON logs, Prometheus metrics, W3C tracing and timed(), alert rules
+with hysteresis as data (``AlertRuleBook``), notification channels and a durable metric history.
 
 ``ObservabilityModule`` wires it all into an app; the pieces are usable alone.
 """
@@ -30,6 +30,7 @@ from headwater.observability._rulebook import (
     rule_from_data,
     rule_to_data,
 )
+from headwater.observability._timing import Timings, timed
 from headwater.observability._tracing import TraceContext, Tracer, current_trace, inject
 from headwater.observability._webhooks import Webhook, WebhookAlertSink, sign, verify_signature
 
@@ -51,6 +52,7 @@ __all__ = [
     "RuleState",
     "SlackAlertSink",
     "StreamAlertSink",
+    "Timings",
     "TraceContext",
     "Tracer",
     "Webhook",
@@ -67,5 +69,6 @@ __all__ = [
     "rule_to_data",
     "send_alert",
     "sign",
+    "timed",
     "verify_signature",
 ]

@@ -174,6 +174,10 @@ def configure_logging(
             _filter_by_level,
             *_shared_processors(),
             structlog.processors.StackInfoRenderer(),
+            # ``log.exception(...)`` means "with the current traceback": structlog's
+            # generic logger passes the call on as it is, so without this the line
+            # said "error" and dropped the stack (alert evaluation, sinks, plugins).
+            structlog.dev.set_exc_info,
             structlog.processors.format_exc_info,
             renderer,
         ],

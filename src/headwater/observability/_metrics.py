@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hmac
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -22,11 +23,20 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
+from headwater.observability._timing import Timings
+
 #: Seconds; from a cached read (~1 ms) to a slow export (10 s).
 LATENCY_BUCKETS: Sequence[float] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 
+
+#: Seconds a job's handler runs: a quick email to a long export.
+JOB_BUCKETS: Sequence[float] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+)  # fmt: skip
+#: Attempts a run was (1 for a first try); the queue allows up to 1000.
+ATTEMPT_BUCKETS: Sequence[float] = (1, 2, 3, 5, 8, 13, 21, 50, 100)
 
 #: Seconds a stream stays open: an export's few seconds to an SSE tab open all day.
 STREAM_BUCKETS: Sequence[float] = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
@@ -121,9 +131,68 @@ class Metrics:
             ["url"],
             registry=r,
         )
+        # Jobs: what this node's workers did (``observe_job``, a queue listener), and
+        # what waits in each queue, across every node (``set_job_queues``, at scrape).
+        self.job_duration = Histogram(
+            "headwater_job_duration_seconds",
+            "Seconds a job's handler ran, by job name and outcome.",
+            ["queue", "outcome"],
+            buckets=JOB_BUCKETS,
+            registry=r,
+        )
+        self.job_outcomes = Counter(
+            "headwater_job_outcomes",
+            "Job runs finished on this node, by job name and outcome "
+            "(succeeded, failed: retried later, dead: no attempt left).",
+            ["queue", "outcome"],
+            registry=r,
+        )
+        self.job_attempts = Histogram(
+            "headwater_job_attempts",
+            "The attempt number of each finished run, by job name and outcome.",
+            ["queue", "outcome"],
+            buckets=ATTEMPT_BUCKETS,
+            registry=r,
+        )
+        self.job_queue_depth = Gauge(
+            "headwater_job_queue_depth",
+            "Jobs ready to run now (due and waiting), by job name, across every node.",
+            ["queue"],
+            registry=r,
+        )
+        self.job_queue_age = Gauge(
+            "headwater_job_queue_age_seconds",
+            "Seconds the oldest ready job of each job name has been due.",
+            ["queue"],
+            registry=r,
+        )
+        self._queues_seen: set[str] = set()
+        self.timings = Timings(r)
         self.recent = RecentRequests()
         #: Async refreshers run before each scrape (collectors reading async sources).
         self.refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    def observe_job(self, event: Any) -> None:
+        """A job listener (``headwater.jobs.JobEvent``): finished runs become metrics."""
+        if event.kind not in ("succeeded", "failed", "dead"):
+            return
+        self.job_outcomes.labels(event.name, event.kind).inc()
+        if event.attempt:
+            self.job_attempts.labels(event.name, event.kind).observe(event.attempt)
+        if event.duration is not None:
+            self.job_duration.labels(event.name, event.kind).observe(event.duration)
+
+    def set_job_queues(self, ready: Mapping[str, tuple[int, float]]) -> None:
+        """``{job name: (ready jobs, seconds the oldest has waited)}``; names no longer
+        waiting drop to zero rather than keep their last figure."""
+        for labels in [*self._queues_seen]:
+            if labels not in ready:
+                self.job_queue_depth.labels(labels).set(0)
+                self.job_queue_age.labels(labels).set(0)
+        for name, (depth, age) in ready.items():
+            self.job_queue_depth.labels(name).set(depth)
+            self.job_queue_age.labels(name).set(age)
+        self._queues_seen.update(ready)
 
     async def render(self) -> bytes:
         for refresh in self.refreshers:

@@ -124,6 +124,8 @@ class ObservabilityModule(Module):
         (None: as ``Settings.metric_history`` says); ``node`` names this node in it."""
         self.metrics = metrics or Metrics()
         self.tracer = Tracer(otel=otel, provider=otel_provider)
+        # timed() and job runs make their spans with this module's tracer.
+        self.metrics.timings.tracer = self.tracer
         self.log_level = log_level
         self.metrics_path = metrics_path
         self.metrics_token = metrics_token
@@ -217,6 +219,7 @@ class ObservabilityModule(Module):
             self.history = await self._open_history(runtime)
         runtime.metrics = self.metrics
         runtime.collector = self.collector
+        self.metrics.timings.activate()
         _RUNNING.append(self)
         if self.alert_interval is not None:
             self._loop = asyncio.create_task(self._run(self.alert_interval))
@@ -247,6 +250,7 @@ class ObservabilityModule(Module):
             close = getattr(channel, "aclose", None)
             if close is not None:
                 await close()
+        self.metrics.timings.deactivate()
         if runtime.collector is self.collector:
             runtime.metrics = None
             runtime.collector = None
@@ -307,3 +311,9 @@ class ObservabilityModule(Module):
 
     async def _refresh(self) -> None:
         await self.collector.refresh()
+        jobs = None if self.runtime is None else self.runtime.jobs
+        if jobs is not None:
+            try:
+                self.metrics.set_job_queues(await jobs.ready())
+            except Exception:
+                _log.warning("metrics.source_failed", source="jobs.ready", exc_info=True)

@@ -17,63 +17,15 @@ ids come from the OpenTelemetry span, so logs and exported traces agree.
 from __future__ import annotations
 
 import importlib
-import re
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-# version-traceid-parentid-flags; version ff is forbidden, all-zero ids are invalid.
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
-_ZERO_TRACE = "0" * 32
-_ZERO_SPAN = "0" * 16
+from headwater.identity._trace import TraceContext, current_trace
+from headwater.identity._trace import current as _current
 
-
-@dataclass(frozen=True, slots=True)
-class TraceContext:
-    trace_id: str
-    span_id: str
-    sampled: bool = True
-
-    @classmethod
-    def parse(cls, header: str | None) -> TraceContext | None:
-        """The context a caller sent, or None when the header is absent or invalid.
-
-        An invalid header starts a new trace rather than failing the request: the
-        spec says to ignore what cannot be parsed.
-        """
-        if not header:
-            return None
-        match = _TRACEPARENT.match(header.strip().lower())
-        if match is None:
-            return None
-        version, trace_id, span_id, flags, rest = match.groups()
-        if version == "ff" or (version == "00" and rest):
-            return None
-        if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-            return None
-        return cls(trace_id, span_id, bool(int(flags, 16) & 1))
-
-    @classmethod
-    def new(cls) -> TraceContext:
-        return cls(secrets.token_hex(16), secrets.token_hex(8))
-
-    def child(self) -> TraceContext:
-        """The same trace, a new span under this one."""
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.sampled)
-
-    def header(self) -> str:
-        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
-
-
-_current: ContextVar[TraceContext | None] = ContextVar("headwater.trace", default=None)
-
-
-def current_trace() -> TraceContext | None:
-    """The span of the work in progress (set per request by the metrics middleware)."""
-    return _current.get()
+__all__ = ["Span", "TraceContext", "Tracer", "current_trace", "inject", "otel_available"]
 
 
 def inject(headers: dict[str, str]) -> dict[str, str]:
@@ -132,6 +84,27 @@ class Tracer:
         parent: TraceContext | None,
         attributes: Mapping[str, Any] = (),  # type: ignore[assignment]
     ) -> Iterator[Span]:
+        """A span for work a caller asked for (a request, a job): under ``parent``,
+        or the root of a new trace."""
+        with self._span(name, parent, attributes, "SERVER") as span:
+            yield span
+
+    @contextmanager
+    def span(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] = (),  # type: ignore[assignment]
+        *,
+        kind: str = "INTERNAL",
+    ) -> Iterator[Span]:
+        """A span under the current one (a new trace outside any), e.g. ``timed()``'s."""
+        with self._span(name, _current.get(), attributes, kind) as span:
+            yield span
+
+    @contextmanager
+    def _span(
+        self, name: str, parent: TraceContext | None, attributes: Mapping[str, Any], kind: str
+    ) -> Iterator[Span]:
         if self._tracer is None:
             ctx = parent.child() if parent is not None else TraceContext.new()
             span = Span(ctx, dict(attributes))
@@ -141,7 +114,7 @@ class Tracer:
             finally:
                 _current.reset(token)
             return
-        with self._otel_span(name, parent, attributes) as span:
+        with self._otel_span(name, parent, attributes, kind) as span:
             token = _current.set(span.context)
             try:
                 yield span
@@ -150,7 +123,7 @@ class Tracer:
 
     @contextmanager
     def _otel_span(
-        self, name: str, parent: TraceContext | None, attributes: Mapping[str, Any]
+        self, name: str, parent: TraceContext | None, attributes: Mapping[str, Any], kind: str
     ) -> Iterator[Span]:
         api = self._api
         context = None
@@ -162,9 +135,8 @@ class Tracer:
                 trace_flags=api.TraceFlags(1 if parent.sampled else 0),
             )
             context = api.set_span_in_context(api.NonRecordingSpan(remote))
-        kind = api.SpanKind.SERVER
         with self._tracer.start_as_current_span(
-            name, context=context, kind=kind, attributes=dict(attributes)
+            name, context=context, kind=getattr(api.SpanKind, kind), attributes=dict(attributes)
         ) as otel_span:
             sc = otel_span.get_span_context()
             ctx = TraceContext(

@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from headwater.eventstore import RecordedEvent
+from headwater.identity._trace import TRACE_ID_KEY
 
 #: How a client should wait before an EventSource reconnects (milliseconds).
 SSE_RETRY_MS: Final = 2000
@@ -47,7 +48,8 @@ class Frame:
 
 
 def event_body(event: RecordedEvent, admin_name: str | None = None) -> str:
-    """The ``event`` object of an event message: no tenant (implied), no metadata (private)."""
+    """The ``event`` object of an event message: no tenant (implied), no metadata (private)
+    but its ``trace_id``, so a client's report can be joined to the request that caused it."""
     body: dict[str, Any] = {
         "id": event.id,
         "stream_id": event.stream_id,
@@ -57,6 +59,9 @@ def event_body(event: RecordedEvent, admin_name: str | None = None) -> str:
         "data": event.data,
         "recorded_at": event.recorded_at,
     }
+    trace_id = event.metadata.get(TRACE_ID_KEY)
+    if isinstance(trace_id, str):
+        body["trace_id"] = trace_id
     if admin_name is not None:
         body["name"] = admin_name
     return dumps(body)
