@@ -242,9 +242,7 @@ def test_route_error_rates_come_from_the_latency_histogram() -> None:
     assert figures.read() == {}  # nothing new since
 
 
-def test_the_rules_file_from_settings_is_loaded_at_start_and_a_broken_one_stops_it(
-    tmp_path: Path,
-) -> None:
+def test_the_rules_file_from_settings_is_loaded_at_start(tmp_path: Path) -> None:
     path = tmp_path / "rules.json"
     path.write_bytes(
         orjson.dumps([{"name": "high_cpu", "metric": "system_cpu_percent", "threshold": 95}])
@@ -255,6 +253,10 @@ def test_the_rules_file_from_settings_is_loaded_at_start_and_a_broken_one_stops_
         rules = {rule.name: rule for rule in module.evaluator.rules}
     assert rules["high_cpu"].threshold == 95.0  # replaced the built-in
     assert "dead_jobs" in rules
+
+
+def test_a_broken_rules_file_stops_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
     path.write_bytes(orjson.dumps([{"name": "x", "metric": "y", "threshold": 1, "clear": 2}]))
     broken = create_app(
         make_settings(tmp_path, alert_rules_file=str(path)), plugins=[quiet_module()]
