@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 
 import headwater
 from headwater.app import create_app
+from headwater.cursors import CursorCodec
 from headwater.errors import InvalidAlertRule
+from headwater.eventstore import create_event_store
 from headwater.modules import Module
 from headwater.observability import (
     ALERT_STREAM,
@@ -30,6 +32,7 @@ from headwater.observability._alerts import labelled
 from headwater.observability._metrics import Metrics
 from headwater.observability._route_figures import RouteFigures
 from headwater.observability._rulebook import rules_from_file
+from headwater.runtime import Runtime
 from tests.http.support import make_settings
 from tests.observability.support import portal, quiet_module
 
@@ -242,15 +245,21 @@ def test_route_error_rates_come_from_the_latency_histogram() -> None:
     assert figures.read() == {}  # nothing new since
 
 
-def test_the_rules_file_from_settings_is_loaded_at_start(tmp_path: Path) -> None:
+async def test_the_rules_file_from_settings_is_loaded_at_start(tmp_path: Path) -> None:
     path = tmp_path / "rules.json"
     path.write_bytes(
         orjson.dumps([{"name": "high_cpu", "metric": "system_cpu_percent", "threshold": 95}])
     )
+    store = await create_event_store(f"sqlite:///{tmp_path / 'a.db'}", migrate=True)
+    settings = make_settings(tmp_path, alert_rules_file=str(path))
+    runtime = Runtime(settings=settings, store=store, cursors=CursorCodec("s"))
     module = quiet_module()
-    app = create_app(make_settings(tmp_path, alert_rules_file=str(path)), plugins=[module])
-    with TestClient(app):
+    try:
+        await module.start(runtime)
         rules = {rule.name: rule for rule in module.evaluator.rules}
+        await module.stop(runtime)
+    finally:
+        await store.close()
     assert rules["high_cpu"].threshold == 95.0  # replaced the built-in
     assert "dead_jobs" in rules
 
