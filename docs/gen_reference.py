@@ -357,11 +357,12 @@ def _labels(call: ast.Call) -> str:
 def alert_rules_markdown() -> str:
     from headwater.observability import default_rules
 
-    out = ["| rule | watches | fires above | resolves below | samples | severity |"]
+    out = ["| rule | watches | fires past | clears past | samples | severity |"]
     out.append("|---|---|---|---|---|---|")
     for rule in default_rules():
+        sign = ">" if rule.comparison == "above" else "<"
         out.append(
-            f"| `{rule.name}` | `{rule.metric}` | {rule.fire_above:g} | {rule.resolve_below:g} "
+            f"| `{rule.name}` | `{rule.metric}` | {sign} {rule.threshold:g} | {rule.clear:g} "
             f"| {rule.for_samples} | {rule.severity} |"
         )
     return "\n".join(out) + "\n"

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from headwater.modules import (
         Module,
     )
+    from headwater.observability import send_alert
     from headwater.projections import (
         BOOLEAN,
         DATE,
@@ -168,6 +169,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "Runtime": "headwater.runtime",
     "Settings": "headwater.settings",
     "create_app": "headwater.app",
+    # app code raising its own alert
+    "send_alert": "headwater.observability",
 }
 
 __all__ = [
@@ -229,6 +232,7 @@ __all__ = [
     "create_event_store",
     "migrate_projections",
     "projection_status",
+    "send_alert",
     "upcaster",
     "when",
 ]

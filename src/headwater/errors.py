@@ -20,12 +20,14 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── RestoreRefused           (a restore into a non-empty store, or to no backup)
     │   ├── InvalidTarget            (a backup target URL or key that cannot be used)
     │   ├── ExperimentStateError     (an experiment asked to do what its state forbids)
-    │   └── InvalidCapture           (an analytics capture body that does not validate)
+    │   ├── InvalidCapture           (an analytics capture body that does not validate)
+    │   └── InvalidAlertRule         (an alert rule that cannot be evaluated as given)
     ├── ConcurrencyError             (expected version did not match: 409)
     │   └── MergeConflict            (base, mine, theirs; nothing may merge: 409)
     ├── DuplicateEventId             (an event id reused for other content: 409)
     ├── InlineHandlerFailed          (an inline projection broke a constraint: 409)
     ├── EmailTaken                   (an account with this email exists: 409)
+    ├── AlertRuleExists              (an alert rule with this name exists: 409)
     ├── NotFound                     (404)
     │   ├── StreamNotFound
     │   ├── AggregateVersionNotFound (time travel past the head)
@@ -34,7 +36,8 @@ and the HTTP layer can map each class to exactly one status and code::
     │   ├── UnknownQuery             (no handler registered for a query type)
     │   ├── JobNotFound
     │   ├── ExperimentNotFound
-    │   └── UnknownDeclaration       (no such funnel or retention table)
+    │   ├── UnknownDeclaration       (no such funnel or retention table)
+    │   └── AlertRuleNotFound
     ├── UnknownEventType             (a stored type/version this code cannot read: 500)
     │   └── MissingUpcaster
     ├── EventTypeConflict            (two classes claim one type name: a bug at import)
@@ -91,6 +94,8 @@ __all__ = [
     "AddressNotAllowed",
     "AggregateStateError",
     "AggregateVersionNotFound",
+    "AlertRuleExists",
+    "AlertRuleNotFound",
     "ApiKeyInvalid",
     "AppendIndeterminate",
     "BackupCorrupt",
@@ -115,6 +120,7 @@ __all__ = [
     "IllegalJobTransition",
     "IllegalTransition",
     "InlineHandlerFailed",
+    "InvalidAlertRule",
     "InvalidCapture",
     "InvalidChannel",
     "InvalidCredentials",
@@ -830,3 +836,25 @@ class UnknownDeclaration(NotFound):
 
 class InvalidCapture(InvalidInput):
     code = "invalid_capture"
+
+
+# --- alert rules ----------------------------------------------------------------------
+
+
+class InvalidAlertRule(InvalidInput):
+    code = "invalid_alert_rule"
+
+
+class AlertRuleNotFound(NotFound):
+    code = "alert_rule_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no alert rule named {name!r}", rule=name)
+
+
+class AlertRuleExists(HeadwaterError):
+    code = "alert_rule_exists"
+    http_status: ClassVar[int] = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an alert rule named {name!r} exists already", rule=name)

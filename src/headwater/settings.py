@@ -114,6 +114,26 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     #: Seconds between alert samples; 0 or None turns periodic alerting off.
     alert_interval: float | None = 15.0
+    #: A JSON file of alert rules (a list of rule objects, see the alerting how-to)
+    #: evaluated besides the built-in ones; a rule named like a built-in replaces it.
+    alert_rules_file: str | None = None
+    #: Notification channels (each optional). A signed webhook: its URL and secret.
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    #: A Slack-compatible incoming webhook (JSON ``{"text": ...}``).
+    alert_slack_url: SecretStr | None = None
+    #: Email over SMTP: the server, the sender and the recipients; login and STARTTLS
+    #: when the server needs them.
+    alert_email_host: str | None = None
+    alert_email_port: int = 25
+    alert_email_from: str = "headwater@localhost"
+    alert_email_to: list[str] = []
+    alert_email_username: str | None = None
+    alert_email_password: SecretStr | None = None
+    alert_email_starttls: bool = False
+    #: Keep a downsampled history of the node's figures in the database (10 s points
+    #: for an hour, 1 min points for a day).
+    metric_history: bool = True
 
     # --- plugins -----------------------------------------------------------------------
     #: Load plugins installed under the ``headwater.plugins`` entry-point group.

@@ -88,3 +88,16 @@ async def test_without_the_observability_module_the_series_has_no_figures() -> N
     point = await series.sample()
     assert point is not None
     assert (point["events_per_s"], point["queue_depth"], point["connections"]) == (0.0, 0, 0)
+
+
+async def test_a_point_carries_the_node_figures_and_null_for_absent_ones() -> None:
+    figures = {"system_cpu_percent": 42.0, "db_latency_seconds": 0.0123, "active_users": 3.0}
+    series = series_over([Snapshot(head_position=1), Snapshot(head_position=1, figures=figures)])
+    await series.sample()
+    point = await series.sample()
+    assert point is not None
+    assert point["cpu_percent"] == 42.0
+    assert point["db_latency_ms"] == 12.3
+    assert point["active_users"] == 3.0
+    # No pool on this store: null, which the charts draw as a gap, not a zero.
+    assert point["db_pool_in_use"] is None

@@ -138,4 +138,5 @@ def test_an_alert_serialises_every_field() -> None:
     alert = Alert("r", "firing", "m", 1.0, 0.5, "warning", "s", "2026-01-01T00:00:00+00:00")
     assert set(alert.to_dict()) == {
         "rule", "status", "metric", "value", "threshold", "severity", "summary", "at",
+        "route", "context",
     }  # fmt: skip

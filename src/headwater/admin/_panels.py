@@ -13,6 +13,7 @@ authentication, tenancy and rate limits as the rest of its API. Three kinds:
   ``review_id``, and ``accept`` / ``reject`` are POST URL templates with
   ``{review_id}`` (reject takes ``{"reason": ...}``).
 
+A table may declare ``RowAction`` buttons, one column of them per row (mute, retry...).
 Any panel may declare ``Filter`` controls, sent as query parameters of ``source``.
 ``refresh_on`` names admin-feed events (``submission.received``...) after which the
 panel reloads, so it follows the log without polling.
@@ -48,6 +49,18 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class RowAction:
+    """A button on each row of a table: ``method`` to ``url``, a path template whose
+    ``{key}`` parts are the row's values; then the table reloads. With ``only_if``
+    (key, value) the button shows on rows whose ``key`` reads as ``value``."""
+
+    label: str
+    url: str
+    method: Literal["POST", "DELETE"] = "POST"
+    only_if: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Series:
     key: str
     label: str
@@ -71,6 +84,8 @@ class Panel:
     x: str = "date"
     rows: str = "days"
     refresh_on: tuple[str, ...] = ()
+    #: Buttons on each row of a table.
+    actions: tuple[RowAction, ...] = ()
     accept: str | None = None
     reject: str | None = None
     #: The least role that sees the panel (its route checks again).
@@ -81,7 +96,7 @@ class Panel:
     def __post_init__(self) -> None:
         if not self.id.replace("-", "").replace("_", "").isalnum():
             raise InvalidInput(f"panel id {self.id!r}: letters, digits, '-' and '_' only")
-        for url in (self.source, self.accept, self.reject):
+        for url in (self.source, self.accept, self.reject, *(a.url for a in self.actions)):
             # Same-origin paths only: the page sends the admin's cookie with these.
             if url is not None and (not url.startswith("/") or url.startswith("//")):
                 raise InvalidInput(f"panel {self.id!r}: {url!r} must be a path on this server")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from headwater.admin._alert_routes import RULES_PANEL, add_alert_routes
 from headwater.errors import JobNotFound
 from headwater.http._client import CLIENT_ASSETS
 from headwater.http._deps import (
@@ -111,7 +112,9 @@ def build_router(admin: AdminModule) -> APIRouter:
                 "can_operate": principal.has_role(admin.operator_role),
                 "apps": admin.apps,
                 "panels": [
-                    panel.describe() for panel in admin.panels if principal.has_role(panel.role)
+                    panel.describe()
+                    for panel in [*admin.panels, RULES_PANEL]
+                    if principal.has_role(panel.role)
                 ],
                 "jobs_enabled": admin.jobs_queue() is not None,
                 "interval": admin.series.interval,
@@ -180,10 +183,13 @@ def build_router(admin: AdminModule) -> APIRouter:
         ]
         firing: dict[str, dict[str, Any]] = {}
         for alert in reversed(recent):
+            # One incident per rule and route (a per-route rule fires for each route).
+            key = f"{alert.get('rule')}|{alert.get('route') or ''}"
             if alert.get("status") == "firing":
-                firing[str(alert.get("rule"))] = alert
-            else:
-                firing.pop(str(alert.get("rule")), None)
+                firing[key] = alert
+            elif alert.get("status") == "resolved":
+                firing.pop(key, None)
         return ok({"recent": recent, "firing": list(firing.values())})
 
+    add_alert_routes(router, admin)
     return router

@@ -12,7 +12,13 @@ A point (all figures over the interval that ends at ``t``)::
 
     {"t": unix seconds, "requests_per_s", "error_rate" (5xx share), "p50_ms", "p95_ms",
      "events_per_s", "projection_lag" (largest, in events), "queue_depth" (jobs
-     waiting or running), "connections"}
+     waiting or running), "connections", "cpu_percent" (whole machine),
+     "memory_percent" (whole machine), "db_pool_in_use", "db_pool_waiting",
+     "db_latency_ms", "active_users"}
+
+The last six come from the collector's node figures (``collectors.FIGURES``) and
+are null when their source is absent (no pool on SQLite, say). The same point goes
+out in ``metrics.updated``; ``/admin/api/metrics/history`` has the last day.
 
 Latency percentiles are read off the histogram's buckets (the bucket's upper bound,
 like Prometheus' ``histogram_quantile`` without interpolation below it), so they are
@@ -78,6 +84,18 @@ def _quantile(before: dict[float, float], after: dict[float, float], q: float) -
     return None
 
 
+def _figures(figures: dict[str, float]) -> dict[str, float | None]:
+    latency = figures.get("db_latency_seconds")
+    return {
+        "cpu_percent": figures.get("system_cpu_percent"),
+        "memory_percent": figures.get("system_memory_percent"),
+        "db_pool_in_use": figures.get("db_pool_in_use"),
+        "db_pool_waiting": figures.get("db_pool_waiting"),
+        "db_latency_ms": None if latency is None else round(latency * 1000.0, 3),
+        "active_users": figures.get("active_users"),
+    }
+
+
 class NodeSeries:
     """Samples the node every ``interval`` seconds and keeps the last ``size`` points."""
 
@@ -124,6 +142,7 @@ class NodeSeries:
             "projection_lag": max(snap.projection_lag_events.values(), default=0.0),
             "queue_depth": sum(snap.job_depth.get(state, 0) for state in _WAITING),
             "connections": 0 if hub is None else len(hub.connections),
+            **_figures(snap.figures),
         }
         self.points.append(point)
         return point

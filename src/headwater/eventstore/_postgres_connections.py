@@ -182,6 +182,10 @@ class ConnectionPool:
         return {
             "pool_size": stats.get("pool_size", 0),
             "pool_available": stats.get("pool_available", 0),
+            "pool_max": stats.get("pool_max", 0),
+            # Counters since the pool opened: the metrics take their deltas.
+            "requests_num": stats.get("requests_num", 0),
+            "requests_wait_ms": stats.get("requests_wait_ms", 0),
             "requests_waiting": stats.get("requests_waiting", 0),
             "connections_discarded": self.discarded,
         }

@@ -9,7 +9,9 @@ What is read, each only while the module that provides it runs:
 - the event store's head position, and (duck-typed, PostgreSQL) ``link_stats()``:
   pool connections, connections discarded, the LISTEN connection and its reconnects;
 - ``runtime.projections``: lag in events and seconds per projection;
-- ``runtime.jobs``: depth per job state.
+- ``runtime.jobs``: depth per job state;
+- the node's figures (``FIGURES``): system CPU and memory, the database pool and a
+  timed database probe, and the active users the module's middleware counts.
 
 Async sources are read by ``refresh()`` just before a scrape renders (prometheus
 collectors are synchronous); the synchronous ``collect()`` then reports that
@@ -29,7 +31,10 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from headwater.observability._activity import ActiveUsers
+from headwater.observability._database import DatabaseFigures
 from headwater.observability._logging import get_logger
+from headwater.observability._system import CpuMeter, memory_percent
 from headwater.resilience._breaker import CircuitBreaker, CircuitState
 from headwater.runtime import Runtime
 
@@ -64,12 +69,48 @@ class Snapshot:
     projection_lag_seconds: dict[str, float] = field(default_factory=dict)
     job_depth: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    #: The node's figures by ``FIGURES`` key; a key is absent when its source is.
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+#: The node's figures: (sample key, metric, help). Alert rules watch the same keys.
+FIGURES = (
+    ("system_cpu_percent", "headwater_system_cpu_percent", "CPU in use, whole machine, percent."),
+    (
+        "system_memory_percent",
+        "headwater_system_memory_percent",
+        "Memory in use (not reclaimable), whole machine, percent.",
+    ),
+    ("db_pool_in_use", "headwater_db_pool_in_use", "Pooled database connections lent out."),
+    ("db_pool_idle", "headwater_db_pool_idle", "Pooled database connections idle."),
+    ("db_pool_max", "headwater_db_pool_max", "The most connections the pool opens."),
+    ("db_pool_waiting", "headwater_db_pool_waiting", "Callers waiting for a connection."),
+    (
+        "db_pool_acquire_seconds",
+        "headwater_db_pool_acquire_seconds",
+        "Mean wait for a pooled connection since the previous read.",
+    ),
+    (
+        "db_latency_seconds",
+        "headwater_db_latency_seconds",
+        "A timed SELECT 1 through the store, pool wait included.",
+    ),
+    ("active_users", "headwater_active_users", "Distinct signed-in users in the last window."),
+)
 
 
 class RuntimeCollector(Collector):
-    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
+    def __init__(
+        self,
+        runtime: Callable[[], Runtime | None],
+        *,
+        active_users: ActiveUsers | None = None,
+    ) -> None:
         self._runtime = runtime
         self.snapshot = Snapshot()
+        self.active_users = active_users
+        self.cpu = CpuMeter()
+        self.database = DatabaseFigures()
 
     async def refresh(self) -> Snapshot:
         runtime = self._runtime()
@@ -77,6 +118,9 @@ class RuntimeCollector(Collector):
         if runtime is None:
             self.snapshot = snap
             return snap
+        # First: the pool as it is now, before the reads below queue for connections
+        # of their own (with the pool exhausted, each waits its full timeout).
+        await self._figures(runtime, snap.figures, snap)
         try:
             snap.head_position = await runtime.store.head_position()
         except Exception:
@@ -97,6 +141,20 @@ class RuntimeCollector(Collector):
                 self._failed(snap, "jobs")
         self.snapshot = snap
         return snap
+
+    async def _figures(self, runtime: Runtime, out: dict[str, float], snap: Snapshot) -> None:
+        cpu, memory = self.cpu.read(), memory_percent()
+        if cpu is not None:
+            out["system_cpu_percent"] = cpu
+        if memory is not None:
+            out["system_memory_percent"] = memory
+        if self.active_users is not None:
+            out["active_users"] = float(self.active_users.count())
+        out.update(self.database.pool(runtime.store))
+        try:
+            out["db_latency_seconds"] = await self.database.latency(runtime.store)
+        except Exception:
+            self._failed(snap, "database_probe")
 
     @staticmethod
     def _failed(snap: Snapshot, source: str) -> None:
@@ -153,6 +211,11 @@ class RuntimeCollector(Collector):
             for state, count in sorted(snap.job_depth.items()):
                 depth.add_metric([state], count)
             yield depth
+        for key, name, documentation in FIGURES:
+            if key in snap.figures:
+                figure = GaugeMetricFamily(name, documentation)
+                figure.add_metric([], snap.figures[key])
+                yield figure
         errors = CounterMetricFamily(
             "headwater_metrics_source_errors",
             "Scrapes where a metrics source failed.",

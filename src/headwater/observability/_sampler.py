@@ -8,10 +8,14 @@ Keys (a key is absent when its source is not running, so its rules stay put):
   (100 = one core busy);
 - ``memory_percent``: resident memory over the machine's physical memory;
 - ``projection_lag_events``: the largest lag among projections;
-- ``dead_jobs``: jobs in the dead-letter state.
+- ``dead_jobs``: jobs in the dead-letter state;
+- ``http_route_p95_seconds{route="..."}``, ``http_route_error_rate{route="..."}``:
+  per route template (``RouteFigures``), for per-route rules;
+- the collector's node figures (``collectors.FIGURES``): ``system_cpu_percent``,
+  ``system_memory_percent``, ``db_pool_*``, ``db_latency_seconds``, ``active_users``.
 
-Read from the process itself (``/proc``, ``os.times``) rather than through psutil:
-two figures do not justify a dependency.
+The process's own CPU and memory come from ``/proc`` and ``os.times``; the whole
+machine's from ``_system`` (psutil when installed).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 
 from headwater.observability._collectors import RuntimeCollector
 from headwater.observability._metrics import RecentRequests
+from headwater.observability._route_figures import RouteFigures
 
 #: Fewer requests than this in an interval say nothing about error rate or latency.
 MIN_REQUESTS = 5
@@ -59,10 +64,12 @@ class SystemSampler:
         recent: RecentRequests,
         collector: RuntimeCollector | None = None,
         *,
+        routes: RouteFigures | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.recent = recent
         self.collector = collector
+        self.routes = routes
         self._clock = clock
         self._last_wall = clock()
         self._last_cpu = self._cpu()
@@ -85,8 +92,11 @@ class SystemSampler:
         total = physical_bytes()
         if total:
             out["memory_percent"] = 100.0 * resident_bytes() / total
+        if self.routes is not None:
+            out.update(self.routes.read())
         if self.collector is not None:
             snap = await self.collector.refresh()
+            out.update(snap.figures)
             if snap.projection_lag_events:
                 out["projection_lag_events"] = max(snap.projection_lag_events.values())
             if "dead" in snap.job_depth:

@@ -52,6 +52,8 @@ def victim_of(a: Tenant) -> Victim:
             # job and rebuild routes must still answer B with a 4xx and nothing of A's.
             "job_id": a.id,
             "projection": "hw_accounts",
+            # Alert rules are the deployment's, not a tenant's: no tenant may change one.
+            "rule_name": "no-such-rule",
         },
         markers=[
             a.name,

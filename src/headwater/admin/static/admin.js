@@ -420,10 +420,13 @@
 
   function drawTable(panel, rows, pagination) {
     const columns = panel.spec.columns;
+    const actions = panel.spec.actions || [];
     const table = el("table", {},
-      el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c.label)))),
+      el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c.label)),
+        ...(actions.length ? [el("th", {}, "")] : []))),
       el("tbody", {}, ...rows.map((row) => el("tr", {},
-        ...columns.map((c) => el("td", {}, /_at$/.test(c.key) ? when(row[c.key]) : row[c.key] ?? ""))))));
+        ...columns.map((c) => el("td", {}, /_at$/.test(c.key) ? when(row[c.key]) : row[c.key] ?? "")),
+        ...(actions.length ? [el("td", { class: "actions" }, ...rowActions(panel, row))] : [])))));
     const page = panel.cursors.length;
     const pager = !pagination ? null : el("div", { class: "pager" },
       el("button", { type: "button", "data-page": "previous", disabled: page > 1 ? null : "",
@@ -479,6 +482,18 @@
             onclick: () => decide(panel, panel.spec.reject, review.review_id,
               { reason: reason.value || "rejected from the dashboard" }) }, "Reject")));
     }));
+  }
+
+  // A table's row buttons (``RowAction``): the row's values fill the URL's {key} parts.
+  function rowActions(panel, row) {
+    return panel.spec.actions
+      .filter((a) => !a.only_if || String(row[a.only_if[0]]) === a.only_if[1])
+      .map((a) => el("button", { type: "button", "data-action": a.label.toLowerCase(),
+        onclick: async () => {
+          const url = a.url.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(row[key]));
+          try { await api(a.method, url); notice(""); } catch (error) { notice(a.label + ": " + error.message); }
+          reloadPanel(panel.spec.id);
+        } }, a.label));
   }
 
   async function decide(panel, template, reviewId, body) {

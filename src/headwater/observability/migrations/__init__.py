@@ -1,0 +1,1 @@
+"""The observability module's tables: the downsampled metric history."""
