@@ -17,7 +17,7 @@ from apps.assistant.builder import (
     STEPS,
 )
 from headwater.eventstore import EventStore, RecordedEvent, Statement
-from headwater.projections import INTEGER, TEXT, Projection, Table
+from headwater.projections import INTEGER, TEXT, Column, Projection, Table
 
 BUILDS = Table(
     "as_builds",
@@ -30,7 +30,7 @@ BUILDS = Table(
         "attempts": INTEGER,
         "step": TEXT,
         "done": INTEGER,
-        "error": TEXT,
+        "error": Column(TEXT, nullable=True),
         "created_at": TEXT,
         "updated_at": TEXT,
     },
