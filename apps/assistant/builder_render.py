@@ -131,14 +131,14 @@ def _projections(spec: AppSpec) -> str:
     ]
     tables = []
     for e in spec.entities:
-        s, t = snake(e.name), snake(e.name).upper()
+        s, t = snake(e.name), snake(e.name).upper() + "_TABLE"
         tables.append(t)
         cols = ", ".join([f'"{s}_id": TEXT', '"tenant_id": TEXT'])
         cols += "".join(f', "{f.name}": {_SQL[f.type]}' for f in e.fields)
         out += ["", f'{t} = Table("{spec.app}_{s}", {{{cols}}}, primary_key="{s}_id")']
     out += ["", f'read_model = Projection("{spec.app}_read", tables=[{", ".join(tables)}])']
     for e in spec.entities:
-        n, s, t = e.name, snake(e.name), snake(e.name).upper()
+        n, s, t = e.name, snake(e.name), snake(e.name).upper() + "_TABLE"
         key = f"{n}Id.from_stream_id(event.stream_id).value"
         values = "".join(f', "{f.name}": event.data["{f.name}"]' for f in e.fields)
         out += ["", "", f"@read_model.on({n}Created)"]

@@ -34,6 +34,41 @@ _RESERVED_FIELDS: Final = frozenset(
     {"id", "tenant_id", "type", "self", "body", "staff", "runtime", "user"}
     | {n for base in (Aggregate, Command, Event) for n in dir(base)}
 )
+#: Names the generated modules import or define: an entity's classes may not shadow them.
+_TAKEN_CLASSES: Final = frozenset(
+    [
+        "Aggregate",
+        "AggregateId",
+        "Any",
+        "APIRouter",
+        "App",
+        "AppRuntime",
+        "BaseModel",
+        "Command",
+        "CommandBus",
+        "CommandContext",
+        "Envelope",
+        "Event",
+        "EventStore",
+        "Field",
+        "InlineHandler",
+        "InvalidInput",
+        "Module",
+        "NotFound",
+        "Principal",
+        "Projection",
+        "RecordedEvent",
+        "Repository",
+        "Runtime",
+        "Service",
+        "SignedInUser",
+        "Staff",
+        "Statement",
+        "Table",
+        "Tenant",
+        "World",
+    ]
+)
 #: A command becomes a method of its aggregate: it may not replace one of the base's.
 _AGGREGATE_METHODS: Final = frozenset(dir(Aggregate))
 #: Field names become unquoted SQL columns: SQL's reserved words are refused.
@@ -165,6 +200,10 @@ class EntitySpec(BaseModel):
         commands = [c.name for c in self.commands]
         if len(set(commands)) != len(commands):
             raise ValueError(f"{self.name}: command names must be unique")
+        # A command is a method of the aggregate whose fields are attributes.
+        both = sorted({snake(c) for c in commands} & set(names))
+        if both:
+            raise ValueError(f"{self.name}: commands and fields share the names {both}")
         for command in self.commands:
             unknown = sorted(set(command.sets) - set(names))
             if unknown:
@@ -196,7 +235,7 @@ class AppSpec(BaseModel):
             raise ValueError("entity names must be unique")
         # Each entity makes a handful of classes; two entities' may not clash.
         classes = [name for e in self.entities for name in class_names(e)]
-        clashes = sorted({n for n in classes if classes.count(n) > 1})
+        clashes = sorted({n for n in classes if classes.count(n) > 1 or n in _TAKEN_CLASSES})
         if clashes:
             raise ValueError(f"these generated class names clash: {clashes}")
         return self

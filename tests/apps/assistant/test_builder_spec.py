@@ -105,6 +105,11 @@ def test_command_count_at_the_bound() -> None:
             ("entities", 0),
         ),
         (spec(entities=[entity("Product"), entity("Product")]), ()),
+        (spec(entities=[entity("Event")]), ()),
+        (
+            spec(entities=[{**entity(), "commands": [{"name": "F0", "sets": ["f0"]}]}]),
+            ("entities", 0),
+        ),
         (spec(extra=1), ("extra",)),
     ],
 )
