@@ -15,8 +15,10 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from apps.assistant.api.routes import admin, pages, replies, threads
+from apps.assistant.api.routes import admin, builds, pages, replies, threads
 from apps.assistant.budgets import Budgets
+from apps.assistant.builder import BuildJob
+from apps.assistant.builder_views import BUILD_PROJECTIONS
 from apps.assistant.channels import STREAM_KIND, narrow
 from apps.assistant.config import AssistantConfig
 from apps.assistant.domain.threads import REPLY_REQUESTED
@@ -39,6 +41,7 @@ from headwater.realtime import ChannelPolicy
 ASSISTANT_ENDPOINTS: Final[tuple[EndpointLimit, ...]] = (
     EndpointLimit("POST /assistant/threads/*/messages", 30, burst=10),
     EndpointLimit("POST /assistant/threads", 30, burst=10),
+    EndpointLimit("POST /assistant/builds", 10, burst=5),
 )
 #: Token use on the ``/admin`` dashboard, for the tenant's admins.
 ADMIN_PANELS: Final[tuple[Panel, ...]] = (
@@ -85,9 +88,11 @@ class AssistantModule(Module):
         self._handlers: list[InlineHandler] = []
         self._worker: Worker | None = None
         self._stream_policy: ChannelPolicy | None = None
+        #: ``generate-app`` jobs run on the node's shared workers (see ``builder``).
+        self.builder = BuildJob()
 
     def routers(self) -> Sequence[APIRouter]:
-        return (threads.router, replies.router, pages.router, admin.router)
+        return (threads.router, replies.router, builds.router, pages.router, admin.router)
 
     def admin_panels(self) -> Sequence[Panel]:
         return ADMIN_PANELS
@@ -104,6 +109,7 @@ class AssistantModule(Module):
             attempts=REPLY_ATTEMPTS,
             backoff=REPLY_BACKOFF,
         )
+        self.builder.declare(jobs)
 
     def make_provider(self) -> Provider:
         if self.config.openai_url:
@@ -115,9 +121,10 @@ class AssistantModule(Module):
 
     async def start(self, runtime: Runtime) -> None:
         await migrate_projections(runtime.store)
-        self._handlers = await attach_inline(runtime.store, PROJECTIONS)
+        projections = (*PROJECTIONS, *BUILD_PROJECTIONS)
+        self._handlers = await attach_inline(runtime.store, projections)
         if runtime.projections is not None:
-            runtime.projections.know(PROJECTIONS)
+            runtime.projections.know(projections)
         budgets = Budgets(user=self.config.user_budget, tenant=self.config.tenant_budget)
         runtime.provide(Assistant(runtime.store, budgets))
         if runtime.channels is not None:
@@ -126,6 +133,9 @@ class AssistantModule(Module):
         if queue is None:
             raise InvalidInput("the assistant needs the jobs module (a core module) for replies")
         self.provider = self.make_provider()
+        self.builder.store = runtime.store
+        # Only a configured model describes builds; the local one answers from docs.
+        self.builder.provider = self.provider if self.config.openai_url else None
         registry = JobRegistry()
         registry.register(
             JOB,
@@ -148,6 +158,7 @@ class AssistantModule(Module):
         if self._worker is not None:
             await self._worker.stop()
             self._worker = None
+        self.builder.store = self.builder.provider = None
         if self.provider is not None:
             await self.provider.close()
             self.provider = None

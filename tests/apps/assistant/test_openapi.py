@@ -26,7 +26,7 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict
 def test_every_route_has_its_own_summary_and_its_errors(
     operations: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    assert len(operations) == 12
+    assert len(operations) == 16  # 12 for chat, 4 for the builder
     for name, op in operations:
         assert op.get("summary"), name
         assert op["summary"].lower() != op["operationId"].split("_assistant")[0].replace("_", " ")
@@ -34,3 +34,5 @@ def test_every_route_has_its_own_summary_and_its_errors(
     by_name = dict(operations)
     assert "422" in by_name["POST /assistant/threads/{thread_id}/messages"]["responses"]
     assert "429" in by_name["POST /assistant/threads/{thread_id}/messages"]["responses"]
+    assert "422" in by_name["POST /assistant/builds"]["responses"]
+    assert "404" in by_name["GET /assistant/builds/{build_id}/files"]["responses"]

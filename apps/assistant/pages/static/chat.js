@@ -139,6 +139,32 @@ async function loadBudget() {
   if (b) $("budget").textContent = `Tokens this month: ${b.user.used} of ${b.user.budget}`;
 }
 
+/** The Builder panel: the user's generate-app jobs, polled while any is unfinished. */
+let buildsTimer = null;
+function buildLine(b) {
+  const { step, done, total } = b.progress;
+  if (b.status === "completed") return `${b.app}: completed (attempt ${b.attempts} of 3)`;
+  if (b.status === "failed") return `${b.app}: failed after ${b.attempts} attempts: ${b.error}`;
+  if (b.status === "queued") return `${b.app}: queued`;
+  const retry = b.status === "retrying" ? `, retrying after: ${b.error}` : "";
+  return `${b.app}: ${step || b.status} (${done} of ${total}, attempt ${b.attempts} of 3${retry})`;
+}
+async function loadBuilds() {
+  clearTimeout(buildsTimer);
+  const listed = await client.api("/assistant/builds").catch(() => null);
+  if (!listed) { buildsTimer = setTimeout(loadBuilds, 5000); return; }
+  $("builds").replaceChildren(...listed.builds.map((b) => {
+    const li = document.createElement("li");
+    li.dataset.build = b.build_id;
+    li.dataset.status = b.status;
+    li.textContent = buildLine(b);
+    return li;
+  }));
+  $("builds-empty").hidden = listed.builds.length > 0;
+  const live = listed.builds.some((b) => !["completed", "failed"].includes(b.status));
+  buildsTimer = setTimeout(loadBuilds, live ? 1000 : 10000);
+}
+
 $("compose").addEventListener("submit", async (event) => {
   event.preventDefault();
   const content = $("input").value.trim();
@@ -170,7 +196,7 @@ $("stop").addEventListener("click", async () => {
   if (replyId) await client.api(`/assistant/replies/${replyId}/cancel`, { method: "POST" }).catch(() => {});
 });
 $("new").addEventListener("click", () => openThread(null));
-$("signout").addEventListener("click", async () => { await client.signOut(); signedIn(false); });
+$("signout").addEventListener("click", async () => { clearTimeout(buildsTimer); await client.signOut(); signedIn(false); });
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData($("login"));
@@ -188,6 +214,7 @@ async function start() {
   await loadThreads();
   await openThread(threadId);
   loadBudget();
+  loadBuilds();
 }
 
 if (await client.resume()) await start();
