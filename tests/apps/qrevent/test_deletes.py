@@ -62,3 +62,64 @@ def test_a_deleted_family_stays_deleted_after_a_rebuild_of_the_directory(
     live, rebuilt = org.client.portal.call(rows_after_rebuild)  # type: ignore[union-attr]
     assert live == rebuilt
     assert [row[0] for row in live] == [kept["family_id"]]
+
+
+def test_a_deleted_invitation_is_revoked_refused_at_the_door_and_404(org: Organizer) -> None:
+    event_id = org.live_event()
+    ada = org.guest(event_id, "Ada", "Lovelace")
+    invitation = org.invite(event_id, guest_id=ada)
+    invitation_id, code = invitation["invitation_id"], invitation["code"]
+
+    deleted = org.client.delete(f"/api/invitations/{invitation_id}", headers=org.staff)
+
+    assert deleted.status_code == 204, deleted.text
+    assert org.get(f"/api/invitations/{invitation_id}").status_code == 404
+    answer = org.data(org.scan(event_id, code))
+    assert answer["decision"] == "refused"
+    assert answer["reason"] == "unknown_invitation"
+    assert org.data(org.get(f"/api/guests/{ada}"))["invitation_id"] is None
+    again = org.client.delete(f"/api/invitations/{invitation_id}", headers=org.staff)
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "not_found"
+    # Its scan trail answers like the invitation: 404 everywhere once it is deleted.
+    assert org.get(f"/api/invitations/{invitation_id}/audit").status_code == 404
+
+
+def test_a_deleted_guest_leaves_the_lists_and_their_own_code_is_refused(org: Organizer) -> None:
+    event_id = org.live_event()
+    ada = org.guest(event_id, "Ada", "Lovelace")
+    bob = org.guest(event_id, "Bob", "Byron")
+    carol = org.guest(event_id, "Carol", "Byron")
+    own_code = org.invite(event_id, guest_id=ada)["code"]
+    family = org.data(org.post(f"/api/events/{event_id}/families", {"name": "Byron"}), 201)
+    for guest_id in (bob, carol):
+        org.data(org.patch(f"/api/guests/{guest_id}", {"family_id": family["family_id"]}))
+    shared = org.invite(event_id, family_id=family["family_id"])
+
+    assert org.client.delete(f"/api/guests/{ada}", headers=org.staff).status_code == 204
+    assert org.client.delete(f"/api/guests/{bob}", headers=org.staff).status_code == 204
+
+    assert org.get(f"/api/guests/{ada}").status_code == 404
+    assert org.patch(f"/api/guests/{ada}", {"first_name": "X"}).status_code == 404
+    listed = org.data(org.get(f"/api/events/{event_id}/guests"))
+    assert [g["guest_id"] for g in listed] == [carol]
+    refused = org.data(org.scan(event_id, own_code))
+    assert refused["decision"] == "refused"
+    # The family's code still admits Carol: it was not Bob's alone.
+    assert org.get(f"/api/invitations/{shared['invitation_id']}").status_code == 200
+    again = org.client.delete(f"/api/guests/{ada}", headers=org.staff)
+    assert again.status_code == 404
+
+
+def test_another_organizers_guest_and_invitation_cannot_be_deleted(
+    org: Organizer, rival: Organizer
+) -> None:
+    event_id = org.live_event()
+    ada = org.guest(event_id)
+    invitation = org.invite(event_id, guest_id=ada)
+
+    for path in (f"/api/guests/{ada}", f"/api/invitations/{invitation['invitation_id']}"):
+        attempt = rival.client.delete(path, headers=rival.staff)
+        assert attempt.status_code == 404
+        assert org.get(path).status_code == 200
+        assert org.client.delete(path).status_code == 401
