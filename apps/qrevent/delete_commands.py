@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from apps.qrevent.domain.ids import FamilyId, GuestId, InvitationId
+from apps.qrevent.domain.event import LiveEvent
+from apps.qrevent.domain.game import Game
+from apps.qrevent.domain.ids import EventId, FamilyId, GameId, GuestId, InvitationId
 from apps.qrevent.domain.invitation import Invitation
 from apps.qrevent.domain.people import Family, Guest
 from apps.qrevent.errors import NotInTenant
@@ -19,6 +21,14 @@ class DeleteGuest(Command[None], name="qrevent.DeleteGuest"):
 
 class DeleteInvitation(Command[None], name="qrevent.DeleteInvitation"):
     invitation_id: InvitationId
+
+
+class DeleteGame(Command[None], name="qrevent.DeleteGame"):
+    game_id: GameId
+
+
+class DeleteEvent(Command[None], name="qrevent.DeleteEvent"):
+    event_id: EventId
 
 
 def register_delete_handlers(bus: CommandBus) -> None:
@@ -39,3 +49,15 @@ def register_delete_handlers(bus: CommandBus) -> None:
         if not invitation.exists or invitation.deleted:
             raise NotInTenant("no such invitation")
         invitation.delete()
+
+    @bus.handler(DeleteGame, Game)
+    def delete_game(c: DeleteGame, game: Game) -> None:
+        if not game.exists or game.deleted:
+            raise NotInTenant("no such game")
+        game.delete()
+
+    @bus.handler(DeleteEvent, LiveEvent)
+    def delete_event(c: DeleteEvent, event: LiveEvent) -> None:
+        if not event.exists or event.deleted:
+            raise NotInTenant("no such event")
+        event.delete()

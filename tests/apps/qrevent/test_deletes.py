@@ -123,3 +123,90 @@ def test_another_organizers_guest_and_invitation_cannot_be_deleted(
         assert attempt.status_code == 404
         assert org.get(path).status_code == 200
         assert org.client.delete(path).status_code == 401
+
+
+QUESTIONS = [
+    {"question_id": "q1", "text": "2 + 2?", "choices": ["3", "4"], "answer": 1, "points": 10},
+]
+
+
+def _played_game(org: Organizer, event_id: str, code: str) -> str:
+    body = {"title": "Wedding quiz", "questions": QUESTIONS}
+    game_id: str = org.data(org.post(f"/api/events/{event_id}/games", body), 201)["game_id"]
+    org.data(org.post(f"/api/games/{game_id}/status", {"status": "open"}))
+    guest = {"x-invitation": code}
+    org.data(org.client.post(f"/api/games/{game_id}/join", headers=guest))
+    played = org.client.post(
+        f"/api/games/{game_id}/play", json={"question_id": "q1", "choice": 1}, headers=guest
+    )
+    assert played.status_code == 200, played.text
+    return game_id
+
+
+def test_a_deleted_game_and_its_leaderboard_are_404(org: Organizer) -> None:
+    event_id = org.live_event()
+    code = org.invite(event_id, guest_id=org.guest(event_id))["code"]
+    game_id = _played_game(org, event_id, code)
+    assert org.get(f"/api/games/{game_id}/leaderboard").status_code == 200
+
+    assert org.client.delete(f"/api/games/{game_id}", headers=org.staff).status_code == 204
+
+    assert org.get(f"/api/games/{game_id}/leaderboard").status_code == 404
+    status = org.post(f"/api/games/{game_id}/status", {"status": "closed"})
+    assert status.status_code == 404
+    joined = org.client.post(f"/api/games/{game_id}/join", headers={"x-invitation": code})
+    assert joined.status_code == 404
+    assert org.client.delete(f"/api/games/{game_id}", headers=org.staff).status_code == 404
+
+
+def test_a_deleted_event_takes_everything_of_it_and_leaves_other_events(org: Organizer) -> None:
+    from apps.qrevent.projections.checkin import PRESENCE, SCANS
+    from apps.qrevent.projections.directory import GUESTS, INVITATIONS
+    from apps.qrevent.projections.games import SCORES
+    from headwater.runtime import Runtime
+
+    event_id, kept_event = org.live_event(), org.live_event()
+    ada = org.guest(event_id, "Ada", "Deleteme")
+    family = org.data(org.post(f"/api/events/{event_id}/families", {"name": "Deleteme"}), 201)
+    invitation = org.invite(event_id, guest_id=ada)
+    assert org.data(org.scan(event_id, invitation["code"]))["decision"] == "admitted"
+    game_id = _played_game(org, event_id, invitation["code"])
+    bob = org.guest(kept_event, "Bob", "Kept")
+    kept_code = org.invite(kept_event, guest_id=bob)["code"]
+
+    assert org.client.delete(f"/api/events/{event_id}", headers=org.staff).status_code == 204
+
+    for path in (
+        f"/api/events/{event_id}",
+        f"/api/guests/{ada}",
+        f"/api/families/{family['family_id']}",
+        f"/api/invitations/{invitation['invitation_id']}",
+        f"/api/games/{game_id}/leaderboard",
+        f"/api/events/{event_id}/counts",
+    ):
+        assert org.get(path).status_code == 404, path
+    listed = org.data(org.get("/api/events"))
+    assert [e["event_id"] for e in listed] == [kept_event]
+    assert org.scan(event_id, invitation["code"]).status_code == 404  # the door has no event
+    assert org.data(org.scan(kept_event, kept_code))["decision"] == "admitted"
+    assert org.client.delete(f"/api/events/{event_id}", headers=org.staff).status_code == 404
+
+    runtime: Runtime = org.client.app.state.runtime  # type: ignore[attr-defined]
+
+    async def left() -> list[int]:
+        counts = []
+        for table, column, value in (
+            (GUESTS, "event_id", event_id),
+            (INVITATIONS, "event_id", event_id),
+            (SCANS, "event_id", event_id),
+            (PRESENCE, "event_id", event_id),
+            (SCORES, "game_id", game_id),
+        ):
+            row = await runtime.store.fetchone(
+                f"SELECT COUNT(*) FROM {table.ref} WHERE {column} = ?", [value]
+            )
+            assert row is not None
+            counts.append(int(row[0]))
+        return counts
+
+    assert org.client.portal.call(left) == [0, 0, 0, 0, 0]  # type: ignore[union-attr]
