@@ -210,3 +210,39 @@ def test_a_deleted_event_takes_everything_of_it_and_leaves_other_events(org: Org
         return counts
 
     assert org.client.portal.call(left) == [0, 0, 0, 0, 0]  # type: ignore[union-attr]
+
+
+def test_the_event_tombstone_names_its_actor_and_a_rebuild_matches_the_live_rows(
+    org: Organizer,
+) -> None:
+    from apps.qrevent.domain.ids import EventId
+    from apps.qrevent.projections.checkin import checkin
+    from apps.qrevent.projections.directory import EVENTS, GUESTS, INVITATIONS, directory
+    from apps.qrevent.projections.games import GAMES, SCORES, games
+    from headwater.projections import rebuild
+    from headwater.runtime import Runtime
+
+    gone, kept = org.live_event(), org.live_event()
+    for event_id in (gone, kept):
+        code = org.invite(event_id, guest_id=org.guest(event_id))["code"]
+        org.data(org.scan(event_id, code))
+        _played_game(org, event_id, code)
+    staff_id = org.data(org.get("/auth/me"))["subject"]
+    assert org.client.delete(f"/api/events/{gone}", headers=org.staff).status_code == 204
+    runtime: Runtime = org.client.app.state.runtime  # type: ignore[attr-defined]
+    tables = (EVENTS, GUESTS, INVITATIONS, GAMES, SCORES)
+
+    async def check() -> tuple[object, object, object]:
+        stream = runtime.store.read_stream(EventId(gone).stream_id, tenant_id=org.tenant.id)
+        last = [e async for e in stream][-1]
+        live = [await runtime.store.fetchall(t.select_all_sql()) for t in tables]
+        for projection in (directory, games, checkin):
+            await rebuild(runtime.store, projection)
+        rebuilt = [await runtime.store.fetchall(t.select_all_sql()) for t in tables]
+        return (last.type, last.metadata.get("actor")), live, rebuilt
+
+    tombstone, live, rebuilt = org.client.portal.call(check)  # type: ignore[union-attr]
+    assert tombstone == ("qrevent.EventDeleted", staff_id)
+    assert live == rebuilt
+    assert gone not in str(live)
+    assert kept in str(live)
