@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from typing import Any
 
 from tests.apps.formease.conftest import World
@@ -153,3 +154,37 @@ def test_only_staff_of_the_tenant_may_delete(world: World) -> None:
     assert too_long.status_code == 422
     assert data(http.get(f"/formease/submissions/{submission}", headers=a.staff))
     assert http.delete(f"/formease/users/{owner}", headers=a.admin).status_code == 200
+
+
+def test_a_respondent_asks_to_be_forgotten_and_their_account_closes(world: World) -> None:
+    """'Delete my data' through the privacy module served beside FormEase."""
+    from tests.apps.formease.conftest import PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, _login
+
+    http, a = world.http, world.a
+    root = _login(http, ROOT_EMAIL, ROOT_PASSWORD)
+    acting = http.post("/auth/act-as", json={"tenant_id": a.tenant_id}, headers=root)
+    as_admin = {"authorization": f"Bearer {acting.json()['data']['access_token']}"}
+    email = f"forget-{uuid.uuid4().hex[:8]}@respondent.example"
+    account = {"email": email, "password": PASSWORD, "roles": ["user"]}
+    made = http.post("/accounts", json=account, headers=as_admin)
+    account_id = data(made, 201)["id"]
+    respondent = _login(http, email)
+    form = published_form(http, a, new_user(http, a, "premium"))
+    opened = data(http.post(f"/formease/forms/{form}/open", headers=respondent), 201)
+    answered = http.post(
+        "/formease/submissions",
+        json={"token": opened["token"], "answers": {"name": "Ada"}},
+        headers=respondent,
+    )
+    data(answered, 201)
+
+    erased = data(http.post("/me/erasure", headers=respondent))
+
+    assert erased["subject"] == account_id
+    assert erased["accountDisabled"] is True
+    assert erased["erasedNow"] is True
+    assert http.post(f"/formease/forms/{form}/open", headers=respondent).status_code == 401
+    again = http.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert again.status_code in (401, 403)
+    trail = [e for e in _audit(world, "headwater.SubjectErased") if e["actor"] == account_id]
+    assert [e["data"]["subject"] for e in trail] == [account_id]
