@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from apps.formease.delete_commands import register_deletes
 from apps.formease.domain.forms import Form, FormId
 from apps.formease.domain.sessions import OpenSession, SessionId, SubmissionReceived
 from apps.formease.domain.users import FormUser, FormUserId, Plan, UserRole
@@ -188,4 +189,5 @@ def make_bus(repository: Repository) -> CommandBus:
     bus.register(ViewFields, OpenSession, _view)
     bus.register(SubmitSession, OpenSession, _submit)
     bus.register(CloseSession, OpenSession, _close)
+    register_deletes(bus)
     return bus

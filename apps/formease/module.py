@@ -13,10 +13,31 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from apps.formease.api.routes import admin, forms, public, responses, submissions, users
-from apps.formease.domain.forms import FormFieldRemoved, FormFieldSet, FormPublished, FormRenamed
+from apps.formease.api.routes import (
+    admin,
+    deletes,
+    forms,
+    public,
+    responses,
+    submissions,
+    users,
+)
+from apps.formease.domain.deletions import SubmissionDeleted
+from apps.formease.domain.forms import (
+    FormDeleted,
+    FormFieldRemoved,
+    FormFieldSet,
+    FormPublished,
+    FormRenamed,
+)
 from apps.formease.domain.sessions import SubmissionReceived
-from apps.formease.domain.users import FormCreated, Plan, UserRegistered, UserUpdated
+from apps.formease.domain.users import (
+    FormCreated,
+    Plan,
+    UserDeleted,
+    UserRegistered,
+    UserUpdated,
+)
 from apps.formease.projections import PROJECTIONS
 from apps.formease.public_links import PublicLinks
 from apps.formease.service import FormEase
@@ -42,6 +63,9 @@ ADMIN_EVENTS: Final[dict[str, str]] = {
     FormFieldRemoved.event_type: "form.updated",
     FormPublished.event_type: "form.updated",
     SubmissionReceived.event_type: "submission.received",
+    UserDeleted.event_type: "user.deleted",
+    FormDeleted.event_type: "form.deleted",
+    SubmissionDeleted.event_type: "submission.deleted",
 }
 
 _METRICS = "/formease/admin/form-metrics"
@@ -52,6 +76,9 @@ _ACTIVITY = (
     "form.updated",
     "user.created",
     "user.updated",
+    "user.deleted",
+    "form.deleted",
+    "submission.deleted",
 )
 
 #: The backoffice's screens on Headwater's ``/admin`` dashboard.
@@ -147,6 +174,7 @@ class FormEaseModule(Module):
             responses.router,
             submissions.router,
             admin.router,
+            deletes.router,
         )
 
     def endpoint_limits(self) -> Sequence[EndpointLimit]:

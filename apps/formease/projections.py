@@ -341,3 +341,7 @@ def _session_submitted(event: RecordedEvent) -> Iterator[Statement]:
     # field's completions can never outnumber its views.
     yield from _views(event, event.data["newly_viewed"], "views")
     yield from _views(event, event.data["visible"], "completed")
+
+
+# Last: the tombstones' handlers register on the projections above.
+from apps.formease import delete_projections  # noqa: E402, F401

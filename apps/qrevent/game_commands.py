@@ -57,7 +57,7 @@ def register_game_handlers(bus: CommandBus) -> None:
 
     @bus.handler(ChangeGameStatus, Game)
     def change_status(c: ChangeGameStatus, game: Game) -> str:
-        if not game.exists:
+        if not game.exists or game.deleted:
             raise NotInTenant("no such game")
         game.move_to(c.status)
         return game.status

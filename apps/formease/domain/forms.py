@@ -70,6 +70,14 @@ class PublicLinkRevoked(Event, type="formease.PublicLinkRevoked"):
     at: datetime
 
 
+class FormDeleted(Event, type="formease.FormDeleted"):
+    """The tombstone: the form, its submissions and its drop-off leave the read models;
+    the admin feed shows ``form.deleted``."""
+
+    form_id: str
+    owner_id: str
+
+
 class Form(
     Aggregate[FormId],
     type_name="formease.Form",
@@ -84,10 +92,16 @@ class Form(
     webhook: dict[str, str] | None = None
     #: The one public link's id (its token is signed over it), None when there is none.
     public_link: str | None = None
+    deleted: bool = False
 
     def require_exists(self) -> None:
-        if not self.exists:
+        # A deleted form answers like one that never was: 404 to staff and respondents.
+        if not self.exists or self.deleted:
             raise NotFound(f"no form {self.id.value}")
+
+    def delete(self) -> None:
+        self.require_exists()
+        self.record(FormDeleted(form_id=self.id.value, owner_id=self.owner_id))
 
     def start(self, owner_id: str, title: str, at: datetime) -> None:
         if not self.exists:
@@ -176,6 +190,10 @@ class Form(
     @when(PublicLinkRevoked)
     def _link_revoked(self, event: PublicLinkRevoked) -> None:
         self.public_link = None
+
+    @when(FormDeleted)
+    def _deleted(self, event: FormDeleted) -> None:
+        self.deleted = True
 
     @when(FormPublished)
     def _published(self, event: FormPublished) -> None:

@@ -95,6 +95,13 @@ class FormCreated(Event, type="formease.FormCreated"):
     user: dict[str, Any] = {}
 
 
+class UserDeleted(Event, type="formease.UserDeleted"):
+    """The tombstone: the user, their forms and their submissions leave the read
+    models; the admin feed shows ``user.deleted``. Names the user by id only."""
+
+    user_id: str
+
+
 class FormUser(
     Aggregate[FormUserId],
     type_name="formease.User",
@@ -106,6 +113,7 @@ class FormUser(
     plan: Plan = Plan.FREE
     role: UserRole = UserRole.MEMBER
     form_count: int = 0
+    deleted: bool = False
 
     def register(self, email: str, name: str, plan: Plan, role: UserRole, at: datetime) -> None:
         if self.exists:
@@ -113,8 +121,13 @@ class FormUser(
         self.record(UserRegistered(email=email, name=name, plan=plan, role=role, at=at))
 
     def require_exists(self) -> None:
-        if not self.exists:
+        # A deleted user answers like one that never was: 404, never a half-dead edit.
+        if not self.exists or self.deleted:
             raise NotFound(f"no FormEase user {self.id.value}")
+
+    def delete(self) -> None:
+        self.require_exists()
+        self.record(UserDeleted(user_id=self.id.value))
 
     def update(self, **fields: Any) -> None:
         self.require_exists()
@@ -162,6 +175,10 @@ class FormUser(
             elif name == "role":
                 value = UserRole(value)
             setattr(self, name, value)
+
+    @when(UserDeleted)
+    def _deleted(self, event: UserDeleted) -> None:
+        self.deleted = True
 
     @when(UserActive)
     def _active(self, event: UserActive) -> None:

@@ -39,6 +39,11 @@ class EventStatusChanged(Event, type="qrevent.EventStatusChanged"):
     previous: Status
 
 
+class EventDeleted(Event, type="qrevent.EventDeleted"):
+    """A tombstone for the event and everything of it: its guests, families,
+    invitations, games and check-in rows leave the read models in its transaction."""
+
+
 class LiveEvent(Aggregate[EventId], type_name="qrevent.Event"):
     name: str = ""
     venue: str = ""
@@ -47,6 +52,15 @@ class LiveEvent(Aggregate[EventId], type_name="qrevent.Event"):
     gates: list[str] = []
     undo_window_seconds: int = 120
     status: Status = "draft"
+    deleted: bool = False
+
+    def delete(self) -> None:
+        if not self.deleted:
+            self.record(EventDeleted())
+
+    @when(EventDeleted)
+    def _deleted(self, event: EventDeleted) -> None:
+        self.deleted = True
 
     def create(self, **fields: Any) -> None:
         if not self.exists:

@@ -79,6 +79,12 @@ class AnswerRecorded(Event, type="qrevent.AnswerRecorded"):
     answered: int
 
 
+class GameDeleted(Event, type="qrevent.GameDeleted"):
+    """A tombstone: the game and its scores leave the read models."""
+
+    event_id: str
+
+
 class Game(Aggregate[GameId], type_name="qrevent.Game"):
     event_id: str = ""
     title: str = ""
@@ -86,6 +92,15 @@ class Game(Aggregate[GameId], type_name="qrevent.Game"):
     scoring: Scoring = "points"
     questions: list[Question] = []
     status: GameStatus = "draft"
+    deleted: bool = False
+
+    def delete(self) -> None:
+        if not self.deleted:
+            self.record(GameDeleted(event_id=self.event_id))
+
+    @when(GameDeleted)
+    def _deleted(self, event: GameDeleted) -> None:
+        self.deleted = True
 
     def create(self, **fields: object) -> None:
         if not self.exists:

@@ -34,6 +34,12 @@ class InvitationRevoked(Event, type="qrevent.InvitationRevoked"):
     reason: str
 
 
+class InvitationDeleted(Event, type="qrevent.InvitationDeleted"):
+    """A tombstone, always after a revocation: the code is refused, the row is gone."""
+
+    event_id: str
+
+
 class _Scan(Event):
     """What every scan event records: enough to audit it without anything else."""
 
@@ -134,6 +140,7 @@ class Invitation(
     guest_ids: list[str] = []
     family_id: str | None = None
     revoked: bool = False
+    deleted: bool = False
     #: guest id → the key (``scan_key``) of the scan that let them in, while inside.
     inside: dict[str, str] = {}
     ever_in: list[str] = []
@@ -149,6 +156,13 @@ class Invitation(
     def revoke(self, reason: str) -> None:
         if not self.revoked:
             self.record(InvitationRevoked(event_id=self.event_id, reason=reason))
+
+    def delete(self) -> None:
+        """Revoke (so scanners that sync revocations refuse the code), then delete."""
+        if self.deleted:
+            return
+        self.revoke("deleted")
+        self.record(InvitationDeleted(event_id=self.event_id))
 
     def scan(
         self,
@@ -282,6 +296,10 @@ class Invitation(
     @when(InvitationRevoked)
     def _revoked(self, event: InvitationRevoked) -> None:
         self.revoked = True
+
+    @when(InvitationDeleted)
+    def _deleted(self, event: InvitationDeleted) -> None:
+        self.deleted = True
 
     @when(GuestsAdmitted)
     def _admitted(self, event: GuestsAdmitted) -> None:

@@ -37,12 +37,20 @@ class FamilyDeleted(Event, type="qrevent.FamilyDeleted"):
     event_id: str
 
 
+class GuestDeleted(Event, type="qrevent.GuestDeleted"):
+    """A tombstone: the guest leaves the lists; their invitation, when it admitted
+    only them, is revoked and deleted with them (``apps.qrevent.delete_commands``)."""
+
+    event_id: str
+
+
 class Guest(Aggregate[GuestId], type_name="qrevent.Guest"):
     event_id: str = ""
     first_name: str = ""
     last_name: str = ""
     email: str | None = None
     family_id: str | None = None
+    deleted: bool = False
 
     def register(self, **fields: Any) -> None:
         if not self.exists:
@@ -52,6 +60,14 @@ class Guest(Aggregate[GuestId], type_name="qrevent.Guest"):
         changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if changed:
             self.record(GuestUpdated(event_id=self.event_id, changes=changed))
+
+    def delete(self) -> None:
+        if not self.deleted:
+            self.record(GuestDeleted(event_id=self.event_id))
+
+    @when(GuestDeleted)
+    def _deleted(self, event: GuestDeleted) -> None:
+        self.deleted = True
 
     @when(GuestRegistered)
     def _registered(self, event: GuestRegistered) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from apps.qrevent.domain import invitation as inv
+from apps.qrevent.domain.event import EventDeleted
 from apps.qrevent.projections._util import aggregate_id, tenant
 from headwater.eventstore import RecordedEvent, Statement
 from headwater.projections import BOOLEAN, INTEGER, JSON, TEXT, Column, Merge, Projection, Table
@@ -184,3 +185,11 @@ def _undone(event: RecordedEvent) -> Iterator[Statement]:
         yield _gate(event, admitted=0, exited=-len(guests))
         for guest_id in guests:
             yield _presence(event, guest_id, inside=True, checked_in=True)
+
+
+@checkin.on(EventDeleted)
+def _event_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    # Its scans, counts and who is inside go with the event.
+    key = {"tenant_id": tenant(event), "event_id": aggregate_id(event)}
+    for table in (SCANS, COUNTS, GATE_COUNTS, PRESENCE):
+        yield table.delete(where=key)

@@ -203,3 +203,26 @@ def _invitation_revoked(event: RecordedEvent) -> Statement:
         },
         where={"invitation_id": aggregate_id(event)},
     )
+
+
+@directory.on(people.GuestDeleted)
+def _guest_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    yield GUESTS.delete(where={"guest_id": aggregate_id(event)})
+
+
+@directory.on(inv.InvitationDeleted)
+def _invitation_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    # With the row, every guest's link to it: no guest points at a code that is gone.
+    invitation_id = aggregate_id(event)
+    yield GUESTS.update({"invitation_id": None}, where={"invitation_id": invitation_id})
+    yield INVITATIONS.delete(where={"invitation_id": invitation_id})
+
+
+@directory.on(ev.EventDeleted)
+def _event_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    # The whole event in the tombstone's transaction: nothing of it is half-removed.
+    key = {"tenant_id": tenant(event), "event_id": aggregate_id(event)}
+    yield GUESTS.delete(where=key)
+    yield INVITATIONS.delete(where=key)
+    yield FAMILIES.delete(where=key)
+    yield EVENTS.delete(where=key)

@@ -8,7 +8,10 @@ backends: the top 100 is an index range scan, however many have played.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from apps.qrevent.domain import game as gm
+from apps.qrevent.domain.event import EventDeleted
 from apps.qrevent.projections._util import aggregate_id, tenant
 from headwater.eventstore import RecordedEvent, Statement
 from headwater.projections import INTEGER, JSON, TEXT, Column, Projection, Table
@@ -104,3 +107,22 @@ def _answered(event: RecordedEvent) -> Statement:
         values["reached_position"] = event.position
     key = {"tenant_id": tenant(event), "game_id": data["game_id"]}
     return SCORES.update(values, where={**key, "participant_id": data["participant_id"]})
+
+
+@games.on(gm.GameDeleted)
+def _game_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    key = {"tenant_id": tenant(event), "game_id": aggregate_id(event)}
+    yield SCORES.delete(where=key)
+    yield GAMES.delete(where=key)
+
+
+@games.on(EventDeleted)
+def _event_games_deleted(event: RecordedEvent) -> Iterator[Statement]:
+    # Scores name their game, not the event: the event's games are found by subquery.
+    tenant_id, event_id = tenant(event), aggregate_id(event)
+    yield Statement(
+        f"DELETE FROM {SCORES.ref} WHERE tenant_id = ? AND game_id IN "
+        f"(SELECT game_id FROM {GAMES.ref} WHERE tenant_id = ? AND event_id = ?)",
+        [tenant_id, tenant_id, event_id],
+    )
+    yield GAMES.delete(where={"tenant_id": tenant_id, "event_id": event_id})

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.cursors import EXACT_TOTAL_CAP, ListQuery, Sorts, Total
 from headwater.errors import InvalidCursor
-from headwater.http._deps import AUTH_ERRORS, AppRuntime, TenantAdmin
+from headwater.http._deps import AUTH_ERRORS, AppRuntime, SignedInUser, TenantAdmin
 from headwater.http._listing import list_query
 from headwater.http._responses import Envelope, Page, ok, page
 from headwater.privacy._audit import MAX_PAGE, AuditQuery, AuditTrail, to_csv
@@ -27,6 +27,8 @@ from headwater.privacy._erasure import MAX_SUBJECT_LENGTH, Eraser
 AUDIT_ROUTE: Final = "/admin/api/audit"
 AUDIT_CSV_ROUTE: Final = "/admin/api/audit.csv"
 ERASE_ROUTE: Final = "/admin/api/privacy/erasures"
+#: "Delete my data": the caller erases their own subject (``POST`` or ``DELETE /me``).
+ERASE_ME_ROUTE: Final = "/me/erasure"
 
 Text = Annotated[str | None, Query(max_length=255)]
 
@@ -139,5 +141,40 @@ def privacy_router(eraser: Callable[[], Eraser], trail: Callable[[], AuditTrail]
                 "erasedNow": result.erased_now,
             }
         )
+
+    async def erase_me(user: SignedInUser, runtime: AppRuntime) -> dict[str, Any]:
+        tenant = user.require_tenant()
+        subject = user.subject
+        # The account is disabled first: were the erasure to fail after it, the person
+        # is locked out and asks again (idempotent); never erased but still signed in.
+        disabled = False
+        security = runtime.security
+        account = None if security is None else await security.accounts.get(subject)
+        if security is not None and account is not None and account.tenant_id == tenant:
+            if not account.disabled:
+                metadata = {"actor": subject, "actor_kind": "self", "reason": "erasure"}
+                await security.disable(account, "the person asked to be forgotten", metadata)
+            disabled = True
+        result = await eraser().erase_subject(tenant, subject, actor=subject)
+        return {
+            "subject": result.subject,
+            "position": result.position,
+            "erasedNow": result.erased_now,
+            "accountDisabled": disabled,
+            "message": (
+                "Your personal data was erased: it now reads as its replacement values "
+                "everywhere, and this account is closed."
+            ),
+        }
+
+    @router.post(ERASE_ME_ROUTE, summary="Delete my data: erase the caller's own subject")
+    async def erase_me_post(user: SignedInUser, runtime: AppRuntime) -> Envelope[dict[str, Any]]:
+        """Erases the signed-in caller's personal data in their tenant, records who
+        asked in the audit trail, and disables their account. Idempotent."""
+        return ok(await erase_me(user, runtime))
+
+    @router.delete("/me", summary="Delete my data (the same as POST /me/erasure)")
+    async def erase_me_delete(user: SignedInUser, runtime: AppRuntime) -> Envelope[dict[str, Any]]:
+        return ok(await erase_me(user, runtime))
 
     return router

@@ -33,7 +33,12 @@ ENV = {
     "HEADWATER_OUTBOUND_ALLOW": '["127.0.0.2/32"]',
     "PYTHONPATH": os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p),
 }
-APPS = ["apps.formease.module:module", "apps.formease.module:realtime"]
+#: With the privacy module: the audit trail (who deleted what) and "delete my data".
+APPS = [
+    "apps.formease.module:module",
+    "apps.formease.module:realtime",
+    "headwater.privacy._module:PrivacyModule",
+]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ def test_tenant_b_sees_nothing_of_tenant_a_on_any_formease_route(world: World) -
     user = new_user(http, a, "free", email=email, name=f"Victim {marker}")
     form = published_form(http, a, user)
     opened = open_form(http, a, form)
-    data(submit(http, a, opened["token"], {"name": f"Answer {marker}"}), 201)
+    submitted = data(submit(http, a, opened["token"], {"name": f"Answer {marker}"}), 201)
     base = data(http.get(f"/formease/users/{user}", headers=a.staff))["version"]
     data(
         http.patch(
@@ -56,7 +56,12 @@ def test_tenant_b_sees_nothing_of_tenant_a_on_any_formease_route(world: World) -
     for action in ("open", "views", "submissions"):
         skip[("POST", f"/formease/public/{{link}}/{action}")] = "a public link's own route"
     victim = Victim(
-        ids={"user_id": user, "form_id": form, "review_id": review_id},
+        ids={
+            "user_id": user,
+            "form_id": form,
+            "review_id": review_id,
+            "submission_id": submitted["submission_id"],
+        },
         markers=[email, f"Victim {marker}", f"Answer {marker}", opened["token"]],
     )
     attackers = {
