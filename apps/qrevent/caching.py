@@ -12,7 +12,8 @@ leaderboards           REALTIME    the game's own tag (``apps.qrevent.leaderboar
 Every cached value is tagged with its read-model tables, narrowed to the tenant
 (``tenant_tag(tenant, read_model_tag(table))``). The projections are inline, so a
 command's rows are committed when the bus returns: :class:`InvalidatingBus` then
-drops the tags of the tables whose projections handle the events it recorded, on
+drops the tags of the tables whose projections handle the events it recorded (their
+types come with the bus's result: nothing is read back), on
 this node at once and, through the cache's channel, on every other. A read that
 follows its own write therefore never sees the cached value from before it.
 """
@@ -20,7 +21,7 @@ follows its own write therefore never sees the cached value from before it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from apps.qrevent.projections import PROJECTIONS
 from headwater.cache import Cache, CachePolicy, read_model_tag, tenant_tag
@@ -75,12 +76,11 @@ class InvalidatingBus(CommandBus):
     ) -> CommandResult[R]:
         result = await super().send(command, context)
         read_cache = self.read_cache
-        if read_cache is not None and result.event_ids and not result.replayed:
-            recorded: list[Any] = [await self.store.read_event(i) for i in result.event_ids]
-            by_tenant: dict[str, set[str]] = {}
-            for event in recorded:
-                if event is not None and event.tenant_id is not None:
-                    by_tenant.setdefault(event.tenant_id, set()).add(event.type)
-            for tenant, types in by_tenant.items():
-                await read_cache.invalidate_tags(*tags(tenant, tables_of(types)))
+        tenant = context.tenant_id if context is not None else None
+        # The result names the events the append recorded (all on the context's tenant):
+        # no read back per event, which the door's scans paid on every command.
+        if read_cache is not None and tenant is not None and not result.replayed:
+            stale = tables_of(result.event_types)
+            if stale:
+                await read_cache.invalidate_tags(*tags(tenant, stale))
         return result

@@ -86,3 +86,25 @@ def test_another_tenants_writes_leave_a_tenants_cache_alone(
     before = _hits(client)
     org.data(org.get(f"/api/events/{event_id}"))
     assert _hits(client) == before + 1
+
+
+def test_a_scan_leaves_the_cached_event_list_and_details_alone(
+    client: TestClient, org: Organizer
+) -> None:
+    # A scan's events touch only the door's tables (counts, scans, presence): the
+    # cached event list and details cannot change, so they stay served from the cache.
+    event_id = org.live_event()
+    invitation = org.invite(event_id, guest_id=org.guest(event_id))
+    listed = _twice(client, org, "/api/events?total=true")
+    details = _twice(client, org, f"/api/events/{event_id}")
+    counts = _twice(client, org, f"/api/events/{event_id}/counts")
+    scanned = org.scan(event_id, invitation["code"])
+    assert scanned.status_code == 200, scanned.text
+    before = _hits(client)
+    assert org.data(org.get("/api/events?total=true")) == listed
+    assert org.data(org.get(f"/api/events/{event_id}")) == details
+    assert _hits(client) == before + 2
+    # ...while the counts it does change are read afresh.
+    assert org.data(org.get(f"/api/events/{event_id}/counts"))["checked_in"] == 1
+    assert counts["checked_in"] == 0
+    assert _hits(client) == before + 2
