@@ -18,6 +18,7 @@ from apps.formease.service import FormEase
 from headwater.cache import Cache
 from headwater.domain import CommandContext
 from headwater.eventstore import EventStore, create_event_store
+from headwater.http import ListQuery
 from headwater.projections import attach_inline
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +83,7 @@ async def test_user_stats_are_cached_and_a_submission_invalidates_them(
             queries.UserFilters(),
             after=None,
             limit=10,
-            query=queries.ListQuery(queries.USER_SORTS, "created_at", "desc", True),
+            query=ListQuery(queries.USER_SORTS, "created_at", "desc", True),
             cache=cache,
         )
         (row,) = [r for r in rows if r["user_id"] == user]
