@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from apps.formease.caching import InvalidatingBus
 from apps.formease.delete_commands import register_deletes
 from apps.formease.domain.forms import Form, FormId
 from apps.formease.domain.sessions import OpenSession, SessionId, SubmissionReceived
 from apps.formease.domain.users import FormUser, FormUserId, Plan, UserRole
+from headwater.cache import Cache
 from headwater.domain import Command, CommandBus, Repository
 
 
@@ -172,10 +174,11 @@ def _close(command: CloseSession, session: OpenSession) -> int:
     return session.version
 
 
-def make_bus(repository: Repository) -> CommandBus:
+def make_bus(repository: Repository, cache: Cache | None = None) -> CommandBus:
     # Each submission writes its own session's stream: respondents do not contend,
     # and the bus's default retries cover a respondent racing themselves.
-    bus = CommandBus(repository)
+    bus = InvalidatingBus(repository)  # drops the cached figures (apps.formease.caching)
+    bus.read_cache = cache
     bus.register(RegisterUser, FormUser, _register)
     bus.register(UpdateUser, FormUser, _update)
     bus.register(CreateForm, FormUser, _create_form)

@@ -208,6 +208,7 @@ class FormEaseModule(Module):
             runtime.store,
             runtime.secret,
             tenant_settings=None if security is None else security.tenant_settings,
+            cache=runtime.cache,
         )
         runtime.provide(service)
         runtime.provide(PublicLinks(service, runtime.secret))

@@ -1,6 +1,9 @@
 """Reads over FormEase's read models: plain parameterised SQL, tenant first in every WHERE.
 
 Reads use ``store.fetchall`` (never a write transaction): they never wait on writers.
+The backoffice figures (user stats, form metrics) go through the node's cache under
+seed 002's ``COMPUTED`` policy when given one, dropped by their tables' tags
+(``apps.formease.caching``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
+
+from apps.formease.caching import cached
 from apps.formease.projections import (
     COMPLETION,
     DAILY,
@@ -21,6 +27,7 @@ from apps.formease.projections import (
     USERS,
     bucket_midpoint,
 )
+from headwater.cache import COMPUTED, Cache
 from headwater.eventstore import EventStore
 from headwater.http import ListQuery, Sorts, Total, count_rows
 from headwater.projections import projection_status
@@ -118,10 +125,49 @@ async def user_stats(
     query: ListQuery | None = None,
     recent_days: int = 30,
     now: datetime | None = None,
+    cache: Cache | None = None,
 ) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
     """One page of users in ``query``'s order (newest first by default); returns the
-    rows, the next page's key and the total when ``query`` asks for it."""
+    rows, the next page's key and the total when ``query`` asks for it.
+
+    With ``cache`` (and no fixed ``now``) the page is a ``COMPUTED`` figure: kept
+    until a write to the users' tables drops it, or ten minutes pass (which bounds how
+    late ``active_days`` and the recent count follow the clock alone).
+    """
     query = query or ListQuery(USER_SORTS, USER_SORTS.default, USER_SORTS.order, False)
+    if cache is None or now is not None:
+        return await _user_stats(store, tenant_id, filters, after, limit, query, recent_days, now)
+    shape = [filters.plan, filters.active_days, filters.search, after, limit, recent_days]
+    key = orjson.dumps([*shape, query.sort, query.order, query.total]).decode()
+
+    async def compute() -> dict[str, Any]:
+        found = await _user_stats(store, tenant_id, filters, after, limit, query, recent_days, None)
+        rows, next_key, total = found
+        # Plain data: what L2 stores is JSON, and L1 must give what L2 would.
+        return {"rows": rows, "key": next_key, "total": total and [total.count, total.exact]}
+
+    value = await cached(
+        cache,
+        tenant_id,
+        f"fe:user-stats:{key}",
+        compute,
+        policy=COMPUTED,
+        tables=[USERS, USER_DAYS],
+    )
+    total = value["total"]
+    return value["rows"], value["key"], Total(*total) if total is not None else None
+
+
+async def _user_stats(
+    store: EventStore,
+    tenant_id: str,
+    filters: UserFilters,
+    after: Sequence[Any] | None,
+    limit: int,
+    query: ListQuery,
+    recent_days: int,
+    now: datetime | None,
+) -> tuple[list[dict[str, Any]], list[Any] | None, Total | None]:
     now = now or datetime.now(UTC)
     where, params = ["tenant_id = ?"], [tenant_id]
     if filters.plan is not None:
@@ -185,7 +231,24 @@ def _percentile(histogram: dict[int, int], fraction: float) -> float | None:
     return bucket_midpoint(max(histogram))
 
 
-async def form_metrics(store: EventStore, tenant_id: str, start: date, end: date) -> dict[str, Any]:
+async def form_metrics(
+    store: EventStore, tenant_id: str, start: date, end: date, *, cache: Cache | None = None
+) -> dict[str, Any]:
+    """One row per day of [start, end] (zeros included), and totals over the range:
+    through ``cache`` as a ``COMPUTED`` figure, dropped by a write to its tables."""
+    return await cached(
+        cache,
+        tenant_id,
+        f"fe:form-metrics:{start.isoformat()}:{end.isoformat()}",
+        lambda: _form_metrics(store, tenant_id, start, end),
+        policy=COMPUTED,
+        tables=[DAILY, DAILY_CREATORS, COMPLETION],
+    )
+
+
+async def _form_metrics(
+    store: EventStore, tenant_id: str, start: date, end: date
+) -> dict[str, Any]:
     """One row per day of [start, end] (zeros included), and totals over the range.
 
     Two small queries: the daily counters (unique creators counted per day by an

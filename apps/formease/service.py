@@ -51,6 +51,7 @@ from apps.formease.domain.users import (
     plan_limits,
 )
 from apps.formease.usage import is_over_plan
+from headwater.cache import Cache
 from headwater.domain import (
     Command,
     CommandBus,
@@ -107,11 +108,13 @@ class FormEase:
         *,
         clock: Clock = _utc_now,
         tenant_settings: Callable[[str], Awaitable[TenantSettings]] | None = None,
+        cache: Cache | None = None,
     ) -> None:
         self.store = store
         self._tenant_settings = tenant_settings
         self.repository = Repository(store)
-        self.bus: CommandBus = make_bus(self.repository)
+        # With the node's cache, each command drops the cached figures it made stale.
+        self.bus: CommandBus = make_bus(self.repository, cache)
         self._key = hashlib.sha256(f"formease-open:{secret}".encode()).digest()
         self.clock = clock
 

@@ -295,3 +295,22 @@ async def test_a_result_is_typed_by_its_command(bus: CommandBus) -> None:
     assert_type(registered, CommandResult[UserId])
     assert_type(checked_in.value, int)
     assert isinstance(registered.value, UserId)
+
+
+async def test_the_result_names_the_appended_event_types_and_a_replay_names_none(
+    bus: CommandBus, store: EventStore
+) -> None:
+    user_id = UserId.new()
+    context = CommandContext(actor="alice", tenant_id="t1")
+    result = await bus.send(RegisterUser(user_id=user_id, email="a@x.io", name="Ada"), context)
+    updated = await bus.send(
+        UpdateUser(user_id=user_id, name="Ada L.", city="Paris"), CommandContext(tenant_id="t1")
+    )
+
+    recorded = await _events(store, user_id.stream_id)
+    # What follows a command (cache invalidation) learns its events without a read back.
+    assert result.event_types + updated.event_types == tuple(e.type for e in recorded)
+    assert [len(result.event_types)] == [len(result.event_ids)]
+    again = await bus.send(RegisterUser(user_id=user_id, email="a@x.io", name="Ada"), context)
+    assert again.replayed
+    assert again.event_types == ()

@@ -337,6 +337,8 @@ class CommandBus:
             command, route.result.dump_python(value, mode="json"), count
         )
         ids = idempotency.event_ids(context, count)
+        # Named before the save, which clears the pending events.
+        types = tuple(type(event).event_type for event in aggregate.pending_events)
         if count:
             await self.repository.save(
                 aggregate,
@@ -362,6 +364,7 @@ class CommandBus:
             aggregate.version,
             ids,
             merge=decision.merge,
+            event_types=types or (CommandHandled.event_type,),
         )
 
     async def _open_review(

@@ -114,7 +114,9 @@ class CommandResult(Generic[R]):
 
     ``replayed`` is true when the command id had been handled before: ``value`` is
     then the first run's result and nothing was written. ``merge`` tells, for a
-    write based on an older version, what the three-way merge did.
+    write based on an older version, what the three-way merge did. ``event_types``
+    names the events this run appended (in order, beside ``event_ids``; empty for a
+    replay), so what follows a command (cache invalidation) needs no read back.
     """
 
     value: R
@@ -124,3 +126,4 @@ class CommandResult(Generic[R]):
     event_ids: tuple[uuid.UUID, ...]
     replayed: bool = False
     merge: MergeReport | None = None
+    event_types: tuple[str, ...] = ()

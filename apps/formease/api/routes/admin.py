@@ -56,7 +56,13 @@ async def user_stats(
     scope = f"fe-users:{actor.tenant_id}:{filters}"
     after = query.decode(runtime.cursors, scope, cursor)
     rows, key, total = await queries.user_stats(
-        service.store, actor.tenant_id, filters, after=after, limit=limit, query=query
+        service.store,
+        actor.tenant_id,
+        filters,
+        after=after,
+        limit=limit,
+        query=query,
+        cache=runtime.cache,
     )
     fresh = await queries.freshness(service.store, USER_STATS_PROJECTIONS)
     next_cursor = query.encode(runtime.cursors, scope, key) if key else None
@@ -71,6 +77,7 @@ async def user_stats(
 async def form_metrics(
     actor: StaffActor,
     service: FormEaseService,
+    runtime: AppRuntime,
     start: date | None = None,
     end: date | None = None,
     days: int = Query(default=7, ge=1, le=MAX_RANGE_DAYS),
@@ -81,7 +88,9 @@ async def form_metrics(
     start = start or end - timedelta(days=days - 1)
     if start > end or (end - start).days >= MAX_RANGE_DAYS:
         raise InvalidInput("start must not be after end, and the range at most a year")
-    data = await queries.form_metrics(service.store, actor.tenant_id, start, end)
+    data = await queries.form_metrics(
+        service.store, actor.tenant_id, start, end, cache=runtime.cache
+    )
     fresh = await queries.freshness(service.store, FORM_METRICS_PROJECTIONS)
     return ok(data, freshness=fresh)
 
