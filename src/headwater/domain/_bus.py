@@ -77,6 +77,7 @@ from headwater.errors import (
     DuplicateEventId,
 )
 from headwater.eventstore import NO_STREAM, RecordedEvent
+from headwater.identity._channels import EXCLUDE_AUTHOR
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -394,9 +395,12 @@ class CommandBus:
                 fields=[c.to_dict() for c in report.escalated],
             )
         )
+        # The review queue is shared state: every admin sees a review open, its author's
+        # own screens too, whatever the parked command said about skipping its author.
+        shared = {key: value for key, value in meta.items() if key != EXCLUDE_AUTHOR}
         await self.repository.save(
             review,
-            metadata=meta,
+            metadata=shared,
             first_metadata=idempotency.first_event_metadata(command, None, 1, "escalated"),
             event_ids=idempotency.event_ids(context, 1),
             tenant_id=context.tenant_id,

@@ -47,6 +47,9 @@ ADMIN: Final = "admin"
 #: Kinds whose name has no ``:key`` part.
 KEYLESS: Final = frozenset({TENANT, ADMIN})
 MAX_CHANNEL_LENGTH: Final = 300
+#: Event metadata that keeps an event from its own author's connections (seed 003's
+#: broadcasts that skip the sender): ``{"exclude_author": true, "actor": subject}``.
+EXCLUDE_AUTHOR: Final = "exclude_author"
 #: Category channels match streams named ``a-...``, ``a-b-...``: up to this many dashes.
 MAX_CATEGORY_DEPTH: Final = 4
 

@@ -63,10 +63,16 @@ from headwater.errors import (
     InvalidChannel,
     UnknownChannelKind,
 )
-from headwater.identity._channels import Channel, ChannelPolicy, ChannelRegistry, requires
+from headwater.identity._channels import (
+    EXCLUDE_AUTHOR,
+    Channel,
+    ChannelPolicy,
+    ChannelRegistry,
+    requires,
+)
 from headwater.realtime._config import RealtimeConfig
 from headwater.realtime._connection import CloseCode, Connection, ConnectionState
-from headwater.realtime._hub import EXCLUDE_AUTHOR, Hub, excluded_author
+from headwater.realtime._hub import Hub, excluded_author
 from headwater.realtime._module import DEFAULT_ADMIN_EVENTS, RealtimeModule
 from headwater.realtime._topics import TopicProvider
 

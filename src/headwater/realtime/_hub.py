@@ -39,6 +39,7 @@ from headwater.identity._channels import (
     ADMIN,
     CATEGORY,
     DEFAULT_POLICIES,
+    EXCLUDE_AUTHOR,
     KEYLESS,
     STREAM,
     Channel,
@@ -57,10 +58,6 @@ from headwater.realtime._sweeper import Sweeper
 from headwater.realtime._topics import TopicKey, TopicProvider, TopicScheduler
 
 log = logging.getLogger("headwater.realtime")
-
-#: Event metadata that keeps an event from its own author's connections (seed 003's
-#: broadcasts that skip the sender): ``{"exclude_author": true, "actor": subject}``.
-EXCLUDE_AUTHOR = "exclude_author"
 
 
 def excluded_author(event: RecordedEvent) -> str | None:
