@@ -17,6 +17,7 @@ from headwater.cache._policies import (
     STATIC,
     CachePolicy,
 )
+from headwater.cache._read_models import InvalidatingBus, ReadModels
 from headwater.cache._redis import RedisCache
 from headwater.cache._serializers import JsonSerializer, MsgpackSerializer, Serializer
 from headwater.cache._stats import CacheStats
@@ -34,9 +35,11 @@ __all__ = [
     "CacheModule",
     "CachePolicy",
     "CacheStats",
+    "InvalidatingBus",
     "JsonSerializer",
     "MemoryCache",
     "MsgpackSerializer",
+    "ReadModels",
     "RedisCache",
     "Scope",
     "Serializer",
