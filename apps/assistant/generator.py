@@ -32,11 +32,14 @@ from apps.assistant.domain.threads import Thread, now, thread_stream
 from apps.assistant.providers.base import Provider, Result
 from headwater.errors import ConcurrencyError, PermanentJobError
 from headwater.eventstore import NO_STREAM, EventStore, NewEvent
+from headwater.experiments import Assignment, ExperimentNotFound, Experiments
 from headwater.jobs import Job
 
 log = logging.getLogger("apps.assistant")
 
 JOB = "assistant-reply"
+#: The prompt A/B test the reply job asks for the user's variant (see ``insights``).
+PROMPT_TEST = "assistant-system-prompt"
 
 
 class ReplyEnded(Exception):
@@ -120,9 +123,11 @@ class ReplyJob:
         *,
         coalesce_ms: int = 80,
         coalesce_chars: int = 256,
+        experiments: Experiments | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
+        self.experiments = experiments
         self.coalesce = coalesce_ms / 1000
         self.coalesce_chars = coalesce_chars
 
@@ -134,6 +139,7 @@ class ReplyJob:
             return
         thread = await load_thread(self.store, str(payload["thread_id"]), tenant_id)
         writer = ReplyWriter(self.store, reply, tenant_id)
+        variant = await self._variant(tenant_id, str(payload["user_id"]))
         try:
             if reply.version == 0:
                 started = {
@@ -141,18 +147,37 @@ class ReplyJob:
                     "provider": self.provider.name,
                     "at": now(),
                 }
+                if variant is not None:
+                    started["variant"] = variant.variant
                 await writer.append(REPLY_STARTED, started)
-            await self._generate(writer, thread, job)
+            await self._generate(writer, thread, job, variant)
         except ReplyEnded:
             return
 
-    async def _generate(self, writer: ReplyWriter, thread: Thread, job: Job) -> None:
+    async def _variant(self, tenant_id: str | None, user_id: str) -> Assignment | None:
+        """The user's prompt variant when the test runs in their tenant. Sticky, so a
+        worker taking a reply over asks the same prompt and continues the same text;
+        the exposure is written once, at the user's first reply."""
+        if self.experiments is None or tenant_id is None:
+            return None
+        try:
+            return await self.experiments.get_variant(tenant_id, PROMPT_TEST, user_id)
+        except ExperimentNotFound:
+            return None
+
+    async def _generate(
+        self, writer: ReplyWriter, thread: Thread, job: Job, variant: Assignment | None = None
+    ) -> None:
         reply_id = writer.reply.reply_id
         result = Result()
         produced = ""
         first_pending = None
+        prompt = prompt_of(thread, reply_id)
+        system = variant.payload.get("system") if variant is not None else None
+        if isinstance(system, str):
+            prompt = [{"role": "system", "content": system}, *prompt]
         try:
-            async for delta in self.provider.stream(prompt_of(thread, reply_id), result):
+            async for delta in self.provider.stream(prompt, result):
                 produced += delta
                 if len(produced) <= len(writer.recorded):
                     continue  # taken over: the log holds this much already

@@ -32,6 +32,7 @@ from headwater import Module, RecordedEvent, Runtime
 from headwater.admin import Column, Panel
 from headwater.errors import InvalidInput
 from headwater.eventstore import EventStore
+from headwater.experiments import Experiments
 from headwater.jobs import Backoff, JobRegistry, JobsModule, Worker, WorkerOptions
 from headwater.projections import InlineHandler, attach_inline, migrate_projections
 from headwater.ratelimit import EndpointLimit
@@ -144,6 +145,7 @@ class AssistantModule(Module):
                 self.provider,
                 coalesce_ms=self.config.coalesce_ms,
                 coalesce_chars=self.config.coalesce_chars,
+                experiments=Experiments(runtime.store),
             ),
         )
         options = WorkerOptions(

@@ -22,6 +22,9 @@ DOCS: Final = Path(__file__).resolve().parents[3] / "docs"
 #: Passages quoted per answer, and the most characters quoted from each.
 TOP: Final = 3
 PASSAGE_CHARS: Final = 420
+#: A system message with this asks for the short answer: the best passage only. The
+#: prompt test's ``concise`` variant says it; a real model reads the whole sentence.
+CONCISE: Final = "Answer concisely"
 _WORD: Final = re.compile(r"[A-Za-z0-9]{3,}")
 _PIECE: Final = re.compile(r"\S+\s*")
 _STOP_WORDS: Final = (
@@ -126,7 +129,8 @@ class LocalProvider(Provider):
         self, messages: Sequence[dict[str, str]], result: Result
     ) -> AsyncIterator[str]:
         question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        text, citations = compose(question, self.index.search(question))
+        concise = any(m["role"] == "system" and CONCISE in m["content"] for m in messages)
+        text, citations = compose(question, self.index.search(question, 1 if concise else TOP))
         result.prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
         result.completion_tokens = count_tokens(text)
         result.citations = citations
