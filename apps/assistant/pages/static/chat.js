@@ -165,6 +165,24 @@ async function loadBuilds() {
   buildsTimer = setTimeout(loadBuilds, live ? 1000 : 10000);
 }
 
+/** Suggested prompts as chips (apps.assistant.suggestions); none when it is not served. */
+async function loadSuggestions() {
+  const found = await client.api("/assistant/suggestions?k=5").catch(() => null);
+  const prompts = found ? found.prompts : [];
+  $("suggestions").replaceChildren(...prompts.map((p) => {
+    const li = document.createElement("li");
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.textContent = p.prompt;
+    chip.title = p.reason;
+    chip.addEventListener("click", () => { $("input").value = p.prompt; $("compose").requestSubmit(); });
+    li.append(chip);
+    return li;
+  }));
+  $("suggestions").hidden = prompts.length === 0;
+}
+
 $("compose").addEventListener("submit", async (event) => {
   event.preventDefault();
   const content = $("input").value.trim();
@@ -186,6 +204,7 @@ $("compose").addEventListener("submit", async (event) => {
     $("input").value = "";
     bubble("user", content);
     follow(reply.reply_id, bubble("assistant", "", reply.reply_id));
+    loadSuggestions();
   } catch (error) {
     $("status").textContent = say(error);
   }
@@ -215,6 +234,7 @@ async function start() {
   await openThread(threadId);
   loadBudget();
   loadBuilds();
+  loadSuggestions();
 }
 
 if (await client.resume()) await start();
