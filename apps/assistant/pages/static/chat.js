@@ -181,6 +181,7 @@ async function loadSuggestions() {
     return li;
   }));
   $("suggestions").hidden = prompts.length === 0;
+  $("suggestions").dataset.loaded = "true";
 }
 
 $("compose").addEventListener("submit", async (event) => {
