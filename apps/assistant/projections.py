@@ -27,6 +27,7 @@ from apps.assistant.domain.threads import (
     THREAD_DELETED,
     THREAD_RENAMED,
 )
+from apps.assistant.prompts import asked_prompt
 from headwater.eventstore import RecordedEvent, Statement
 from headwater.projections import BOOLEAN, INTEGER, TEXT, Column, Merge, Projection, Table
 
@@ -97,11 +98,21 @@ USAGE = Table(
     tenant_column="tenant_id",
 )
 
+#: Who asked which prompt (normalised, apps.assistant.prompts): a prompt is suggested to
+#: others only once enough different users asked it (apps.assistant.suggestions).
+ASKERS = Table(
+    "as_prompt_askers",
+    {"tenant_id": TEXT, "prompt": TEXT, "user_id": TEXT},
+    primary_key=("tenant_id", "prompt", "user_id"),
+    tenant_column="tenant_id",
+)
+
 threads = Projection("as_threads", tables=[THREADS], mode="inline")
 messages = Projection("as_messages", tables=[MESSAGES], mode="inline")
 replies = Projection("as_replies", tables=[REPLIES], mode="inline")
 usage = Projection("as_usage", tables=[USAGE], mode="inline")
-PROJECTIONS: Final = (threads, messages, replies, usage)
+askers = Projection("as_prompt_askers", tables=[ASKERS], mode="inline")
+PROJECTIONS: Final = (threads, messages, replies, usage, askers)
 
 
 def _tenant(event: RecordedEvent) -> str:
@@ -236,3 +247,13 @@ def _charge(event: RecordedEvent) -> Iterator[Statement]:
             {**row, "tokens": tokens, "replies": 1},
             merge={"tokens": Merge.ADD, "replies": Merge.ADD},
         )
+
+
+@askers.on(MESSAGE_POSTED)
+def _asker(event: RecordedEvent) -> Statement | None:
+    prompt = asked_prompt(event.data)
+    if prompt is None:
+        return None
+    return ASKERS.upsert(
+        {"tenant_id": _tenant(event), "prompt": prompt, "user_id": event.data["user_id"]}
+    )

@@ -18,30 +18,41 @@ from pydantic import BaseModel
 
 from apps.assistant.api.deps import User
 from apps.assistant.domain.threads import MESSAGE_POSTED
+from apps.assistant.projections import ASKERS
+from apps.assistant.prompts import asked_prompt, normalise
 from headwater import Module, Runtime
-from headwater.eventstore import RecordedEvent
-from headwater.http import AUTH_ERRORS, Envelope, ok
+from headwater.eventstore import EventStore, RecordedEvent
+from headwater.http import AUTH_ERRORS, AppRuntime, Envelope, ok
 from headwater.recommendations import Interaction, RecommendationsModule
 
-#: A prompt longer than this is a paste, not a question worth suggesting to others.
-MAX_PROMPT: Final = 160
 #: Asking is a stronger signal than a view and weaker than a purchase.
 ASK_WEIGHT: Final = 2.0
-
-
-def normalise(content: str) -> str:
-    """The item a prompt is: spacing collapsed, case folded ("What  is X?" = "what is x?")."""
-    return " ".join(content.split()).casefold()
+#: A prompt is offered to others only once this many different users asked it: a
+#: question one person typed may say something about them, and must not be shown to
+#: their colleagues as "often asked here" (k-anonymity over the tenant's askers).
+MIN_ASKERS: Final = 3
 
 
 def _asked(event: RecordedEvent) -> Interaction | None:
-    data = event.data
-    if data.get("role") != "user" or not isinstance(data.get("content"), str):
+    prompt = asked_prompt(event.data)
+    if prompt is None:
         return None
-    prompt = normalise(data["content"])
-    if not prompt or len(prompt) > MAX_PROMPT or not prompt.isprintable():
-        return None
-    return Interaction(str(data["user_id"]), prompt, "ask", ASK_WEIGHT)
+    return Interaction(str(event.data["user_id"]), prompt, "ask", ASK_WEIGHT)
+
+
+async def shared_enough(
+    store: EventStore, tenant_id: str, prompts: Sequence[str], min_askers: int
+) -> set[str]:
+    """The prompts among ``prompts`` that at least ``min_askers`` users of the tenant asked."""
+    if not prompts:
+        return set()
+    marks = ", ".join("?" * len(prompts))
+    rows = await store.fetchall(
+        f"SELECT prompt FROM {ASKERS.ref} WHERE tenant_id = ? AND prompt IN ({marks}) "
+        "GROUP BY prompt HAVING COUNT(*) >= ?",
+        [tenant_id, *prompts, min_askers],
+    )
+    return {str(row[0]) for row in rows}
 
 
 class SuggestedPrompt(BaseModel):
@@ -63,13 +74,14 @@ class PromptSuggestions(Module):
     name = "assistant-suggestions"
     version = "0.1.0"
 
-    def __init__(self) -> None:
+    def __init__(self, min_askers: int = MIN_ASKERS) -> None:
         # The recommender's own routes stay off: users reach only the route below.
         self.engine = RecommendationsModule(sources={MESSAGE_POSTED: _asked})
+        self.min_askers = min_askers
 
     def routers(self) -> Sequence[APIRouter]:
         router = APIRouter(tags=["assistant: suggestions"], responses=AUTH_ERRORS)
-        engine = self.engine
+        engine, min_askers = self.engine, self.min_askers
 
         @router.get(
             "/assistant/suggestions",
@@ -77,11 +89,19 @@ class PromptSuggestions(Module):
             response_model=Envelope[Suggestions],
         )
         async def suggested_prompts(
-            user: User, k: Annotated[int, Query(ge=1, le=20)] = 5
+            user: User, runtime: AppRuntime, k: Annotated[int, Query(ge=1, le=20)] = 5
         ) -> Envelope[Suggestions]:
+            # Asked for more than k: the ones too few users asked are dropped below.
             answer = await engine.require_recommender().recommend(
-                user.user_id, k=k, tenant_id=user.tenant_id
+                user.user_id, k=k * 4, tenant_id=user.tenant_id
             )
+            allowed = await shared_enough(
+                runtime.store,
+                user.tenant_id,
+                [item.item_id for item in answer.items],
+                min_askers,
+            )
+            offered = [item for item in answer.items if item.item_id in allowed][:k]
             prompts = [
                 SuggestedPrompt(
                     prompt=_display(item.item_id),
@@ -91,7 +111,7 @@ class PromptSuggestions(Module):
                         else "often asked here"
                     ),
                 )
-                for item in answer.items
+                for item in offered
             ]
             return ok(Suggestions(model=answer.model, prompts=prompts))
 
@@ -105,3 +125,5 @@ class PromptSuggestions(Module):
 
 
 suggestions = PromptSuggestions()
+
+__all__ = ["PromptSuggestions", "normalise", "shared_enough", "suggestions"]

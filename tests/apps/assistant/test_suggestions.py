@@ -114,11 +114,15 @@ def test_users_are_offered_what_similar_users_asked_and_new_users_the_popular(
     assert prompts[0] == budgets, found
     assert projections not in prompts
     assert "asked with" in found["prompts"][0]["reason"]
+    # A prompt only one user asked is never offered to anyone else (it may say something
+    # about that user); two prompts three or more users asked are.
+    assert store not in prompts
     # A new user of the tenant gets the most asked prompts, projections first (5 askers).
     new = site.user()
     cold = _suggested(site, new, lambda f: bool(f["prompts"]))
     assert cold["model"] == "popularity", cold
     assert cold["prompts"][0]["prompt"] == projections
+    assert [p["prompt"] for p in cold["prompts"]] == [projections, budgets], cold
     # Another tenant's users see none of this tenant's prompts.
     other = site.user(site.other_admin)
     assert data(site.http.get("/assistant/suggestions", headers=other))["prompts"] == []

@@ -18,6 +18,7 @@ from tests.apps.assistant.conftest import (
     PASSWORD,
     ROOT_EMAIL,
     ROOT_PASSWORD,
+    bearer,
     login,
     make_tenant,
 )
@@ -36,10 +37,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         serve(url, workdir=workdir, apps=apps, env=ENV, port=19170) as server,
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
-        tenant = make_tenant(http, login(http, ROOT_EMAIL, ROOT_PASSWORD), "Chips")
-        # Bob asks; Alice, who has asked nothing, is offered his question.
-        _, reply_id = ask(http, tenant.bob, POPULAR)
-        wait_finished(http, tenant.bob, reply_id)
+        root = login(http, ROOT_EMAIL, ROOT_PASSWORD)
+        tenant = make_tenant(http, root, "Chips")
+        # Bob and two colleagues ask (a prompt is offered once three users asked it);
+        # Alice, who has asked nothing, is offered their question.
+        acting = http.post("/auth/act-as", json={"tenant_id": tenant.tenant_id}, headers=root)
+        as_admin = bearer(acting.json()["data"]["access_token"])
+        askers = [tenant.bob]
+        for n in range(2):
+            email = f"colleague{n}@chips.example"
+            made = http.post(
+                "/accounts",
+                json={"email": email, "password": PASSWORD, "roles": ["user"]},
+                headers=as_admin,
+            )
+            assert made.status_code == 201, made.text
+            askers.append(login(http, email))
+        for asker in askers:
+            _, reply_id = ask(http, asker, POPULAR)
+            wait_finished(http, asker, reply_id)
         yield server.url
 
 
