@@ -4,11 +4,14 @@ real ``headwater serve`` running FormEase. Each test saves screenshots under
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ import httpx
 import pytest
 from playwright import sync_api as playwright
 
+from headwater.eventstore import create_event_store
+from headwater.jobs import SqlJobQueue
 from headwater.testing._server import serve
 from tests.admin.short_tokens_app import TOKEN_SECONDS
 from tests.apps.formease.conftest import APPS, ENV, PASSWORD, ROOT_EMAIL, ROOT_PASSWORD, Operator
@@ -43,6 +48,7 @@ class Site:
     url: str
     http: httpx.Client
     op: Operator
+    store_url: str
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
         root = login(http, ROOT_EMAIL, ROOT_PASSWORD)
-        yield Site(server.url, http, make_operator(http, root, "Alpha"))
+        yield Site(server.url, http, make_operator(http, root, "Alpha"), url)
 
 
 @pytest.fixture
@@ -273,7 +279,7 @@ def short_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         httpx.Client(base_url=server.url, timeout=60) as http,
     ):
         root = login(http, SECURITY_ROOT_EMAIL, SECURITY_ROOT_PASSWORD)
-        yield Site(server.url, http, make_operator(http, root, "Alpha"))
+        yield Site(server.url, http, make_operator(http, root, "Alpha"), url)
 
 
 def test_the_dashboard_outlives_its_tokens_and_shows_a_respondents_submission(
@@ -313,3 +319,57 @@ def test_the_dashboard_outlives_its_tokens_and_shows_a_respondents_submission(
     )
     playwright.expect(received).to_be_visible(timeout=10_000)
     shot(page, request, "respondent-in-feed")
+
+
+def enqueue_scheduled(site: Site, count: int) -> None:
+    """Jobs of the admin's tenant that stay scheduled (due in an hour, no handler),
+    written to the server's database the way ``headwater jobs`` does, from outside."""
+
+    async def enqueue() -> None:
+        store = await create_event_store(site.store_url)
+        try:
+            queue, later = SqlJobQueue(store), datetime.now(UTC) + timedelta(hours=1)
+            for n in range(count):
+                await queue.enqueue(
+                    "report.idle", {"n": n}, run_at=later, tenant_id=site.op.tenant_id
+                )
+        finally:
+            await store.close()
+
+    # Playwright's sync API keeps an event loop on this thread: run ours on another.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, enqueue()).result()
+
+
+def test_the_jobs_table_pages_and_sorts(
+    site: Site, page: Any, request: pytest.FixtureRequest
+) -> None:
+    enqueue_scheduled(site, 55)
+    counted = site.http.get(
+        "/admin/api/jobs",
+        params={"state": "scheduled", "total": "true", "limit": 1},
+        headers=site.op.admin,
+    )
+    total = counted.json()["pagination"]["total"]
+    assert 55 <= total < 100, counted.text
+    sign_in(page, site)
+    page.locator("#job-state").select_option("scheduled")
+    rows, pager = page.locator("#jobs tbody tr"), page.locator("#job-pager")
+    playwright.expect(rows).to_have_count(50, timeout=10_000)
+    playwright.expect(pager).to_have_attribute("data-page", "1")
+    playwright.expect(pager.locator("[data-page=previous]")).to_be_disabled()
+    pager.locator("[data-page=next]").click()
+    playwright.expect(pager).to_have_attribute("data-page", "2", timeout=10_000)
+    playwright.expect(rows).to_have_count(total - 50)
+    playwright.expect(pager.locator("[data-page=next]")).to_be_disabled()
+    playwright.expect(page.locator("#job-depth")).to_contain_text("scheduled")
+    shot(page, request, "jobs-page-2")
+    pager.locator("[data-page=previous]").click()
+    playwright.expect(pager).to_have_attribute("data-page", "1", timeout=10_000)
+    playwright.expect(rows).to_have_count(50)
+    # Another sort starts again from the first page.
+    pager.locator("[data-page=next]").click()
+    playwright.expect(pager).to_have_attribute("data-page", "2", timeout=10_000)
+    page.locator("#job-sort").select_option("attempts")
+    playwright.expect(pager).to_have_attribute("data-page", "1", timeout=10_000)
+    playwright.expect(rows).to_have_count(50)

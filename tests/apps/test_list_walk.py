@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from apps.qrevent.module import QrEventModule
 from headwater.admin._module import AdminModule
 from headwater.app import create_app
 from headwater.http._security import SecurityModule
+from headwater.observability import ObservabilityModule, send_alert
 from headwater.privacy._module import PrivacyModule
 from tests.security.support import (
     app_settings,
@@ -37,9 +39,10 @@ from tests.security.support import (
     security_config,
 )
 
-#: Lists that return the newest few and no pages (no cursor): dashboards' tails and
-#: a game's top scores. They are not paged lists and declare no sort.
-UNPAGED = {"/admin/api/jobs", "/admin/api/alerts", "/api/games/{game_id}/leaderboard"}
+#: Lists that return the newest few and no pages (no cursor): a game's top scores and
+#: the alert rules' change history (a panel's tail). They are not paged lists and
+#: declare no sort.
+UNPAGED = {"/api/games/{game_id}/leaderboard", "/admin/api/alerts/rules/history"}
 
 
 class Walk:
@@ -119,6 +122,20 @@ class Walk:
                 assert time.monotonic() < deadline, got.text
                 time.sleep(0.05)
 
+        # The admin's job list (the tenant's jobs, not yet due so none moves under the
+        # walk, plus another tenant's, which it must not show) and the alert log.
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+
+        async def enqueue_and_alert() -> None:
+            queue, later = runtime.require_jobs(), datetime.now(UTC) + timedelta(hours=1)
+            for n in range(3):
+                await queue.enqueue("walk.idle", {"n": n}, run_at=later, tenant_id=tenant.id)
+            await queue.enqueue("walk.idle", run_at=later, tenant_id=other.id)
+            for n in range(3):
+                assert await send_alert("warning", f"walk alert {n}") is not None
+
+        client.portal.call(enqueue_and_alert)
+
         self.ids = {"event_id": event, "tenant_id": tenant.id}
         self.root, self.admin, self.staff = root, admin, staff
 
@@ -135,7 +152,11 @@ def walk(store_url: str, tmp_path: Path) -> Iterator[tuple[Walk, dict[str, Any]]
     privacy = PrivacyModule()
     app = create_app(
         app_settings(store_url, tmp_path),
-        plugins=[SecurityModule(security_config()), AdminModule([privacy], interval=3600)],
+        plugins=[
+            ObservabilityModule(log_level=None),
+            SecurityModule(security_config()),
+            AdminModule([privacy], interval=3600),
+        ],
         apps=[
             QrEventModule(),
             formease,

@@ -81,7 +81,11 @@ async def test_a_postgres_node_refuses_to_start_on_unmigrated_job_tables(
         jobs = JobsModule()
         with pytest.raises(SchemaNotMigrated, match="headwater migrate"):
             await jobs.open(store)
-        assert await jobs.migrate(store) == ["jobs/0001_jobs", "jobs/0002_traceparent"]
+        assert await jobs.migrate(store) == [
+            "jobs/0001_jobs",
+            "jobs/0002_traceparent",
+            "jobs/0003_list_sorts",
+        ]
         await jobs.open(store)
         assert await jobs.migrate(store) == []
     finally:

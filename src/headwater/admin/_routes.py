@@ -13,13 +13,14 @@ with no tenant data.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from headwater.admin._alert_routes import RULES_PANEL, add_alert_routes
-from headwater.errors import JobNotFound
+from headwater.cursors import CursorCodec, ListQuery, Sorts, Total
+from headwater.errors import InvalidCursor, JobNotFound, StoreUnavailable
 from headwater.http._client import CLIENT_ASSETS
 from headwater.http._deps import (
     AUTH_ERRORS,
@@ -29,10 +30,12 @@ from headwater.http._deps import (
     SecurityService,
     require_role,
 )
-from headwater.http._responses import Envelope, ok
+from headwater.http._listing import list_query
+from headwater.http._responses import Envelope, Page, ok, page
 from headwater.http._static import StaticAssets
 from headwater.identity._principal import Principal, Role
 from headwater.jobs._job import Job, JobState
+from headwater.jobs._queue import JOB_SORTS
 from headwater.observability._alerts import ALERT_STREAM
 from headwater.projections._status import ProjectionStatus
 
@@ -43,6 +46,20 @@ HERE: Final = Path(__file__).resolve().parent
 #: Read and fingerprinted once, at start-up; the page names them by their current URLs.
 ASSETS: Final = StaticAssets(HERE / "static", prefix="/admin/assets")
 PAGE: Final = ASSETS.page(HERE / "index.html", shared=[CLIENT_ASSETS])
+
+
+#: The alert log in stream order; the key is the alert's version in its stream.
+ALERT_SORTS: Final = Sorts(
+    columns={"position": "version"}, default="position", tiebreak="version", order="desc"
+)
+#: How far back the firing set looks: incidents older than this many alerts are stale.
+FIRING_WINDOW: Final = 500
+
+
+def _codec(admin: AdminModule) -> CursorCodec:
+    if admin.runtime is None:
+        raise StoreUnavailable("the admin module is not started")
+    return admin.runtime.cursors
 
 
 def _projection_view(status: ProjectionStatus, rebuild: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,7 +108,7 @@ def build_router(admin: AdminModule) -> APIRouter:
     operator = require_role(admin.operator_role)
 
     @router.get("", include_in_schema=False)
-    async def page(request: Request) -> Response:
+    async def dashboard(request: Request) -> Response:
         return PAGE.response(request)
 
     @router.get("/assets/{name:path}", include_in_schema=False)
@@ -139,23 +156,48 @@ def build_router(admin: AdminModule) -> APIRouter:
     async def rebuild(projection: str, principal: Principal = operator) -> Envelope[dict[str, Any]]:
         return ok(await admin.start_rebuild(projection, principal.subject))
 
-    @router.get("/api/jobs", responses={**AUTH_ERRORS, **BAD_REQUEST}, summary="Your jobs")
+    @router.get(
+        "/api/jobs",
+        responses={**AUTH_ERRORS, **BAD_REQUEST},
+        summary="Your jobs (sort, order, total, pages)",
+    )
     async def jobs(
+        query: Annotated[ListQuery, Depends(list_query(JOB_SORTS))],
         principal: Principal = viewer,
         state: JobState | None = None,
+        cursor: str | None = Query(default=None, max_length=2000),
         limit: int = Query(default=50, ge=1, le=500),
-    ) -> Envelope[dict[str, Any]]:
+    ) -> Page[dict[str, Any]]:
         queue = admin.jobs_queue()
         if queue is None:
-            return ok({"enabled": False, "depth": {}, "jobs": []})
-        listed = await queue.list_jobs(state=state, tenant_id=_job_scope(principal), limit=limit)
-        return ok(
-            {
-                "enabled": True,
-                "depth": await queue.depth(),
-                "jobs": [_job_view(job) for job in listed],
-            }
+            return page([], cursor=None, limit=limit)
+        tenant = _job_scope(principal)
+        # The cursor is bound to the tenant and the filter: reusing it elsewhere is a 400.
+        scope = f"admin-jobs:{tenant}:{state}"
+        after = query.decode(_codec(admin), scope, cursor)
+        keyed = await queue.keyed_jobs(
+            state=state,
+            tenant_id=tenant,
+            limit=limit + 1,
+            sort=query.sort,
+            order=query.order,
+            after=after,
         )
+        total = await queue.count_jobs(state=state, tenant_id=tenant) if query.total else None
+        next_cursor = None
+        if len(keyed) > limit:
+            keyed = keyed[:limit]
+            next_cursor = query.encode(_codec(admin), scope, keyed[-1][1])
+        return page(
+            [_job_view(job) for job, _ in keyed], cursor=next_cursor, limit=limit, total=total
+        )
+
+    @router.get("/api/jobs/depth", responses=AUTH_ERRORS, summary="Jobs in each state")
+    async def job_depth(principal: Principal = viewer) -> Envelope[dict[str, Any]]:
+        queue = admin.jobs_queue()
+        if queue is None:
+            return ok({"enabled": False, "depth": {}})
+        return ok({"enabled": True, "depth": await queue.depth()})
 
     @router.post(
         "/api/jobs/{job_id}/retry",
@@ -172,14 +214,51 @@ def build_router(admin: AdminModule) -> APIRouter:
         assert queue is not None
         return ok(_job_view(await queue.retry(job_id)))
 
-    @router.get("/api/alerts", responses=AUTH_ERRORS, summary="Recent alerts, newest first")
+    @router.get(
+        "/api/alerts",
+        responses={**AUTH_ERRORS, **BAD_REQUEST},
+        summary="Alerts raised and resolved, newest first (pages)",
+    )
     async def alerts(
-        principal: Principal = viewer, limit: int = Query(default=50, ge=1, le=500)
-    ) -> Envelope[dict[str, Any]]:
+        query: Annotated[ListQuery, Depends(list_query(ALERT_SORTS))],
+        principal: Principal = viewer,
+        cursor: str | None = Query(default=None, max_length=2000),
+        limit: int = Query(default=50, ge=1, le=500),
+    ) -> Page[dict[str, Any]]:
+        store = admin.store()
+        after = query.decode(_codec(admin), "admin-alerts", cursor)
+        backwards = query.order == "desc"
+        start = None
+        if after is not None:
+            if not isinstance(after[0], int) or isinstance(after[0], bool):
+                raise InvalidCursor("the cursor is not valid")
+            start = after[0] - 1 if backwards else after[0] + 1
+        events = []
+        if start is None or start >= 1:
+            events = [
+                event
+                async for event in store.read_stream(
+                    ALERT_STREAM, from_version=start, backwards=backwards, limit=limit + 1
+                )
+            ]
+        total = None
+        if query.total:
+            # Versions run 1..n with no gaps, so the stream's version is its length.
+            total = Total(await store.stream_version(ALERT_STREAM) or 0, True)
+        next_cursor = None
+        if len(events) > limit:
+            events = events[:limit]
+            last = events[-1].version
+            next_cursor = query.encode(_codec(admin), "admin-alerts", [last, last])
+        rows = [{**event.data, "position": event.position} for event in events]
+        return page(rows, cursor=next_cursor, limit=limit, total=total)
+
+    @router.get("/api/alerts/firing", responses=AUTH_ERRORS, summary="Alerts firing now")
+    async def firing_alerts(principal: Principal = viewer) -> Envelope[list[dict[str, Any]]]:
         store = admin.store()
         recent = [
             {**event.data, "position": event.position}
-            async for event in store.read_stream(ALERT_STREAM, backwards=True, limit=limit)
+            async for event in store.read_stream(ALERT_STREAM, backwards=True, limit=FIRING_WINDOW)
         ]
         firing: dict[str, dict[str, Any]] = {}
         for alert in reversed(recent):
@@ -189,7 +268,7 @@ def build_router(admin: AdminModule) -> APIRouter:
                 firing[key] = alert
             elif alert.get("status") == "resolved":
                 firing.pop(key, None)
-        return ok({"recent": recent, "firing": list(firing.values())})
+        return ok(list(firing.values()))
 
     add_alert_routes(router, admin)
     return router

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from headwater.cursors import ListQuery, Order, Sorts, Total
 from headwater.errors import InvalidJob, JobNotFound
 from headwater.eventstore._notifier import Notifier
 from headwater.eventstore._protocol import EventStore
@@ -57,6 +58,25 @@ class Settlement:
 #: Namespace of the job ids that triggers derive from event ids: an event replayed
 #: (same id) yields the same job id, and a job per trigger per event at most.
 _TRIGGER_NAMESPACE: Final = uuid.UUID("6f1c2d9e-5a43-4bd1-9b8e-0c7a3e2f4d11")
+
+
+#: The orders a job list can take: public name -> column. ``seq`` breaks ties (and is
+#: the creation order); each has an index (migration 0003), alone and under a tenant.
+JOB_SORTS: Final = Sorts(
+    columns={"created": "seq", "updated": "updated_at", "attempts": "attempts"},
+    default="created",
+    tiebreak="seq",
+    order="desc",
+)
+
+
+def _parse_state(state: JobState | str | None) -> JobState | None:
+    if state is None:
+        return None
+    try:
+        return JobState(state)
+    except ValueError as exc:
+        raise InvalidJob(f"unknown job state {state!r}") from exc
 
 
 def _event_traceparent(event: RecordedEvent) -> str | None:
@@ -260,15 +280,41 @@ class JobQueue(abc.ABC):
         limit: int = 100,
     ) -> list[Job]:
         """Jobs, newest first, optionally of one state, name and/or tenant."""
+        keyed = await self.keyed_jobs(state=state, name=name, tenant_id=tenant_id, limit=limit)
+        return [job for job, _ in keyed]
+
+    async def keyed_jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        name: str | None = None,
+        tenant_id: str | None = None,
+        limit: int = 100,
+        sort: str = JOB_SORTS.default,
+        order: Order = JOB_SORTS.order,
+        after: Sequence[Any] | None = None,
+    ) -> list[tuple[Job, list[Any]]]:
+        """One keyset page of jobs in ``sort`` order (a column of :data:`JOB_SORTS`),
+        each with its key (sort value, tiebreak): pass the last one as ``after`` for
+        the next page."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidJob("limit must be an integer from 1 to 10000")
-        parsed = None
-        if state is not None:
-            try:
-                parsed = JobState(state)
-            except ValueError as exc:
-                raise InvalidJob(f"unknown job state {state!r}") from exc
-        return await self._list_jobs(parsed, name, tenant_id, limit)
+        if sort not in JOB_SORTS.columns or order not in JOB_SORTS.orders:
+            raise InvalidJob(f"jobs cannot be listed by {sort!r} {order!r}")
+        if after is not None and len(after) != 2:
+            raise InvalidJob("after must be a (sort value, tiebreak) pair")
+        query = ListQuery(sorts=JOB_SORTS, sort=sort, order=order, total=False)
+        return await self._list_jobs(_parse_state(state), name, tenant_id, limit, query, after)
+
+    async def count_jobs(
+        self,
+        *,
+        state: JobState | str | None = None,
+        name: str | None = None,
+        tenant_id: str | None = None,
+    ) -> Total:
+        """How many jobs match: exact up to ``headwater.cursors.EXACT_TOTAL_CAP``."""
+        return await self._count_jobs(_parse_state(state), name, tenant_id)
 
     async def retry(self, job_id: str) -> Job:
         """Run a DEAD (or waiting FAILED) job again now, with its attempts reset.
@@ -302,8 +348,19 @@ class JobQueue(abc.ABC):
 
     @abc.abstractmethod
     async def _list_jobs(
-        self, state: JobState | None, name: str | None, tenant_id: str | None, limit: int
-    ) -> list[Job]: ...
+        self,
+        state: JobState | None,
+        name: str | None,
+        tenant_id: str | None,
+        limit: int,
+        query: ListQuery,
+        after: Sequence[Any] | None,
+    ) -> list[tuple[Job, list[Any]]]: ...
+
+    @abc.abstractmethod
+    async def _count_jobs(
+        self, state: JobState | None, name: str | None, tenant_id: str | None
+    ) -> Total: ...
 
     @abc.abstractmethod
     async def _retry(self, job_id: str) -> Job: ...

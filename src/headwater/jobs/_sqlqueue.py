@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
+from headwater.cursors import ListQuery, Total, count_rows
 from headwater.errors import InvalidJob, JobNotFound
 from headwater.eventstore._protocol import EventStore, Transaction
 from headwater.eventstore._sql import Statement
@@ -173,23 +174,41 @@ class SqlJobQueue(JobQueue):
         return await self._transact(work)
 
     async def _list_jobs(
-        self, state: JobState | None, name: str | None, tenant_id: str | None, limit: int
-    ) -> list[Job]:
-        conditions, params = [], []
-        for column, value in (
-            ("tenant_id", tenant_id),
-            ("state", None if state is None else state.value),
-            ("name", name),
-        ):
-            if value is not None:
-                conditions.append(f"{column} = ?")
-                params.append(value)
-        query = sql.select(" AND ".join(conditions), " ORDER BY seq DESC LIMIT ?")
+        self,
+        state: JobState | None,
+        name: str | None,
+        tenant_id: str | None,
+        limit: int,
+        query: ListQuery,
+        after: Sequence[Any] | None,
+    ) -> list[tuple[Job, list[Any]]]:
+        conditions, params = _filters(state, name, tenant_id)
+        keyset = query.after(after)
+        if keyset is not None:
+            conditions.append(keyset[0])
+            params.extend(keyset[1])
+        # The sort value and seq ride after the job's columns: they are the row's key.
+        statement = (
+            f"SELECT {sql.COLUMNS}, {query.column}, seq FROM hw_jobs"
+            + (" WHERE " + " AND ".join(conditions) if conditions else "")
+            + f" ORDER BY {query.order_by()} LIMIT ?"
+        )
 
         async def work(tx: Transaction) -> list[tuple[Any, ...]]:
-            return await tx.fetchall(query, [*params, limit])
+            return await tx.fetchall(statement, [*params, limit])
 
-        return [decode(row) for row in await self._transact(work)]
+        return [(decode(row[:-2]), list(row[-2:])) for row in await self._transact(work)]
+
+    async def _count_jobs(
+        self, state: JobState | None, name: str | None, tenant_id: str | None
+    ) -> Total:
+        conditions, params = _filters(state, name, tenant_id)
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+
+        async def work(tx: Transaction) -> Total:
+            return await count_rows(tx, f"FROM hw_jobs{where}", params)
+
+        return await self._transact(work)
 
     async def _retry(self, job_id: str) -> Job:
         async def work(tx: Transaction) -> tuple[Job, bool]:
@@ -339,3 +358,19 @@ def _consume_outcome(task: asyncio.Task[Any]) -> None:
     # reading its exception here keeps asyncio from logging it as never retrieved.
     if not task.cancelled():
         task.exception()
+
+
+def _filters(
+    state: JobState | None, name: str | None, tenant_id: str | None
+) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("tenant_id", tenant_id),
+        ("state", None if state is None else state.value),
+        ("name", name),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    return conditions, params

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from headwater.cursors import Order
 from headwater.jobs import (
     Backoff,
     IllegalJobTransition,
@@ -184,3 +185,36 @@ class EnqueueContract(JobQueueContractBase):
             await queue.enqueue("task", {"after": True})
             depth = await queue.depth()
         assert 1 <= depth["queued"] <= 31, "each call commits whole or not at all"
+
+    async def test_keyset_pages_walk_every_sort_both_ways(self, queue: JobQueue) -> None:
+        ids = [await queue.enqueue("task", {"i": i}, tenant_id="t-1") for i in range(5)]
+        other = await queue.enqueue("task", tenant_id="t-2")
+        hot = await queue.enqueue("task", priority=5, tenant_id="t-1")
+        assert (await claim_one(queue)).id == hot  # one run started: attempts 1, updated now
+        orders: tuple[Order, ...] = ("asc", "desc")
+        for sort, order in [(s, o) for s in ("created", "updated", "attempts") for o in orders]:
+            seen: list[str] = []
+            after = None
+            for _ in range(10):
+                keyed = await queue.keyed_jobs(
+                    tenant_id="t-1", limit=2, sort=sort, order=order, after=after
+                )
+                seen += [job.id for job, _ in keyed]
+                if len(keyed) < 2:
+                    break
+                after = keyed[-1][1]
+            assert sorted(seen) == sorted([*ids, hot]), (sort, order)
+            assert len(seen) == len(set(seen)), (sort, order)
+            if sort == "created":
+                expected = [*ids, hot]
+                assert seen == (expected if order == "asc" else expected[::-1])
+            else:
+                assert seen[-1 if order == "asc" else 0] == hot, (sort, order)
+        assert other not in seen
+        assert (await queue.count_jobs(tenant_id="t-1")).count == 6
+        assert (await queue.count_jobs(tenant_id="t-1", state="running")).count == 1
+        assert (await queue.count_jobs()).exact is True
+        with pytest.raises(InvalidJob):
+            await queue.keyed_jobs(sort="payload")
+        with pytest.raises(InvalidJob):
+            await queue.keyed_jobs(after=[1])

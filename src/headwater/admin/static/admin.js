@@ -253,11 +253,12 @@
   // --- alerts ---------------------------------------------------------------------------
 
   async function loadAlerts() {
-    const data = (await api("GET", "/admin/api/alerts?limit=20")).data;
+    // The newest page of the alert log (GET /admin/api/alerts is a paged list).
+    const rows = (await api("GET", "/admin/api/alerts?limit=20")).data;
     const list = $("#alerts");
     list.replaceChildren();
-    if (!data.recent.length) list.append(el("li", { class: "muted" }, "No alerts."));
-    data.recent.slice().reverse().forEach((alert) => addAlert(alert, false));
+    if (!rows.length) list.append(el("li", { class: "muted" }, "No alerts."));
+    rows.slice().reverse().forEach((alert) => addAlert(alert, false));
   }
 
   function addAlert(alert, live) {
@@ -304,26 +305,46 @@
     loadProjections();
   }
 
+  // The jobs table pages like the apps' panels: a stack of cursors, the last the page shown.
+  const jobPages = { cursors: [null] };
+
   async function loadJobs() {
     const wanted = $("#job-state").value;
-    let data;
+    const url = new URL("/admin/api/jobs", location.origin);
+    url.searchParams.set("limit", "50");
+    url.searchParams.set("sort", $("#job-sort").value);
+    if (wanted) url.searchParams.set("state", wanted);
+    const cursor = jobPages.cursors[jobPages.cursors.length - 1];
+    if (cursor) url.searchParams.set("cursor", cursor);
+    let answer, depth;
     try {
-      data = (await api("GET", "/admin/api/jobs?limit=50" + (wanted ? "&state=" + wanted : ""))).data;
+      depth = (await api("GET", "/admin/api/jobs/depth")).data;
+      if (!depth.enabled) {
+        $("#job-depth").textContent = "(no job queue on this node)";
+        $("#jobs tbody").replaceChildren();
+        $("#job-pager").replaceChildren();
+        return;
+      }
+      answer = await api("GET", url.pathname + url.search);
     } catch (error) { return notice("Jobs: " + error.message); }
-    if (!data.enabled) {
-      $("#job-depth").textContent = "(no job queue on this node)";
-      $("#jobs tbody").replaceChildren();
-      return;
-    }
-    $("#job-depth").textContent = Object.entries(data.depth).map(([k, v]) => k + " " + v).join(" · ");
+    $("#job-depth").textContent = Object.entries(depth.depth).map(([k, v]) => k + " " + v).join(" · ");
     const canOperate = state.overview.can_operate;
-    $("#jobs tbody").replaceChildren(...data.jobs.map((job) => el("tr", { "data-job": job.id },
+    $("#jobs tbody").replaceChildren(...answer.data.map((job) => el("tr", { "data-job": job.id },
       el("td", {}, job.name), el("td", { class: "state-" + job.state }, job.state),
       el("td", {}, job.attempts + " / " + job.max_attempts), el("td", {}, job.last_error || ""),
       el("td", {}, when(job.updated_at)),
       el("td", {}, job.state === "dead" || job.state === "failed"
         ? el("button", { type: "button", disabled: canOperate ? null : "",
           onclick: () => retryJob(job.id) }, "Retry") : ""))));
+    const pagination = answer.pagination;
+    const number = jobPages.cursors.length;
+    $("#job-pager").replaceChildren(
+      el("button", { type: "button", "data-page": "previous", disabled: number > 1 ? null : "",
+        onclick: () => { jobPages.cursors.pop(); loadJobs(); } }, "← Previous"),
+      el("span", { class: "muted" }, "page " + number),
+      el("button", { type: "button", "data-page": "next", disabled: pagination.hasNext ? null : "",
+        onclick: () => { jobPages.cursors.push(pagination.cursor); loadJobs(); } }, "Next →"));
+    $("#job-pager").dataset.page = String(number);
   }
 
   async function retryJob(id) {
@@ -332,7 +353,10 @@
     loadJobs();
   }
 
-  $("#job-state").addEventListener("change", loadJobs);
+  // A new filter or sort starts again from the first page (cursors belong to one of each).
+  for (const id of ["#job-state", "#job-sort"]) {
+    $(id).addEventListener("change", () => { jobPages.cursors = [null]; loadJobs(); });
+  }
 
   // --- the apps' panels ------------------------------------------------------------------
 
