@@ -24,6 +24,7 @@ from headwater.http._responses import Envelope, ErrorBody, ok
 from headwater.http.routes._views import (
     AccessTokenView,
     Done,
+    Memberships,
     MembershipView,
     PrincipalView,
     TokenView,
@@ -189,7 +190,7 @@ async def switch_tenant(
 
 @router.get(
     "/tenants",
-    response_model=Envelope[list[MembershipView]],
+    response_model=Memberships,
     responses=AUTH_ERRORS,
     summary="The tenants the signed-in account may act in, with its roles in each",
 )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from headwater.http._responses import Envelope
 from headwater.identity._principal import Principal, Role, Tier
 from headwater.security._accounts import AccountRecord
 from headwater.security._apikeys import ApiKeyRecord
@@ -76,6 +77,11 @@ class MembershipView(BaseModel):
     roles: list[Role]
     kind: str = Field(description="home: the account's own tenant; member: another one")
     current: bool = Field(description="Whether the calling credential acts in this tenant")
+
+
+class Memberships(Envelope[list[MembershipView]]):
+    """``GET /auth/tenants``'s answer, under a name of its own: Swagger UI stops rendering
+    the operations list at the generated ``Envelope_list_MembershipView__``."""
 
 
 class PrincipalView(BaseModel):
