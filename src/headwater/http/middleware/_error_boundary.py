@@ -31,13 +31,16 @@ class ErrorBoundaryMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Dispatched, not awaited: a socket lives for hours, and an awaiting layer here
+        # would keep one more suspended frame per socket for all that time.
         if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-            return
+            return self._websocket(scope, receive, send)
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:
