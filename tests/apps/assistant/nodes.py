@@ -19,6 +19,8 @@ from tests.apps.assistant.conftest import make_tenant as _make_tenant
 from tests.conftest import POSTGRES_URL
 
 STARTUP_TIMEOUT = 120.0
+#: Starts of one node before giving up (a restart can meet a disruption of its own).
+START_ATTEMPTS = 3
 
 
 class Cluster:
@@ -35,19 +37,29 @@ class Cluster:
         return [f"http://127.0.0.1:{port}" for port in self.ports]
 
     def start(self, n: int) -> None:
-        stack = ExitStack()
-        self.servers[n] = stack.enter_context(
-            serve(
-                self.url,
-                workdir=self.workdir,
-                apps=APPS,
-                env=self.env,
-                port=self.ports[n],
-                # The machine is shared: a node started under heavy load takes a while.
-                startup_timeout=STARTUP_TIMEOUT,
-            )
-        )
-        self.stacks[n] = stack
+        """Start node ``n``; as an orchestrator would, start it again if it exits while
+        starting (a node whose database connection is cut during start-up exits)."""
+        for attempt in range(START_ATTEMPTS):
+            stack = ExitStack()
+            try:
+                self.servers[n] = stack.enter_context(
+                    serve(
+                        self.url,
+                        workdir=self.workdir,
+                        apps=APPS,
+                        env=self.env,
+                        port=self.ports[n],
+                        # The machine is shared: a node started under load takes a while.
+                        startup_timeout=STARTUP_TIMEOUT,
+                    )
+                )
+            except RuntimeError as exc:
+                stack.close()
+                if "server exited" not in str(exc) or attempt == START_ATTEMPTS - 1:
+                    raise
+                continue
+            self.stacks[n] = stack
+            return
 
     def kill(self, n: int) -> None:
         """SIGKILL: no graceful stop, leases are left to lapse."""
