@@ -7,12 +7,10 @@ starts them (and stops them, in reverse). No feature package imports it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headwater import __version__
 from headwater.app._core import core_modules
@@ -30,7 +28,6 @@ from headwater.http.middleware._json_unicode import JsonUnicodeMiddleware
 from headwater.http.middleware._route_index import install_route_index
 from headwater.jobs import JobsModule
 from headwater.modules import Module
-from headwater.realtime import RealtimeModule
 from headwater.runtime import Runtime
 from headwater.settings import Settings
 
@@ -102,59 +99,6 @@ def _declare_jobs(modules: Sequence[Module]) -> None:
             module.declare_jobs(queue)
 
 
-class WebSocketFastPath:
-    """Send the realtime socket around the HTTP middleware; everything else through it.
-
-    Every middleware a socket passes through keeps a suspended frame (and its closures)
-    for the socket's whole life: measured, that was most of an idle socket's memory.
-    The realtime endpoint needs none of them: it authenticates each socket itself
-    (token, API key, cookie session with its Origin check, tenant), ends every error
-    in a close frame with a WebSocket code (1013, 1008, 1011) and adds no headers. So
-    its scope goes straight to the endpoint: not even the error boundary, whose
-    WebSocket branch would keep a frame and a send wrapper per socket. A plain
-    function returning the next awaitable, so this layer holds no frame either. A
-    path that does not match exactly (a ``root_path``, say) takes the full stack:
-    slower, never wrong.
-    """
-
-    __slots__ = ("_full", "_sockets")
-
-    def __init__(self, full: ASGIApp, sockets: Mapping[str, ASGIApp]) -> None:
-        self._full = full
-        self._sockets = dict(sockets)
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        if scope["type"] == "websocket":
-            socket = self._sockets.get(scope["path"])
-            if socket is not None:
-                return socket(scope, receive, send)
-        return self._full(scope, receive, send)
-
-
-class HeadwaterApp(FastAPI):
-    """FastAPI whose built stack lets the realtime socket skip the HTTP middleware."""
-
-    #: Path -> the bare endpoint of a socket that needs no HTTP middleware.
-    bare_websockets: dict[str, ASGIApp]
-
-    def build_middleware_stack(self) -> ASGIApp:
-        full = super().build_middleware_stack()
-        sockets = getattr(self, "bare_websockets", {})
-        if not sockets:
-            return full
-        return WebSocketFastPath(full, sockets)
-
-
-def realtime_sockets(app: FastAPI, modules: Sequence[Module]) -> dict[str, ASGIApp]:
-    """The realtime modules' socket endpoints, by path, as the router would reach them."""
-    paths = {f"{m.prefix}/ws" for m in modules if isinstance(m, RealtimeModule)}
-    return {
-        route.path: route.app
-        for route in app.router.routes
-        if isinstance(route, WebSocketRoute) and route.path in paths
-    }
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -201,7 +145,7 @@ def create_app(
                 await module.stop(runtime)
             await store.close()
 
-    app = HeadwaterApp(
+    app = FastAPI(
         title="Headwater",
         version=__version__,
         lifespan=lifespan,
@@ -219,7 +163,6 @@ def create_app(
     ]:
         add_routes(app, router)
     install_route_index(app)
-    app.bare_websockets = realtime_sockets(app, modules)
     # Added innermost first: request id wraps everything, so even a 413 carries one;
     # core middleware (authentication) wraps plugins' and apps', so theirs (e.g. a rate
     # limiter) see the principal.

@@ -102,13 +102,11 @@ class WebSocketEndpoint:
             )
             return
         conn = Connection(send, connection_id=uuid.uuid4().hex, max_queue=hub.config.max_queue)
-        session = Session(self._module, conn, scope["headers"])
+        session = Session(self._module, conn, request_headers(scope))
         hub.connections.add(conn)
         try:
             # Every error ends in a close frame: nothing escapes to the HTTP handlers,
-            # which have no response to give on a WebSocket scope. The app serves this
-            # socket without the HTTP middleware (no error boundary around it either:
-            # one more frame per socket), so this is the last guard.
+            # which have no response to give on a WebSocket scope.
             try:
                 await session.authenticate_from_request()
             except Exception as exc:
@@ -121,8 +119,6 @@ class WebSocketEndpoint:
                     await session.handle(received)
                 except Exception as exc:
                     close_on_error(conn, exc)
-        except Exception as exc:  # e.g. the server's receive failing
-            close_on_error(conn, exc)
         finally:
             session.end()
             hub.connections.discard(conn)
@@ -133,39 +129,29 @@ class WebSocketEndpoint:
 class Session:
     """The protocol for one connection: authentication, then commands."""
 
-    # The request's raw header list, not dicts built from it: the server's scope holds
-    # that list for the socket's life anyway, and the dicts (about a kilobyte) are only
-    # read when the socket authenticates, which is rare next to its idle hours.
-    __slots__ = ("conn", "hub", "module", "raw_headers")
+    __slots__ = ("conn", "cookies", "headers", "hub", "module")
 
-    def __init__(
-        self, module: RealtimeModule, conn: Connection, raw_headers: list[tuple[bytes, bytes]]
-    ) -> None:
+    def __init__(self, module: RealtimeModule, conn: Connection, headers: dict[str, str]) -> None:
         assert module.hub is not None
         self.module = module
         self.hub = module.hub
         self.conn = conn
-        self.raw_headers = raw_headers
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.raw_headers}
+        self.headers = headers
+        self.cookies = request_cookies(headers)
 
     def error(self, code: str, text: str, **fields: Any) -> None:
         self.conn.push(error_frame(code, text, **fields))
 
     async def authenticate_from_request(self) -> None:
         """A cookie session or an ``Authorization`` header authenticates at once."""
-        headers = self.headers
-        if "authorization" not in headers and not request_cookies(headers):
+        if "authorization" not in self.headers and not self.cookies:
             return
         await self._establish(None)
 
     async def _establish(self, token: str | None) -> None:
-        headers = self.headers
         try:
             principal = await self.module.authenticator.authenticate(
-                headers, request_cookies(headers), token
+                self.headers, self.cookies, token
             )
         except Unauthorized as exc:
             self.conn.close(CloseCode.UNAUTHORIZED, close_reason(exc.message))
@@ -177,7 +163,7 @@ class Session:
         if token is None and not principal.is_authenticated:
             return  # nothing usable in the request: wait for an auth message
         if principal.credential == "session" and not origin_allowed(
-            headers, self.hub.config.allowed_origins
+            self.headers, self.hub.config.allowed_origins
         ):
             self.conn.close(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
             return

@@ -31,16 +31,13 @@ class ErrorBoundaryMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Dispatched, not awaited: a socket lives for hours, and an awaiting layer here
-        # would keep one more suspended frame per socket for all that time.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            return self._websocket(scope, receive, send)
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self.app(scope, receive, send)
+            return
         started = False
 
         async def tracking_send(message: Message) -> None:
